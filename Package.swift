@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+//
+// MLSKit: Messaging Layer Security (RFC 9420) in Swift over libsodium and OpenSSL.
+//
+// Dependency direction (outside in; never the reverse):
+//
+//   mls (CLI) ─┐
+//   MLSVectors ┴─> MLS ─> MLSCrypto ─> MLSCodec
+//                             └──────> CSodium, COpenSSL (system libraries via pkg-config)
+//
+// - MLSCodec knows nothing about cryptography; MLSCrypto knows nothing about groups.
+// - MLSVectors (the official test-vector runners and generators) and the CLI sit on top of MLS,
+//   so the protocol core never depends on JSON, files or argument parsing.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "MLSKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MLS", targets: ["MLS"]),
+        .library(name: "MLSCrypto", targets: ["MLSCrypto"]),
+        .library(name: "MLSCodec", targets: ["MLSCodec"]),
+        .executable(name: "mls", targets: ["mls"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(name: "MLSCodec", swiftSettings: strict),
+        .target(name: "MLSCrypto", dependencies: ["MLSCodec", "CSodium", "COpenSSL"], swiftSettings: strict),
+        .target(name: "MLS", dependencies: ["MLSCodec", "MLSCrypto"], swiftSettings: strict),
+        .target(name: "MLSVectors", dependencies: ["MLS"], swiftSettings: strict),
+        .executableTarget(
+            name: "mls",
+            dependencies: [
+                "MLSVectors", "MLS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "MLSCodecTests", dependencies: ["MLSCodec"], swiftSettings: strict),
+        .testTarget(name: "MLSCryptoTests", dependencies: ["MLSCrypto"], swiftSettings: strict),
+        .testTarget(name: "MLSTests", dependencies: ["MLS", "MLSVectors"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

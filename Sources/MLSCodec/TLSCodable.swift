@@ -1,0 +1,52 @@
+/// A value with a TLS presentation-language encoding (RFC 9420 §2.1).
+public protocol TLSEncodable {
+    /// Appends this value's encoding to `writer`.
+    func encode(to writer: inout TLSWriter)
+}
+
+/// A value that can be decoded from its TLS presentation-language encoding (RFC 9420 §2.1).
+public protocol TLSDecodable {
+    /// Decodes a value from `reader`, consuming exactly its encoding. Throws on malformed input.
+    init(from reader: inout TLSReader) throws
+}
+
+/// A value with a TLS presentation-language encoding in both directions.
+public typealias TLSCodable = TLSDecodable & TLSEncodable
+
+extension TLSEncodable {
+    /// This value's complete encoding.
+    public var tlsSerialized: [UInt8] {
+        var w = TLSWriter()
+        encode(to: &w)
+        return w.bytes
+    }
+}
+
+extension TLSDecodable {
+    /// Decodes a value that must occupy all of `bytes`; trailing bytes are an error.
+    public init(tlsSerialized bytes: [UInt8]) throws {
+        var r = TLSReader(bytes)
+        self = try Self(from: &r)
+        try r.finish()
+    }
+}
+
+extension UInt8: TLSCodable {
+    public func encode(to writer: inout TLSWriter) { writer.writeUInt8(self) }
+    public init(from reader: inout TLSReader) throws { self = try reader.readUInt8() }
+}
+
+extension UInt16: TLSCodable {
+    public func encode(to writer: inout TLSWriter) { writer.writeUInt16(self) }
+    public init(from reader: inout TLSReader) throws { self = try reader.readUInt16() }
+}
+
+extension UInt32: TLSCodable {
+    public func encode(to writer: inout TLSWriter) { writer.writeUInt32(self) }
+    public init(from reader: inout TLSReader) throws { self = try reader.readUInt32() }
+}
+
+extension UInt64: TLSCodable {
+    public func encode(to writer: inout TLSWriter) { writer.writeUInt64(self) }
+    public init(from reader: inout TLSReader) throws { self = try reader.readUInt64() }
+}

@@ -1,0 +1,98 @@
+/// Serializes values in the TLS presentation language as profiled by RFC 9420 §2.1.
+///
+/// Vectors carry the RFC's variable-length integer header (§2.1.2). The writer only ever sees
+/// values this process built, so a vector longer than 2^30 - 1 bytes is a programming error.
+public struct TLSWriter: Sendable {
+    @usableFromInline var buffer: [UInt8]
+
+    /// The bytes written so far.
+    public var bytes: [UInt8] { buffer }
+
+    /// Creates an empty writer, optionally reserving room for `capacity` bytes.
+    public init(capacity: Int = 0) {
+        buffer = []
+        if capacity > 0 { buffer.reserveCapacity(capacity) }
+    }
+
+    /// Writes one byte.
+    @inlinable public mutating func writeUInt8(_ v: UInt8) { buffer.append(v) }
+
+    /// Writes a big-endian `uint16`.
+    @inlinable public mutating func writeUInt16(_ v: UInt16) {
+        buffer.append(UInt8(truncatingIfNeeded: v >> 8))
+        buffer.append(UInt8(truncatingIfNeeded: v))
+    }
+
+    /// Writes a big-endian `uint32`.
+    @inlinable public mutating func writeUInt32(_ v: UInt32) {
+        for shift in stride(from: 24, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: v >> UInt32(shift))) }
+    }
+
+    /// Writes a big-endian `uint64`.
+    @inlinable public mutating func writeUInt64(_ v: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) { buffer.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
+
+    /// Writes `value` as a minimal RFC 9420 §2.1.2 variable-length integer (at most 2^30 - 1).
+    public mutating func writeVarint(_ value: Int) {
+        precondition(value >= 0 && value <= TLSVarint.max, "vector length exceeds the RFC 9420 varint range")
+        switch value {
+        case 0..<0x40:
+            buffer.append(UInt8(value))
+        case 0x40..<0x4000:
+            writeUInt16(UInt16(value) | 0x4000)
+        default:
+            writeUInt32(UInt32(value) | 0x8000_0000)
+        }
+    }
+
+    /// Writes bytes with no length header (a fixed-size `opaque x[N]` field).
+    @inlinable public mutating func writeRaw(_ raw: some Collection<UInt8>) { buffer.append(contentsOf: raw) }
+
+    /// Writes `opaque x<V>`: a varint length followed by the bytes.
+    public mutating func writeOpaque(_ raw: some Collection<UInt8>) {
+        writeVarint(raw.count)
+        buffer.append(contentsOf: raw)
+    }
+
+    /// Writes a length-prefixed vector whose content `body` produces.
+    public mutating func writeVector(_ body: (inout TLSWriter) -> Void) {
+        var inner = TLSWriter()
+        body(&inner)
+        writeOpaque(inner.bytes)
+    }
+
+    /// Writes `T items<V>`.
+    public mutating func writeVector<T: TLSEncodable>(_ items: [T]) {
+        writeVector { w in for item in items { item.encode(to: &w) } }
+    }
+
+    /// Writes `optional<T>` (RFC 9420 §2.1.1).
+    public mutating func writeOptional<T: TLSEncodable>(_ value: T?) {
+        if let value {
+            writeUInt8(1)
+            value.encode(to: &self)
+        } else {
+            writeUInt8(0)
+        }
+    }
+
+    /// Writes an `optional<opaque x<V>>`.
+    public mutating func writeOptionalOpaque(_ value: [UInt8]?) {
+        if let value {
+            writeUInt8(1)
+            writeOpaque(value)
+        } else {
+            writeUInt8(0)
+        }
+    }
+
+    /// Writes any encodable value.
+    @inlinable public mutating func write<T: TLSEncodable>(_ value: T) { value.encode(to: &self) }
+}
+
+/// Limits of the RFC 9420 §2.1.2 variable-length integer.
+public enum TLSVarint {
+    /// The largest value a varint can carry: 2^30 - 1.
+    public static let max = (1 << 30) - 1
+}
