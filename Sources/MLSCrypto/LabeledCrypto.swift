@@ -32,15 +32,20 @@ public struct HPKECiphertext: Sendable, Hashable, TLSCodable {
 extension CipherSuite {
     /// Encodes two labeled vectors `{opaque label<V> = "MLS 1.0 " + label; opaque body<V>}`, the
     /// shape shared by KDFLabel's tail, SignContent and EncryptContext.
-    private func labeled(_ label: String, _ body: [UInt8]) -> [UInt8] {
-        var w = TLSWriter(capacity: 16 + label.utf8.count + body.count)
-        w.writeOpaque(mlsLabelPrefix + Array(label.utf8))
+    private func labeled(_ label: some Collection<UInt8>, _ body: [UInt8]) -> [UInt8] {
+        var w = TLSWriter(capacity: 16 + label.count + body.count)
+        w.writeOpaque(mlsLabelPrefix + Array(label))
         w.writeOpaque(body)
         return w.bytes
     }
 
     /// `ExpandWithLabel(Secret, Label, Context, Length)` (RFC 9420 §8).
     public func expandWithLabel(secret: SecretBytes, label: String, context: [UInt8], length: Int) throws -> SecretBytes {
+        try expandWithLabel(secret: secret, label: Array(label.utf8), context: context, length: length)
+    }
+
+    /// `ExpandWithLabel` with a label given as bytes (exporter labels are arbitrary bytes, §8.5).
+    public func expandWithLabel(secret: SecretBytes, label: [UInt8], context: [UInt8], length: Int) throws -> SecretBytes {
         guard length >= 0, length <= Int(UInt16.max) else { throw CryptoError.invalidLength("ExpandWithLabel length \(length)") }
         var w = TLSWriter()
         w.writeUInt16(UInt16(length))
@@ -53,6 +58,11 @@ extension CipherSuite {
         try expandWithLabel(secret: secret, label: label, context: [], length: kdfLength)
     }
 
+    /// `DeriveSecret` with a label given as bytes.
+    public func deriveSecret(secret: SecretBytes, label: [UInt8]) throws -> SecretBytes {
+        try expandWithLabel(secret: secret, label: label, context: [], length: kdfLength)
+    }
+
     /// `DeriveTreeSecret(Secret, Label, Generation, Length)` (RFC 9420 §9.1).
     public func deriveTreeSecret(secret: SecretBytes, label: String, generation: UInt32, length: Int) throws -> SecretBytes {
         var w = TLSWriter()
@@ -62,24 +72,24 @@ extension CipherSuite {
 
     /// `SignWithLabel(SignatureKey, Label, Content)` (RFC 9420 §5.1.2).
     public func signWithLabel(privateKey: SecretBytes, label: String, content: [UInt8]) throws -> [UInt8] {
-        try signature.sign(labeled(label, content), privateKey: privateKey)
+        try signature.sign(labeled(label.utf8, content), privateKey: privateKey)
     }
 
     /// `VerifyWithLabel(VerificationKey, Label, Content, SignatureValue)` (RFC 9420 §5.1.2).
     public func verifyWithLabel(publicKey: [UInt8], label: String, content: [UInt8], signature sig: [UInt8]) -> Bool {
-        signature.verify(sig, for: labeled(label, content), publicKey: publicKey)
+        signature.verify(sig, for: labeled(label.utf8, content), publicKey: publicKey)
     }
 
     /// `EncryptWithLabel(PublicKey, Label, Context, Plaintext)` (RFC 9420 §5.1.3): HPKE base-mode
     /// `SealBase` with the EncryptContext as `info` and an empty `aad`.
     public func encryptWithLabel(publicKey: [UInt8], label: String, context: [UInt8], plaintext: [UInt8]) throws -> HPKECiphertext {
-        let sealed = try hpke.seal(publicKey: publicKey, info: labeled(label, context), aad: [], plaintext: plaintext)
+        let sealed = try hpke.seal(publicKey: publicKey, info: labeled(label.utf8, context), aad: [], plaintext: plaintext)
         return HPKECiphertext(kemOutput: sealed.enc, ciphertext: sealed.ciphertext)
     }
 
     /// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext)` (RFC 9420 §5.1.3).
     public func decryptWithLabel(privateKey: SecretBytes, label: String, context: [UInt8], ciphertext: HPKECiphertext) throws -> [UInt8] {
-        try hpke.open(privateKey: privateKey, enc: ciphertext.kemOutput, info: labeled(label, context), aad: [], ciphertext: ciphertext.ciphertext)
+        try hpke.open(privateKey: privateKey, enc: ciphertext.kemOutput, info: labeled(label.utf8, context), aad: [], ciphertext: ciphertext.ciphertext)
     }
 
     /// `RefHash(label, value)` (RFC 9420 §5.2). The label is used as given (callers pass the full
