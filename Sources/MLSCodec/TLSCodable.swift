@@ -50,3 +50,22 @@ extension UInt64: TLSCodable {
     public func encode(to writer: inout TLSWriter) { writer.writeUInt64(self) }
     public init(from reader: inout TLSReader) throws { self = try reader.readUInt64() }
 }
+
+/// A value encoded as its integer raw value: the RFC's enums and registry code points.
+///
+/// Closed enums (whose failable `init(rawValue:)` rejects unknown values, as for a `select` in
+/// RFC 9420) refuse unknown values with ``TLSDecodingError/invalidValue(type:detail:)``; registry
+/// structs (whose `init(rawValue:)` always succeeds) accept every value, as GREASE requires.
+public protocol TLSRawValueCodable: RawRepresentable, TLSCodable where RawValue: TLSCodable & FixedWidthInteger {}
+
+extension TLSRawValueCodable {
+    public func encode(to writer: inout TLSWriter) { rawValue.encode(to: &writer) }
+
+    public init(from reader: inout TLSReader) throws {
+        let raw = try RawValue(from: &reader)
+        guard let value = Self(rawValue: raw) else {
+            throw TLSDecodingError.invalidValue(type: String(describing: Self.self), detail: "value \(raw)")
+        }
+        self = value
+    }
+}

@@ -1,0 +1,70 @@
+import MLSCodec
+
+/// `MLSMessage` (RFC 9420 §6): the top-level envelope of everything MLS sends.
+public struct MLSMessage: Hashable, Sendable, TLSCodable {
+    /// The body selected by `wire_format` (RFC 9420 §6).
+    public enum Body: Hashable, Sendable {
+        /// `mls_public_message` (RFC 9420 §6, §6.2).
+        case publicMessage(PublicMessage)
+        /// `mls_private_message` (RFC 9420 §6, §6.3).
+        case privateMessage(PrivateMessage)
+        /// `mls_welcome` (RFC 9420 §6, §12.4.3.1).
+        case welcome(Welcome)
+        /// `mls_group_info` (RFC 9420 §6, §12.4.3).
+        case groupInfo(GroupInfo)
+        /// `mls_key_package` (RFC 9420 §6, §10).
+        case keyPackage(KeyPackage)
+
+        /// The `wire_format` that selects this body (RFC 9420 §6).
+        public var wireFormat: WireFormat {
+            switch self {
+            case .publicMessage: .publicMessage
+            case .privateMessage: .privateMessage
+            case .welcome: .welcome
+            case .groupInfo: .groupInfo
+            case .keyPackage: .keyPackage
+            }
+        }
+    }
+
+    /// `ProtocolVersion version = mls10` (RFC 9420 §6).
+    public var version: ProtocolVersion
+    /// `wire_format` and the body it selects (RFC 9420 §6).
+    public var body: Body
+
+    /// Creates an MLSMessage from its fields (RFC 9420 §6).
+    public init(version: ProtocolVersion = .mls10, body: Body) {
+        self.version = version
+        self.body = body
+    }
+
+    /// The `wire_format` of the body (RFC 9420 §6).
+    public var wireFormat: WireFormat { body.wireFormat }
+
+    /// Encodes the struct (RFC 9420 §6).
+    public func encode(to writer: inout TLSWriter) {
+        version.encode(to: &writer)
+        wireFormat.encode(to: &writer)
+        switch body {
+        case let .publicMessage(m): m.encode(to: &writer)
+        case let .privateMessage(m): m.encode(to: &writer)
+        case let .welcome(m): m.encode(to: &writer)
+        case let .groupInfo(m): m.encode(to: &writer)
+        case let .keyPackage(m): m.encode(to: &writer)
+        }
+    }
+
+    /// Decodes the struct, refusing wire formats RFC 9420 §6 does not define.
+    public init(from reader: inout TLSReader) throws {
+        version = try ProtocolVersion(from: &reader)
+        let format = try WireFormat(from: &reader)
+        switch format {
+        case .publicMessage: body = .publicMessage(try PublicMessage(from: &reader))
+        case .privateMessage: body = .privateMessage(try PrivateMessage(from: &reader))
+        case .welcome: body = .welcome(try Welcome(from: &reader))
+        case .groupInfo: body = .groupInfo(try GroupInfo(from: &reader))
+        case .keyPackage: body = .keyPackage(try KeyPackage(from: &reader))
+        default: throw TLSDecodingError.invalidValue(type: "MLSMessage", detail: "unknown wire format \(format.rawValue)")
+        }
+    }
+}

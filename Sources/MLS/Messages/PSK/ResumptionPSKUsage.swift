@@ -1,0 +1,11 @@
+import MLSCodec
+
+/// `ResumptionPSKUsage` (RFC 9420 §8.4). Decoding any other value throws.
+public enum ResumptionPSKUsage: UInt8, Hashable, Sendable, TLSRawValueCodable {
+    /// `application(1)` (RFC 9420 §8.4).
+    case application = 1
+    /// `reinit(2)` (RFC 9420 §8.4, §11.2).
+    case reinit = 2
+    /// `branch(3)` (RFC 9420 §8.4, §11.3).
+    case branch = 3
+}

@@ -1,0 +1,15 @@
+import MLSCodec
+
+/// `GroupContextExtensions` (RFC 9420 §12.1.7): replaces the GroupContext's extensions.
+public struct GroupContextExtensions: Hashable, Sendable, TLSCodable {
+    /// `Extension extensions<V>` (RFC 9420 §12.1.7).
+    public var extensions: [Extension]
+
+    /// Creates the proposal (RFC 9420 §12.1.7).
+    public init(extensions: [Extension]) { self.extensions = extensions }
+
+    /// Encodes the struct (RFC 9420 §12.1.7).
+    public func encode(to writer: inout TLSWriter) { writer.writeVector(extensions) }
+    /// Decodes the struct (RFC 9420 §12.1.7).
+    public init(from reader: inout TLSReader) throws { extensions = try reader.readVector(of: Extension.self) }
+}

@@ -1,0 +1,15 @@
+import MLSCodec
+
+/// `PreSharedKey` (RFC 9420 §12.1.4): injects a PSK into the next epoch's key schedule.
+public struct PreSharedKey: Hashable, Sendable, TLSCodable {
+    /// `PreSharedKeyID psk` (RFC 9420 §12.1.4).
+    public var psk: PreSharedKeyID
+
+    /// Creates the proposal (RFC 9420 §12.1.4).
+    public init(psk: PreSharedKeyID) { self.psk = psk }
+
+    /// Encodes the struct (RFC 9420 §12.1.4).
+    public func encode(to writer: inout TLSWriter) { psk.encode(to: &writer) }
+    /// Decodes the struct (RFC 9420 §12.1.4).
+    public init(from reader: inout TLSReader) throws { psk = try PreSharedKeyID(from: &reader) }
+}

@@ -1,0 +1,31 @@
+import MLSCodec
+
+/// `Lifetime` (RFC 9420 §7.2): the validity window of a KeyPackage's leaf, in seconds since the
+/// Unix epoch.
+public struct Lifetime: Hashable, Sendable, TLSCodable {
+    /// `uint64 not_before` (RFC 9420 §7.2).
+    public var notBefore: UInt64
+    /// `uint64 not_after` (RFC 9420 §7.2).
+    public var notAfter: UInt64
+
+    /// Creates a lifetime from its bounds (RFC 9420 §7.2).
+    public init(notBefore: UInt64, notAfter: UInt64) {
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
+    /// Whether `time` lies within `[not_before, not_after]` (RFC 9420 §7.2).
+    public func contains(_ time: UInt64) -> Bool { notBefore <= time && time <= notAfter }
+
+    /// Encodes the struct (RFC 9420 §7.2).
+    public func encode(to writer: inout TLSWriter) {
+        writer.writeUInt64(notBefore)
+        writer.writeUInt64(notAfter)
+    }
+
+    /// Decodes the struct (RFC 9420 §7.2).
+    public init(from reader: inout TLSReader) throws {
+        notBefore = try reader.readUInt64()
+        notAfter = try reader.readUInt64()
+    }
+}

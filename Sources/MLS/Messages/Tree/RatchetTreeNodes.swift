@@ -1,0 +1,23 @@
+import MLSCodec
+
+/// `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3): the `ratchet_tree` extension data, the
+/// tree's nodes in array order with blanks as `nil`.
+///
+/// This is only the wire form; it does not check the tree's shape (e.g. a blank last node).
+public struct RatchetTreeNodes: Hashable, Sendable, TLSCodable {
+    /// The nodes in array-representation order; `nil` is a blank node (RFC 9420 §12.4.3.3).
+    public var nodes: [Node?]
+
+    /// Wraps a node list (RFC 9420 §12.4.3.3).
+    public init(nodes: [Node?]) { self.nodes = nodes }
+
+    /// Encodes the vector (RFC 9420 §12.4.3.3).
+    public func encode(to writer: inout TLSWriter) {
+        writer.writeVector { w in for node in nodes { w.writeOptional(node) } }
+    }
+
+    /// Decodes the vector (RFC 9420 §12.4.3.3).
+    public init(from reader: inout TLSReader) throws {
+        nodes = try reader.readVector { try $0.readOptional(of: Node.self) }
+    }
+}
