@@ -1,0 +1,211 @@
+import MLSCodec
+import MLSCrypto
+
+/// Why a message could not be protected or was refused on receipt (RFC 9420 §6).
+public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The message names a different group (§6).
+    case wrongGroupID
+    /// The message belongs to another epoch (§6).
+    case wrongEpoch(UInt64)
+    /// The signature over FramedContentTBS does not verify (§6.1).
+    case invalidSignature
+    /// A member's PublicMessage lacks its membership tag, or another sender's carries one (§6.2).
+    case membershipTagPresence
+    /// The membership tag does not verify (§6.2).
+    case invalidMembershipTag
+    /// A commit lacks its confirmation tag, or a non-commit carries one (§6.1).
+    case confirmationTagPresence
+    /// Application data must be sent as PrivateMessage (§6.2).
+    case applicationDataInPublicMessage
+    /// Only members can send PrivateMessage (§6.3).
+    case senderMustBeMember
+    /// The encrypted SenderData did not decrypt or decode (§6.3.2).
+    case senderDataUndecryptable
+    /// The decrypted SenderData names a leaf that is not in the tree (§6.3.2).
+    case unknownSender(UInt32)
+    /// The content did not decrypt under the sender's key (§6.3.1).
+    case contentUndecryptable
+    /// The decrypted content is malformed (bad encoding or non-zero padding) (§6.3.1).
+    case malformedContent(String)
+    /// The sender's message key could not be obtained (consumed, too far ahead) (§9.2).
+    case keyUnavailable(SecretTreeError)
+    /// A cryptographic operation failed while protecting a message.
+    case crypto(CryptoError)
+
+    public var description: String {
+        switch self {
+        case .wrongGroupID: "message is for another group"
+        case let .wrongEpoch(e): "message is for epoch \(e)"
+        case .invalidSignature: "signature over FramedContentTBS does not verify"
+        case .membershipTagPresence: "membership tag missing for a member or present for a non-member"
+        case .invalidMembershipTag: "membership tag does not verify"
+        case .confirmationTagPresence: "confirmation tag must be present exactly for commits"
+        case .applicationDataInPublicMessage: "application data must be sent as PrivateMessage"
+        case .senderMustBeMember: "only members may send PrivateMessage"
+        case .senderDataUndecryptable: "sender data did not decrypt"
+        case let .unknownSender(l): "sender data names leaf \(l), which is not a member"
+        case .contentUndecryptable: "content did not decrypt"
+        case let .malformedContent(d): "decrypted content is malformed: \(d)"
+        case let .keyUnavailable(e): "no message key: \(e)"
+        case let .crypto(e): "crypto failure: \(e)"
+        }
+    }
+}
+
+/// Signing, MACing and encrypting FramedContent into PublicMessage and PrivateMessage, and the
+/// reverse (RFC 9420 §6.1–§6.3). Stateless apart from the secret tree passed in.
+public enum MessageProtection {
+    /// Signs `content` as it will be sent in `wireFormat` (§6.1).
+    public static func sign(
+        suite: CipherSuite, content: FramedContent, wireFormat: WireFormat, context: GroupContext, signingKey: SecretBytes
+    ) throws -> [UInt8] {
+        let tbs = FramedContentTBS(wireFormat: wireFormat, content: content, context: FramedContentTBS.carriesContext(content.sender) ? context : nil)
+        return try suite.signWithLabel(privateKey: signingKey, label: "FramedContentTBS", content: tbs.tlsSerialized)
+    }
+
+    /// Verifies the signature of authenticated content against the sender's key (§6.1).
+    public static func verifySignature(suite: CipherSuite, _ ac: AuthenticatedContent, context: GroupContext, verificationKey: [UInt8]) -> Bool {
+        let tbs = FramedContentTBS(wireFormat: ac.wireFormat, content: ac.content, context: FramedContentTBS.carriesContext(ac.content.sender) ? context : nil)
+        return suite.verifyWithLabel(publicKey: verificationKey, label: "FramedContentTBS", content: tbs.tlsSerialized, signature: ac.auth.signature)
+    }
+
+    /// `AuthenticatedContentTBM` = FramedContentTBS || FramedContentAuthData (§6.2).
+    static func tbm(_ content: FramedContent, auth: FramedContentAuthData, context: GroupContext) -> [UInt8] {
+        var w = TLSWriter()
+        FramedContentTBS(wireFormat: .publicMessage, content: content, context: FramedContentTBS.carriesContext(content.sender) ? context : nil).encode(to: &w)
+        auth.encode(to: &w, contentType: content.content.contentType)
+        return w.bytes
+    }
+
+    static func checkConfirmationTag(_ content: FramedContent, _ tag: [UInt8]?) throws(FramingError) {
+        if (content.content.contentType == .commit) != (tag != nil) { throw .confirmationTagPresence }
+    }
+
+    /// Builds a PublicMessage: signs, attaches `confirmationTag` for commits, and for member
+    /// senders the membership tag under `membershipKey` (§6.2).
+    public static func protectPublic(
+        suite: CipherSuite, content: FramedContent, context: GroupContext, signingKey: SecretBytes,
+        confirmationTag: [UInt8]?, membershipKey: SecretBytes?
+    ) throws -> PublicMessage {
+        if case .application = content.content { throw FramingError.applicationDataInPublicMessage }
+        try checkConfirmationTag(content, confirmationTag)
+        let signature = try sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signingKey: signingKey)
+        let auth = FramedContentAuthData(signature: signature, confirmationTag: confirmationTag)
+        var tag: [UInt8]?
+        if case .member = content.sender {
+            guard let membershipKey else { throw FramingError.membershipTagPresence }
+            tag = suite.mac(key: membershipKey, data: tbm(content, auth: auth, context: context))
+        }
+        return PublicMessage(content: content, auth: auth, membershipTag: tag)
+    }
+
+    /// Checks a PublicMessage: group and epoch, membership tag for member senders, content type,
+    /// and the signature under `verificationKey` (§6.2).
+    public static func unprotectPublic(
+        suite: CipherSuite, message: PublicMessage, context: GroupContext, membershipKey: SecretBytes?, verificationKey: [UInt8]
+    ) throws -> AuthenticatedContent {
+        let content = message.content
+        guard content.groupID == context.groupID else { throw FramingError.wrongGroupID }
+        guard content.epoch == context.epoch else { throw FramingError.wrongEpoch(content.epoch) }
+        if case .application = content.content { throw FramingError.applicationDataInPublicMessage }
+        try checkConfirmationTag(content, message.auth.confirmationTag)
+        if case .member = content.sender {
+            guard let tag = message.membershipTag, let membershipKey else { throw FramingError.membershipTagPresence }
+            let expected = suite.mac(key: membershipKey, data: tbm(content, auth: message.auth, context: context))
+            guard constantTimeEqual(expected, tag) else { throw FramingError.invalidMembershipTag }
+        } else if message.membershipTag != nil {
+            throw FramingError.membershipTagPresence
+        }
+        let ac = AuthenticatedContent(wireFormat: .publicMessage, content: content, auth: message.auth)
+        guard verifySignature(suite: suite, ac, context: context, verificationKey: verificationKey) else { throw FramingError.invalidSignature }
+        return ac
+    }
+
+    /// The AEAD nonce with the reuse guard XORed into its first four bytes (§6.3.1).
+    static func guarded(_ nonce: SecretBytes, _ reuseGuard: [UInt8]) -> [UInt8] {
+        var n = nonce.unsafeCopiedBytes()
+        for i in 0..<min(4, reuseGuard.count, n.count) { n[i] ^= reuseGuard[i] }
+        return n
+    }
+
+    /// Builds a PrivateMessage from a member's content: signs it, encrypts it under the next key
+    /// of the sender's ratchet with a fresh reuse guard and `paddingLength` zero bytes, and
+    /// encrypts the SenderData (§6.3). The used key is deleted from `secretTree`.
+    public static func protectPrivate(
+        suite: CipherSuite, content: FramedContent, context: GroupContext, signingKey: SecretBytes, confirmationTag: [UInt8]?,
+        secretTree: inout SecretTree, senderDataSecret: SecretBytes, paddingLength: Int = 0
+    ) throws -> PrivateMessage {
+        guard case let .member(leaf) = content.sender else { throw FramingError.senderMustBeMember }
+        try checkConfirmationTag(content, confirmationTag)
+        let signature = try sign(suite: suite, content: content, wireFormat: .privateMessage, context: context, signingKey: signingKey)
+        let auth = FramedContentAuthData(signature: signature, confirmationTag: confirmationTag)
+        let type = content.content.contentType
+        let ratchet: RatchetType = type == .application ? .application : .handshake
+        let key = try secretTree.nextKey(leaf: leaf, type: ratchet)
+        let reuseGuard = SystemRandom.bytes(4)
+        let plaintext = PrivateMessageContent(content: content.content, auth: auth, paddingLength: paddingLength).tlsSerialized
+        let aad = PrivateContentAAD(groupID: content.groupID, epoch: content.epoch, contentType: type, authenticatedData: content.authenticatedData)
+        let ciphertext = try suite.aead.seal(key: key.key, nonce: guarded(key.nonce, reuseGuard), aad: aad.tlsSerialized, plaintext: plaintext)
+        let senderData = SenderData(leafIndex: leaf.rawValue, generation: key.generation, reuseGuard: reuseGuard)
+        let sdKey = try SecretTree.senderDataKey(suite: suite, senderDataSecret: senderDataSecret, ciphertext: ciphertext)
+        let sdAAD = SenderDataAAD(groupID: content.groupID, epoch: content.epoch, contentType: type)
+        let encryptedSenderData = try suite.aead.seal(
+            key: sdKey.key, nonce: sdKey.nonce.unsafeCopiedBytes(), aad: sdAAD.tlsSerialized, plaintext: senderData.tlsSerialized)
+        return PrivateMessage(
+            groupID: content.groupID, epoch: content.epoch, contentType: type, authenticatedData: content.authenticatedData,
+            encryptedSenderData: encryptedSenderData, ciphertext: ciphertext)
+    }
+
+    /// Decrypts and authenticates a PrivateMessage (§6.3): sender data, then content under the
+    /// sender's ratchet key for that generation (which is then deleted), then the signature.
+    ///
+    /// - Parameter verificationKey: the signature key of a leaf, or `nil` when the leaf is not a
+    ///   member (blank or beyond the tree).
+    /// - Note: `secretTree` is modified only when the message is accepted.
+    public static func unprotectPrivate(
+        suite: CipherSuite, message: PrivateMessage, context: GroupContext, secretTree: inout SecretTree, senderDataSecret: SecretBytes,
+        verificationKey: (LeafIndex) -> [UInt8]?
+    ) throws -> AuthenticatedContent {
+        guard message.groupID == context.groupID else { throw FramingError.wrongGroupID }
+        guard message.epoch == context.epoch else { throw FramingError.wrongEpoch(message.epoch) }
+        let sdKey = try SecretTree.senderDataKey(suite: suite, senderDataSecret: senderDataSecret, ciphertext: message.ciphertext)
+        let sdAAD = SenderDataAAD(groupID: message.groupID, epoch: message.epoch, contentType: message.contentType)
+        let senderData: SenderData
+        do {
+            let plain = try suite.aead.open(key: sdKey.key, nonce: sdKey.nonce.unsafeCopiedBytes(), aad: sdAAD.tlsSerialized, ciphertext: message.encryptedSenderData)
+            senderData = try SenderData(tlsSerialized: plain)
+        } catch {
+            throw FramingError.senderDataUndecryptable
+        }
+        let leaf = LeafIndex(senderData.leafIndex)
+        guard let publicKey = verificationKey(leaf) else { throw FramingError.unknownSender(senderData.leafIndex) }
+
+        var tree = secretTree
+        let ratchet: RatchetType = message.contentType == .application ? .application : .handshake
+        let key: RatchetKey
+        do {
+            key = try tree.key(leaf: leaf, type: ratchet, generation: senderData.generation)
+        } catch let e as SecretTreeError {
+            throw FramingError.keyUnavailable(e)
+        }
+        let aad = PrivateContentAAD(groupID: message.groupID, epoch: message.epoch, contentType: message.contentType, authenticatedData: message.authenticatedData)
+        let plaintext: [UInt8]
+        do {
+            plaintext = try suite.aead.open(key: key.key, nonce: guarded(key.nonce, senderData.reuseGuard), aad: aad.tlsSerialized, ciphertext: message.ciphertext)
+        } catch {
+            throw FramingError.contentUndecryptable
+        }
+        let body: PrivateMessageContent
+        do {
+            body = try PrivateMessageContent(tlsSerialized: plaintext, contentType: message.contentType)
+        } catch {
+            throw FramingError.malformedContent("\(error)")
+        }
+        let content = FramedContent(groupID: message.groupID, epoch: message.epoch, sender: .member(leaf), authenticatedData: message.authenticatedData, content: body.content)
+        try checkConfirmationTag(content, body.auth.confirmationTag)
+        let ac = AuthenticatedContent(wireFormat: .privateMessage, content: content, auth: body.auth)
+        guard verifySignature(suite: suite, ac, context: context, verificationKey: publicKey) else { throw FramingError.invalidSignature }
+        secretTree = tree
+        return ac
+    }
+}
