@@ -1,0 +1,161 @@
+import Foundation
+import MLSCodec
+
+/// The outcome of the cases in one vector file.
+public struct VectorTally: Sendable {
+    /// Cases whose every check passed.
+    public var passed = 0
+    /// Cases with at least one failed check.
+    public var failed = 0
+    /// Cases not run, each with the reason in ``notes``.
+    public var skipped = 0
+    /// One line per failed or skipped case, naming the case and the check.
+    public var notes: [String] = []
+
+    /// An empty tally.
+    public init() {}
+
+    /// Runs one case: it passes unless `body` throws.
+    public mutating func run(_ name: String, _ body: () throws -> Void) {
+        do {
+            try body()
+            passed += 1
+        } catch {
+            failed += 1
+            notes.append("FAIL \(name): \(error)")
+        }
+    }
+
+    /// Records a skipped case and why.
+    public mutating func skip(_ name: String, because reason: String) {
+        skipped += 1
+        notes.append("SKIP \(name): \(reason)")
+    }
+}
+
+/// A failed check inside a vector case.
+public struct VectorCheckFailure: Error, CustomStringConvertible {
+    /// What was checked and how it differed.
+    public let description: String
+    /// Creates a failure with a message.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Throws unless `actual == expected`, naming the field.
+func check(_ field: String, _ actual: [UInt8], _ expected: [UInt8]) throws {
+    if actual != expected {
+        throw VectorCheckFailure("\(field): got \(actual.hex.prefix(64)), expected \(expected.hex.prefix(64))")
+    }
+}
+
+/// Throws unless `condition` holds.
+func check(_ what: String, _ condition: Bool) throws {
+    if !condition { throw VectorCheckFailure(what) }
+}
+
+/// Throws unless `actual == expected` for any equatable value.
+func check<T: Equatable>(_ field: String, _ actual: T, _ expected: T) throws {
+    if actual != expected { throw VectorCheckFailure("\(field): got \(actual), expected \(expected)") }
+}
+
+/// Bytes carried as a hex string in the official JSON format.
+public struct HexBytes: Codable, Sendable, Equatable {
+    /// The decoded bytes.
+    public var bytes: [UInt8]
+
+    /// Wraps bytes.
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let b = Hex.decode(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not hex"))
+        }
+        bytes = b
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(bytes.hex)
+    }
+}
+
+/// One official vector file: its name, how to verify it and how to generate it.
+public struct VectorFileKind: Sendable {
+    /// File name without `.json`, as in mlswg/mls-implementations.
+    public let name: String
+    /// Verifies the file's JSON.
+    let verify: @Sendable (Data) throws -> VectorTally
+    /// Produces a fresh file in the official format, or `nil` when generation belongs to a later
+    /// milestone.
+    let generate: (@Sendable () throws -> Data)?
+}
+
+/// The official MLS test vectors (mlswg/mls-implementations `test-vectors/`).
+public enum OfficialVectors {
+    /// Every vector file this library knows how to verify, in a stable order.
+    public static let kinds: [VectorFileKind] = [
+        TreeMathVectors.kind,
+        CryptoBasicsVectors.kind,
+        SecretTreeVectors.kind,
+        MessageProtectionVectors.kind,
+        KeyScheduleVectors.kind,
+        PSKSecretVectors.kind,
+        TranscriptHashVectors.kind,
+        DeserializationVectors.kind,
+        MessagesVectors.kind,
+    ]
+
+    /// Official files whose runners arrive with later milestones, and which one. Their cases are
+    /// reported as skipped, with this reason, rather than silently ignored.
+    public static let pending: [String: String] = [
+        "welcome": "Welcome processing arrives with the ratchet-tree issue (#3)",
+        "tree-operations": "tree operations arrive with the ratchet-tree issue (#3)",
+        "tree-validation": "tree validation arrives with the ratchet-tree issue (#3)",
+        "treekem": "TreeKEM arrives with the ratchet-tree issue (#3)",
+        "passive-client-welcome": "the group state machine arrives with the group issue (#4)",
+        "passive-client-handling-commit": "the group state machine arrives with the group issue (#4)",
+        "passive-client-random": "the group state machine arrives with the group issue (#4)",
+    ]
+
+    /// The directory named by `MLS_TEST_VECTORS`, else `../shared/mls-test-vectors`.
+    public static var defaultDirectory: String {
+        if let env = ProcessInfo.processInfo.environment["MLS_TEST_VECTORS"], !env.isEmpty { return env }
+        return "../shared/mls-test-vectors"
+    }
+
+    /// The kind for a file name (with or without `.json`).
+    public static func kind(named name: String) -> VectorFileKind? {
+        let base = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
+        return kinds.first { $0.name == base }
+    }
+
+    /// Verifies one file's contents with the runner for `kind`.
+    public static func verify(_ kind: VectorFileKind, data: Data) -> VectorTally {
+        do {
+            return try kind.verify(data)
+        } catch {
+            var t = VectorTally()
+            t.failed += 1
+            t.notes.append("FAIL \(kind.name): file could not be read as the official format: \(error)")
+            return t
+        }
+    }
+
+    /// Generates a file for `kind`, or `nil` if that kind has no generator yet.
+    public static func generate(_ kind: VectorFileKind) throws -> Data? {
+        try kind.generate?()
+    }
+
+    /// Decodes a JSON array of cases.
+    static func cases<T: Decodable>(_ type: T.Type, from data: Data) throws -> [T] {
+        try JSONDecoder().decode([T].self, from: data)
+    }
+
+    /// Encodes cases as pretty-printed JSON with sorted keys.
+    static func encode<T: Encodable>(_ cases: [T]) throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(cases)
+    }
+}
