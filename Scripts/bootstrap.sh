@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system libraries MLSKit builds against (Debian 12): libsodium and OpenSSL's
+# libcrypto, found through pkg-config. Safe to run repeatedly.
+set -euo pipefail
+packages=(libsodium-dev libssl-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: ${packages[*]} already installed"
+  exit 0
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+echo "bootstrap: installed ${missing[*]}"
