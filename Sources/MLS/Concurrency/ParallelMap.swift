@@ -1,0 +1,95 @@
+import Dispatch
+import Foundation
+
+/// How much hardware parallelism MLSKit's data-parallel helpers may use (for example when
+/// sealing a Welcome's GroupSecrets to many new members, RFC 9420 §12.4.3.1).
+public enum Parallelism {
+    /// The number of processors currently available to this process (at least 1).
+    ///
+    /// Read on every call rather than cached, so a process whose CPU allowance changes (containers,
+    /// `taskset`) fans out to what it has now.
+    public static var cores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+}
+
+/// A pointer that may be captured by the concurrently running chunks of ``parallelMap(_:minimumBatch:_:)``.
+///
+/// `@unchecked Sendable` is sound here because every chunk writes only the slots of its own
+/// contiguous, disjoint index range, no slot is ever read until `concurrentPerform` has returned
+/// (which happens-after every chunk finished), and the memory outlives the concurrent section.
+private struct DisjointSlots<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>
+}
+
+/// `items.map(transform)`, computed on all cores.
+///
+/// Public key operations dominate some MLS operations that are independent per item: sealing
+/// a Welcome's GroupSecrets to thousands of new members (RFC 9420 §12.4.3.1) is the motivating
+/// case. The result is identical to a sequential `map`, element for element and in input order:
+///
+/// - The items are split into contiguous chunks (about four per core, so uneven per-item cost
+///   still balances, but never more than `items.count / minimumBatch`, so each chunk amortises
+///   its dispatch). Each chunk writes its results into its own slots of one preallocated buffer.
+/// - With fewer than `minimumBatch` items, or a single core, it is just a sequential `map`.
+/// - If any `transform` throws, the error thrown is the one of the lowest-index failing item, as
+///   a sequential map would throw. Each chunk stops at its first failure; chunks after it may have
+///   run (so `transform` must not rely on later items being skipped), but their results are
+///   discarded.
+///
+/// `transform` is `@Sendable` because it runs on several threads at once.
+public func parallelMap<T: Sendable, R: Sendable, E: Error>(
+    _ items: [T], minimumBatch: Int = 16, _ transform: @Sendable (T) throws(E) -> R
+) throws(E) -> [R] {
+    let count = items.count
+    let batch = max(1, minimumBatch)
+    let chunkCount = min(Parallelism.cores * 4, count / batch)
+    if count < batch || Parallelism.cores == 1 || chunkCount <= 1 {
+        return try items.map(transform)
+    }
+
+    // Per chunk: how many leading results it initialised, and the error that stopped it, if any.
+    let outcomes = UnsafeMutableBufferPointer<(initialized: Int, error: E?)>.allocate(capacity: chunkCount)
+    outcomes.initialize(repeating: (0, nil))
+    defer {
+        outcomes.deinitialize()
+        outcomes.deallocate()
+    }
+
+    var firstError: E?
+    let results = [R](unsafeUninitializedCapacity: count) { buffer, initializedCount in
+        let slots = DisjointSlots(base: buffer.baseAddress!)
+        let reports = DisjointSlots(base: outcomes.baseAddress!)
+        DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
+            // Integer bounds that partition 0..<count exactly, chunk sizes differing by at most 1.
+            let lower = chunk * count / chunkCount
+            let upper = (chunk + 1) * count / chunkCount
+            var done = 0
+            var failure: E?
+            for index in lower..<upper {
+                do throws(E) {
+                    (slots.base + index).initialize(to: try transform(items[index]))
+                    done += 1
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            reports.base[chunk] = (done, failure)
+        }
+
+        // Chunks are contiguous and in index order, and each processes its range in order, so the
+        // first chunk that reports an error holds the lowest failing index overall.
+        firstError = outcomes.lazy.compactMap(\.error).first
+        if firstError != nil {
+            // Leave the buffer fully uninitialised, as the initializer requires when it yields 0.
+            for chunk in 0..<chunkCount {
+                let lower = chunk * count / chunkCount
+                (slots.base + lower).deinitialize(count: outcomes[chunk].initialized)
+            }
+            initializedCount = 0
+        } else {
+            initializedCount = count
+        }
+    }
+    if let firstError { throw firstError }
+    return results
+}
