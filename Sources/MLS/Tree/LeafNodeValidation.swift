@@ -1,0 +1,157 @@
+import MLSCodec
+import MLSCrypto
+
+/// Why a LeafNode is not valid for a group (RFC 9420 §7.3).
+public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The credential was refused by the application's credential validator (§5.3.1).
+    case invalidCredential
+    /// The signature over LeafNodeTBS does not verify (§7.3).
+    case invalidSignature
+    /// The capabilities lack something the group's `required_capabilities` demands (§11.1).
+    case missingRequiredCapability(String)
+    /// The leaf's credential type is not in its own capabilities (§7.2).
+    case credentialTypeNotInCapabilities
+    /// A non-default extension in the leaf is not in its capabilities (§7.2, §7.3).
+    case extensionNotInCapabilities(ExtensionType)
+    /// Credential types in use are not supported by every member (§7.3).
+    case credentialTypeNotSupportedByGroup
+    /// The current time is outside the leaf's lifetime (§7.3).
+    case lifetimeInvalid
+    /// The `leaf_node_source` is not the one its context requires (§7.3).
+    case wrongSource(expected: LeafNodeSourceType)
+    /// The signature key is already used by another member (§7.3).
+    case duplicateSignatureKey
+    /// The encryption key is already used in the tree (§7.3).
+    case duplicateEncryptionKey
+    /// An Update or commit leaf must change the encryption key (§7.3).
+    case encryptionKeyUnchanged
+
+    public var description: String {
+        switch self {
+        case .invalidCredential: "credential refused"
+        case .invalidSignature: "signature does not verify"
+        case let .missingRequiredCapability(what): "capabilities lack required \(what)"
+        case .credentialTypeNotInCapabilities: "credential type is not in the leaf's capabilities"
+        case let .extensionNotInCapabilities(t): "extension \(t) is not in the leaf's capabilities"
+        case .credentialTypeNotSupportedByGroup: "credential types are not supported by every member"
+        case .lifetimeInvalid: "outside the leaf's lifetime"
+        case let .wrongSource(t): "leaf_node_source must be \(t)"
+        case .duplicateSignatureKey: "signature key already in use"
+        case .duplicateEncryptionKey: "encryption key already in use"
+        case .encryptionKeyUnchanged: "encryption key must change"
+        }
+    }
+}
+
+/// Decides whether a credential is acceptable (RFC 9420 §5.3.1): an application decision,
+/// injected into validation.
+public protocol CredentialValidator: Sendable {
+    /// Whether `credential` is valid and authorizes `signatureKey`.
+    func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool
+}
+
+/// The default credential policy: basic credentials are accepted (their identity is the
+/// application's to check); X.509 credentials are refused until a validator with trust anchors is
+/// supplied, because accepting an unverified certificate would be the unsafe default.
+public struct BasicCredentialValidator: CredentialValidator {
+    /// Creates the default validator.
+    public init() {}
+    public func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool {
+        if case .basic = credential { return true }
+        return false
+    }
+}
+
+/// The checks of RFC 9420 §7.3 for LeafNodes arriving in a group with a given GroupContext.
+public struct LeafNodeValidator: Sendable {
+    /// The group's cipher suite.
+    public var suite: CipherSuite
+    /// The group's context (group ID for signatures, `required_capabilities`).
+    public var groupContext: GroupContext
+    /// The application's credential policy.
+    public var credentials: any CredentialValidator
+    /// When set, leaves with a `key_package` source must be valid at this Unix time (§7.3 makes
+    /// this a MUST for leaves a client sends and RECOMMENDED for leaves it receives).
+    public var currentTime: UInt64?
+
+    /// Creates a validator.
+    public init(suite: CipherSuite, groupContext: GroupContext, credentials: any CredentialValidator = BasicCredentialValidator(), currentTime: UInt64? = nil) {
+        self.suite = suite
+        self.groupContext = groupContext
+        self.credentials = credentials
+        self.currentTime = currentTime
+    }
+
+    /// The group's `required_capabilities`, if the GroupContext has a decodable one.
+    var requiredCapabilities: RequiredCapabilities? {
+        guard let ext = groupContext.extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return nil }
+        return try? RequiredCapabilities(tlsSerialized: ext.extensionData)
+    }
+
+    /// The per-leaf checks that need neither the rest of the tree nor a signature verification:
+    /// credential, capabilities against the group, own extensions and credential type, lifetime
+    /// and source.
+    public func checkContent(_ leaf: LeafNode, expectedSource: LeafNodeSourceType?) -> LeafNodeValidationError? {
+        if let expectedSource, leaf.leafNodeSource.sourceType != expectedSource { return .wrongSource(expected: expectedSource) }
+        guard credentials.isValid(leaf.credential, signatureKey: leaf.signatureKey) else { return .invalidCredential }
+        let caps = leaf.capabilities
+        // §7.3 does not require the capabilities to list the group's cipher suite or version
+        // (§10.1 checks a KeyPackage's own suite and version instead), and peers omit them: the
+        // official suite-7 TreeKEM vectors do. Refusing them would break interoperability.
+        guard caps.credentials.contains(leaf.credential.credentialType) else { return .credentialTypeNotInCapabilities }
+        for ext in leaf.extensions where !ext.extensionType.isDefault && !caps.extensions.contains(ext.extensionType) {
+            return .extensionNotInCapabilities(ext.extensionType)
+        }
+        if let required = requiredCapabilities {
+            for t in required.extensionTypes where !t.isDefault && !caps.extensions.contains(t) { return .missingRequiredCapability("extension \(t)") }
+            for t in required.proposalTypes where !t.isDefault && !caps.proposals.contains(t) { return .missingRequiredCapability("proposal \(t.rawValue)") }
+            for t in required.credentialTypes where !caps.credentials.contains(t) { return .missingRequiredCapability("credential \(t.rawValue)") }
+        }
+        if let now = currentTime, case let .keyPackage(lifetime) = leaf.leafNodeSource, !lifetime.contains(now) {
+            return .lifetimeInvalid
+        }
+        return nil
+    }
+
+    /// Verifies the leaf's signature; `leafIndex` is the leaf's position for update and commit
+    /// sources (§7.2).
+    public func verifySignature(_ leaf: LeafNode, at leafIndex: LeafIndex) -> Bool {
+        leaf.verifySignature(suite: suite, groupID: leaf.tbsNeedsGroupContext ? groupContext.groupID : nil,
+                             leafIndex: leaf.tbsNeedsGroupContext ? leafIndex.rawValue : nil)
+    }
+
+    /// All checks for one leaf arriving at `leafIndex` of `tree` (an Update, a commit's
+    /// UpdatePath leaf): content, signature, uniqueness of keys against the other members, and
+    /// credential-type compatibility with the group.
+    public func validate(_ leaf: LeafNode, at leafIndex: LeafIndex, in tree: RatchetTree, expectedSource: LeafNodeSourceType?) -> LeafNodeValidationError? {
+        if let e = checkContent(leaf, expectedSource: expectedSource) { return e }
+        if let owner = tree.leafIndex(signatureKey: leaf.signatureKey), owner != leafIndex { return .duplicateSignatureKey }
+        if let owner = tree.nodeIndex(encryptionKey: leaf.encryptionKey), owner != leafIndex.nodeIndex { return .duplicateEncryptionKey }
+        if expectedSource == .update || expectedSource == .commit, tree.leaf(leafIndex)?.encryptionKey == leaf.encryptionKey {
+            return .encryptionKeyUnchanged
+        }
+        guard tree.credentialTypesCompatible(adding: leaf, at: leafIndex) else { return .credentialTypeNotSupportedByGroup }
+        guard verifySignature(leaf, at: leafIndex) else { return .invalidSignature }
+        return nil
+    }
+}
+
+extension RatchetTree {
+    /// Whether every member supports every credential type in use (§7.3), optionally with the
+    /// leaf at `position` replaced by (or, for a blank or new position, joined by) `extra`.
+    /// O(number of credential types), from counts the tree maintains.
+    public func credentialTypesCompatible(adding extra: LeafNode? = nil, at position: LeafIndex? = nil) -> Bool {
+        var use = credentialUse, support = credentialSupport, members = memberCount
+        if let position, let old = leaf(position) {
+            members -= 1
+            use[old.credential.credentialType, default: 0] -= 1
+            for t in Set(old.capabilities.credentials) { support[t, default: 0] -= 1 }
+        }
+        if let extra {
+            members += 1
+            use[extra.credential.credentialType, default: 0] += 1
+            for t in Set(extra.capabilities.credentials) { support[t, default: 0] += 1 }
+        }
+        return use.allSatisfy { type, count in count == 0 || support[type, default: 0] == members }
+    }
+}

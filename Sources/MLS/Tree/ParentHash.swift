@@ -1,0 +1,117 @@
+import MLSCodec
+import MLSCrypto
+
+/// Parent hashes (RFC 9420 §7.9).
+extension RatchetTree {
+    /// `Hash(ParentHashInput)` for parent `node` with copath child whose original tree hash is
+    /// `siblingHash` (§7.9).
+    func parentHash(encryptionKey: [UInt8], parentHash: [UInt8], siblingHash: some Collection<UInt8>) -> [UInt8] {
+        var w = TLSWriter(capacity: encryptionKey.count + parentHash.count + 80)
+        w.writeOpaque(encryptionKey)
+        w.writeOpaque(parentHash)
+        w.writeOpaque(siblingHash)
+        return suite.digest(w.bytes)
+    }
+
+    /// Sets the `parent_hash` fields along a freshly written filtered direct path, root first, and
+    /// returns the value the leaf must carry (§7.9). The path's nodes must have no unmerged leaves
+    /// (an UpdatePath clears them), so each original sibling tree hash is the cached one.
+    mutating func setParentHashes(along path: [(node: NodeIndex, copathChild: NodeIndex)]) -> [UInt8] {
+        var above: [UInt8] = []
+        for (node, sibling) in path.reversed() {
+            guard case var .parent(p) = slots[Int(node.rawValue)] else { continue }
+            p.parentHash = above
+            setSlot(node, .parent(p))
+            above = parentHash(encryptionKey: p.encryptionKey, parentHash: p.parentHash, siblingHash: treeHash(of: sibling))
+        }
+        return above
+    }
+
+    /// The parent hash carried by the node at `node`, if it carries one (parents, and leaves
+    /// whose source is `commit`).
+    func storedParentHash(_ node: NodeIndex) -> [UInt8]? {
+        switch slots[Int(node.rawValue)] {
+        case let .parent(p): p.parentHash
+        case let .leaf(l): if case let .commit(ph) = l.leafNodeSource { ph } else { nil }
+        case .blank: nil
+        }
+    }
+
+    /// The resolution of `node`, or `nil` as soon as it would exceed `limit` entries.
+    func resolution(_ node: NodeIndex, limit: Int) -> [NodeIndex]? {
+        var out: [NodeIndex] = []
+        return appendResolution(node, to: &out, limit: limit) ? out : nil
+    }
+
+    private func appendResolution(_ node: NodeIndex, to out: inout [NodeIndex], limit: Int) -> Bool {
+        switch slots[Int(node.rawValue)] {
+        case .leaf:
+            out.append(node)
+        case let .parent(p):
+            out.append(node)
+            for l in p.unmergedLeaves { out.append(LeafIndex(l).nodeIndex) }
+        case .blank:
+            if let l = TreeMath.left(node), let r = TreeMath.right(node) {
+                return appendResolution(l, to: &out, limit: limit) && appendResolution(r, to: &out, limit: limit)
+            }
+        }
+        return out.count <= limit
+    }
+
+    /// Verifies that every non-blank parent node is parent-hash valid (§7.9.2), "top down": each
+    /// must have exactly one descendant D, on one side C, with D.parent_hash equal to its parent
+    /// hash with copath child S, D in the resolution of C, and P's unmerged leaves under C equal
+    /// to that resolution without D.
+    ///
+    /// Cost is linear in the tree: each blank node is walked only from its nearest non-blank
+    /// ancestor, the resolution walk stops once it exceeds the size the check allows, and
+    /// original sibling hashes reuse the cache except along paths to unmerged leaves.
+    public mutating func verifyParentHashes() throws {
+        for i in stride(from: 1, to: slots.count, by: 2) {
+            guard case let .parent(p) = slots[i] else { continue }
+            let node = NodeIndex(UInt32(i))
+            guard let left = TreeMath.left(node), let right = TreeMath.right(node) else { continue }
+            var matches = 0
+            for (c, s) in [(left, right), (right, left)] {
+                let level = c.level
+                let first = (c.rawValue >> (level + 1)) << level
+                let end = first + (1 << level)
+                let unmergedUnderC = Set(p.unmergedLeaves.filter { $0 >= first && $0 < end }.map { LeafIndex($0).nodeIndex })
+                guard let res = resolution(c, limit: unmergedUnderC.count + 1), res.count == unmergedUnderC.count + 1 else { continue }
+                let others = res.filter { !unmergedUnderC.contains($0) }
+                guard others.count == 1, let d = others.first, Set(res).isSuperset(of: unmergedUnderC) else { continue }
+                guard let stored = storedParentHash(d) else { continue }
+                let siblingHash = treeHash(of: s, excluding: p.unmergedLeaves)
+                if stored == parentHash(encryptionKey: p.encryptionKey, parentHash: p.parentHash, siblingHash: siblingHash) {
+                    matches += 1
+                }
+            }
+            guard matches == 1 else { throw TreeError.parentHashInvalid(node) }
+        }
+    }
+
+    /// Verifies the `unmerged_leaves` lists (§7.1, §12.4.3.1): sorted, each entry a non-blank leaf
+    /// below the node, and listed at every non-blank node between that leaf and this one.
+    public func verifyUnmergedLeaves() throws {
+        for i in stride(from: 1, to: slots.count, by: 2) {
+            guard case let .parent(p) = slots[i] else { continue }
+            let node = NodeIndex(UInt32(i))
+            var previous: UInt32? = nil
+            for u in p.unmergedLeaves {
+                guard previous.map({ $0 < u }) ?? true else { throw TreeError.invalidUnmergedLeaves(node) }
+                previous = u
+                let leafNode = LeafIndex(u).nodeIndex
+                guard u < leafCount, !slots[Int(leafNode.rawValue)].isBlank, TreeMath.isAncestor(node, of: leafNode) else {
+                    throw TreeError.invalidUnmergedLeaves(node)
+                }
+                var n = leafNode
+                while let up = TreeMath.parent(n, leafCount: leafCount), up != node {
+                    if case let .parent(between) = slots[Int(up.rawValue)], !between.unmergedLeaves.contains(u) {
+                        throw TreeError.invalidUnmergedLeaves(node)
+                    }
+                    n = up
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,371 @@
+import MLSCodec
+import MLSCrypto
+
+/// Why a ratchet tree was refused or an operation on it could not be carried out (RFC 9420 §7,
+/// §12.4.3.3).
+public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The serialized tree is empty.
+    case emptyTree
+    /// The serialized tree ends with a blank node (§12.4.3.3).
+    case trailingBlank
+    /// A leaf appears at an odd index or a parent at an even one (§12.4.3.3).
+    case nodeTypeMismatch(NodeIndex)
+    /// The tree is larger than the 32-bit leaf index space allows.
+    case tooLarge
+    /// Two nodes carry the same HPKE encryption key (§7.3, §12.4.3.1).
+    case duplicateEncryptionKey(NodeIndex)
+    /// Two leaves carry the same signature key (§7.3).
+    case duplicateSignatureKey(LeafIndex)
+    /// An `unmerged_leaves` entry is unsorted, not a non-blank descendant leaf, or missing from an
+    /// intermediate non-blank node (§7.1, §12.4.3.1).
+    case invalidUnmergedLeaves(NodeIndex)
+    /// A parent node is not parent-hash valid (§7.9.2).
+    case parentHashInvalid(NodeIndex)
+    /// The tree hash does not match the expected value (§12.4.3.1).
+    case treeHashMismatch
+    /// A leaf node failed validation (§7.3).
+    case invalidLeafNode(LeafIndex, LeafNodeValidationError)
+    /// A leaf index names no member.
+    case blankLeaf(LeafIndex)
+    /// A leaf or node index lies outside the tree.
+    case indexOutOfRange(UInt32)
+
+    public var description: String {
+        switch self {
+        case .emptyTree: "the ratchet tree is empty"
+        case .trailingBlank: "the ratchet tree ends with a blank node"
+        case let .nodeTypeMismatch(n): "wrong node type at \(n)"
+        case .tooLarge: "the ratchet tree is too large"
+        case let .duplicateEncryptionKey(n): "encryption key at \(n) appears elsewhere in the tree"
+        case let .duplicateSignatureKey(l): "signature key at \(l) appears at another leaf"
+        case let .invalidUnmergedLeaves(n): "unmerged leaves of \(n) are invalid"
+        case let .parentHashInvalid(n): "\(n) is not parent-hash valid"
+        case .treeHashMismatch: "tree hash does not match"
+        case let .invalidLeafNode(l, e): "\(l) is invalid: \(e)"
+        case let .blankLeaf(l): "\(l) is blank"
+        case let .indexOutOfRange(i): "index \(i) is outside the tree"
+        }
+    }
+}
+
+/// The public state of a group's ratchet tree (RFC 9420 §4, §7), built for large groups.
+///
+/// Nodes live in one flat array indexed by the array representation of Appendix C. Tree hashes
+/// are cached per node in one flat buffer and invalidated only along the paths a change touches,
+/// so after a commit only O(log n) hashes are recomputed. Indexes from signature keys to leaves
+/// and from encryption keys to nodes make the uniqueness checks of §7.3 O(1).
+///
+/// Mutations keep the indexes and the hash cache consistent; they do not validate. Validation
+/// (§7.3, §7.9.2, §12.4.3.1) is done by the operations that receive untrusted input.
+public struct RatchetTree: Sendable {
+    /// One node of the tree. The payloads are boxed (`indirect`) so that copying the array costs
+    /// one reference-count operation per node.
+    enum Slot: Sendable, Equatable {
+        case blank
+        indirect case leaf(LeafNode)
+        indirect case parent(ParentNode)
+
+        var isBlank: Bool { self == .blank }
+        var encryptionKey: [UInt8]? {
+            switch self {
+            case .blank: nil
+            case let .leaf(l): l.encryptionKey
+            case let .parent(p): p.encryptionKey
+            }
+        }
+    }
+
+    /// The cipher suite whose hash the tree hash uses.
+    public let suite: CipherSuite
+    var slots: [Slot]
+    /// Cached tree hashes, `hashLength` bytes per node, valid where `hashValid` says so.
+    var hashBytes: [UInt8]
+    var hashValid: [Bool]
+    var signatureKeyIndex: [[UInt8]: UInt32] = [:]
+    var encryptionKeyIndex: [[UInt8]: UInt32] = [:]
+    /// Per credential type: how many members use it, and how many list it in their capabilities.
+    /// Keeps the §7.3 credential-compatibility check O(types) instead of O(members).
+    var credentialUse: [CredentialType: Int] = [:]
+    var credentialSupport: [CredentialType: Int] = [:]
+    /// Number of non-blank leaves.
+    public private(set) var memberCount = 0
+
+    var hashLength: Int { suite.hash.outputLength }
+
+    /// A one-member tree holding `leaf` at leaf 0, as for a newly created group (§11).
+    public init(suite: CipherSuite, firstLeaf leaf: LeafNode) {
+        self.suite = suite
+        slots = [.leaf(leaf)]
+        hashBytes = [UInt8](repeating: 0, count: suite.hash.outputLength)
+        hashValid = [false]
+        index(NodeIndex(0), .leaf(leaf))
+    }
+
+    /// Builds a tree from its `ratchet_tree` extension form (§12.4.3.3): the last node must be
+    /// non-blank, node types must match positions, and the tree is padded with blanks to a full
+    /// tree. Duplicate encryption or signature keys are refused. Signatures, parent hashes and
+    /// leaf contents are not checked here: see ``validate(groupContext:validator:)``.
+    public init(suite: CipherSuite, nodes: RatchetTreeNodes) throws {
+        let list = nodes.nodes
+        guard let last = list.last else { throw TreeError.emptyTree }
+        guard last != nil else { throw TreeError.trailingBlank }
+        guard list.count < Int(UInt32.max / 2) else { throw TreeError.tooLarge }
+        var leaves: UInt32 = 1
+        while TreeMath.nodeWidth(leaves) < UInt32(list.count) { leaves *= 2 }
+        self.suite = suite
+        let width = Int(TreeMath.nodeWidth(leaves))
+        slots = [Slot](repeating: .blank, count: width)
+        hashBytes = [UInt8](repeating: 0, count: width * suite.hash.outputLength)
+        hashValid = [Bool](repeating: false, count: width)
+        for (i, node) in list.enumerated() {
+            let n = NodeIndex(UInt32(i))
+            switch node {
+            case nil: continue
+            case let .leaf(l)?:
+                guard n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                slots[i] = .leaf(l)
+                if signatureKeyIndex[l.signatureKey] != nil { throw TreeError.duplicateSignatureKey(LeafIndex(UInt32(i / 2))) }
+            case let .parent(p)?:
+                guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                slots[i] = .parent(p)
+            }
+            if let key = slots[i].encryptionKey, encryptionKeyIndex[key] != nil { throw TreeError.duplicateEncryptionKey(n) }
+            index(n, slots[i])
+        }
+    }
+
+    /// The tree in its `ratchet_tree` extension form, without trailing blanks (§12.4.3.3).
+    public var exported: RatchetTreeNodes {
+        var end = slots.count
+        while end > 0, slots[end - 1].isBlank { end -= 1 }
+        return RatchetTreeNodes(nodes: slots[0..<end].map { slot in
+            switch slot {
+            case .blank: nil
+            case let .leaf(l): .leaf(l)
+            case let .parent(p): .parent(p)
+            }
+        })
+    }
+
+    // MARK: Shape and access
+
+    /// Number of leaves (always a power of two).
+    public var leafCount: UInt32 { UInt32((slots.count + 1) / 2) }
+
+    /// Number of nodes in the array representation.
+    public var nodeWidth: UInt32 { UInt32(slots.count) }
+
+    /// The root node's index.
+    public var root: NodeIndex { TreeMath.root(leafCount) }
+
+    /// The leaf node at `leaf`, or `nil` if it is blank or outside the tree.
+    public func leaf(_ leaf: LeafIndex) -> LeafNode? {
+        let i = Int(leaf.rawValue) * 2
+        guard i < slots.count, case let .leaf(l) = slots[i] else { return nil }
+        return l
+    }
+
+    /// The parent node at `node`, or `nil` if it is blank, a leaf, or outside the tree.
+    public func parent(_ node: NodeIndex) -> ParentNode? {
+        guard Int(node.rawValue) < slots.count, case let .parent(p) = slots[Int(node.rawValue)] else { return nil }
+        return p
+    }
+
+    /// Whether the node is blank (nodes outside the tree count as blank).
+    public func isBlank(_ node: NodeIndex) -> Bool {
+        Int(node.rawValue) >= slots.count || slots[Int(node.rawValue)].isBlank
+    }
+
+    /// The HPKE public key held at `node`, if any.
+    public func encryptionKey(at node: NodeIndex) -> [UInt8]? {
+        Int(node.rawValue) < slots.count ? slots[Int(node.rawValue)].encryptionKey : nil
+    }
+
+    /// The indices of the non-blank leaves, in order.
+    public var memberLeaves: [LeafIndex] {
+        stride(from: 0, to: slots.count, by: 2).compactMap { slots[$0].isBlank ? nil : LeafIndex(UInt32($0 / 2)) }
+    }
+
+    /// The leaf whose signature key is `key`, if any (O(1)).
+    public func leafIndex(signatureKey key: [UInt8]) -> LeafIndex? {
+        signatureKeyIndex[key].map { LeafIndex($0) }
+    }
+
+    /// The node whose encryption key is `key`, if any (O(1)).
+    public func nodeIndex(encryptionKey key: [UInt8]) -> NodeIndex? {
+        encryptionKeyIndex[key].map { NodeIndex($0) }
+    }
+
+    // MARK: Resolution and paths (§4.1)
+
+    /// The resolution of `node` (§4.1.1): the minimal set of non-blank nodes covering its subtree,
+    /// left to right, with a parent's unmerged leaves after it.
+    public func resolution(_ node: NodeIndex) -> [NodeIndex] {
+        var out: [NodeIndex] = []
+        appendResolution(node, to: &out)
+        return out
+    }
+
+    func appendResolution(_ node: NodeIndex, to out: inout [NodeIndex]) {
+        guard Int(node.rawValue) < slots.count else { return }
+        switch slots[Int(node.rawValue)] {
+        case .leaf:
+            out.append(node)
+        case let .parent(p):
+            out.append(node)
+            for l in p.unmergedLeaves { out.append(LeafIndex(l).nodeIndex) }
+        case .blank:
+            if let l = TreeMath.left(node), let r = TreeMath.right(node) {
+                appendResolution(l, to: &out)
+                appendResolution(r, to: &out)
+            }
+        }
+    }
+
+    /// Whether the resolution of `node` is empty, i.e. its whole subtree is blank. Stops at the
+    /// first non-blank node found.
+    func resolutionIsEmpty(_ node: NodeIndex) -> Bool {
+        guard Int(node.rawValue) < slots.count else { return true }
+        if !slots[Int(node.rawValue)].isBlank { return false }
+        guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return true }
+        return resolutionIsEmpty(l) && resolutionIsEmpty(r)
+    }
+
+    /// The filtered direct path of `leaf` (§4.1.2), leaf to root, each entry with the child of
+    /// that node on the leaf's copath.
+    public func filteredDirectPath(_ leaf: LeafIndex) -> [(node: NodeIndex, copathChild: NodeIndex)] {
+        var out: [(node: NodeIndex, copathChild: NodeIndex)] = []
+        var n = leaf.nodeIndex
+        while let p = TreeMath.parent(n, leafCount: leafCount), let s = TreeMath.sibling(n, leafCount: leafCount) {
+            if !resolutionIsEmpty(s) { out.append((p, s)) }
+            n = p
+        }
+        return out
+    }
+
+    // MARK: Mutation (§7.7, §12.1)
+
+    /// Adds `node`'s keys to the indexes.
+    mutating func index(_ node: NodeIndex, _ slot: Slot) {
+        if let key = slot.encryptionKey { encryptionKeyIndex[key] = node.rawValue }
+        if case let .leaf(l) = slot {
+            signatureKeyIndex[l.signatureKey] = node.rawValue / 2
+            countCredentials(l, +1)
+        }
+    }
+
+    mutating func countCredentials(_ leaf: LeafNode, _ delta: Int) {
+        memberCount += delta
+        credentialUse[leaf.credential.credentialType, default: 0] += delta
+        for t in Set(leaf.capabilities.credentials) { credentialSupport[t, default: 0] += delta }
+    }
+
+    /// Replaces one node, keeping indexes and the hash cache consistent: the node's hash and its
+    /// ancestors' are invalidated, nothing else.
+    mutating func setSlot(_ node: NodeIndex, _ slot: Slot) {
+        let i = Int(node.rawValue)
+        let old = slots[i]
+        if let key = old.encryptionKey, encryptionKeyIndex[key] == node.rawValue { encryptionKeyIndex[key] = nil }
+        if case let .leaf(l) = old {
+            if signatureKeyIndex[l.signatureKey] == node.rawValue / 2 { signatureKeyIndex[l.signatureKey] = nil }
+            countCredentials(l, -1)
+        }
+        slots[i] = slot
+        index(node, slot)
+        invalidate(node)
+    }
+
+    /// Sets the leaf node at `leaf`.
+    public mutating func setLeaf(_ leaf: LeafIndex, _ node: LeafNode?) {
+        setSlot(leaf.nodeIndex, node.map { .leaf($0) } ?? .blank)
+    }
+
+    /// Sets the parent node at `node`.
+    public mutating func setParent(_ node: NodeIndex, _ parent: ParentNode?) {
+        setSlot(node, parent.map { .parent($0) } ?? .blank)
+    }
+
+    /// Marks `node` and its ancestors as needing a new tree hash.
+    mutating func invalidate(_ node: NodeIndex) {
+        var n: NodeIndex? = node
+        while let x = n, hashValid[Int(x.rawValue)] {
+            hashValid[Int(x.rawValue)] = false
+            n = TreeMath.parent(x, leafCount: leafCount)
+        }
+        // Stopping at the first invalid node is correct because a node's hash is only ever
+        // computed after its children's, so an invalid node's ancestors are invalid too.
+    }
+
+    /// Blanks every parent node on the direct path of `leaf` (§7.5, §12.1.2, §12.1.3).
+    public mutating func blankDirectPath(_ leaf: LeafIndex) {
+        for p in TreeMath.directPath(leaf.nodeIndex, leafCount: leafCount) where !slots[Int(p.rawValue)].isBlank {
+            setSlot(p, .blank)
+        }
+    }
+
+    /// Doubles the tree: the old tree becomes the left subtree of a new blank root (§7.7).
+    mutating func extend() {
+        let oldWidth = slots.count
+        let newWidth = oldWidth * 2 + 1
+        slots.append(contentsOf: repeatElement(.blank, count: newWidth - oldWidth))
+        hashBytes.append(contentsOf: repeatElement(0, count: (newWidth - oldWidth) * hashLength))
+        hashValid.append(contentsOf: repeatElement(false, count: newWidth - oldWidth))
+        // The old root gets a parent: its cached hash stays valid, the new root is invalid.
+    }
+
+    /// Halves the tree while its right half is entirely blank (§12.1.3).
+    mutating func truncate() {
+        while leafCount > 1 {
+            let r = root
+            guard let right = TreeMath.right(r), resolutionIsEmpty(right) else { break }
+            // The root and the right subtree are discarded, blank or not.
+            for i in Int(r.rawValue)..<slots.count {
+                if let key = slots[i].encryptionKey, encryptionKeyIndex[key] == UInt32(i) { encryptionKeyIndex[key] = nil }
+            }
+            let newWidth = Int(r.rawValue)
+            slots.removeLast(slots.count - newWidth)
+            hashBytes.removeLast(hashBytes.count - newWidth * hashLength)
+            hashValid.removeLast(hashValid.count - newWidth)
+        }
+    }
+
+    /// Applies an Add (§12.1.1): the leftmost blank leaf (extending the tree if there is none)
+    /// receives `leafNode`, and the leaf is recorded as unmerged at every non-blank ancestor.
+    @discardableResult
+    public mutating func add(_ leafNode: LeafNode) -> LeafIndex {
+        var target: LeafIndex? = nil
+        for i in stride(from: 0, to: slots.count, by: 2) where slots[i].isBlank {
+            target = LeafIndex(UInt32(i / 2))
+            break
+        }
+        if target == nil {
+            let first = leafCount
+            extend()
+            target = LeafIndex(first)
+        }
+        let leaf = target!
+        for p in TreeMath.directPath(leaf.nodeIndex, leafCount: leafCount) {
+            guard case var .parent(node) = slots[Int(p.rawValue)] else { continue }
+            let position = node.unmergedLeaves.firstIndex { $0 > leaf.rawValue } ?? node.unmergedLeaves.count
+            node.unmergedLeaves.insert(leaf.rawValue, at: position)
+            setSlot(p, .parent(node))
+        }
+        setSlot(leaf.nodeIndex, .leaf(leafNode))
+        return leaf
+    }
+
+    /// Applies an Update (§12.1.2): replaces the sender's leaf and blanks its direct path.
+    public mutating func update(_ leaf: LeafIndex, with leafNode: LeafNode) throws {
+        guard self.leaf(leaf) != nil else { throw TreeError.blankLeaf(leaf) }
+        setSlot(leaf.nodeIndex, .leaf(leafNode))
+        blankDirectPath(leaf)
+    }
+
+    /// Applies a Remove (§12.1.3): blanks the leaf and its direct path, then truncates.
+    public mutating func remove(_ leaf: LeafIndex) throws {
+        guard self.leaf(leaf) != nil else { throw TreeError.blankLeaf(leaf) }
+        setSlot(leaf.nodeIndex, .blank)
+        blankDirectPath(leaf)
+        truncate()
+    }
+}

@@ -1,0 +1,152 @@
+import Dispatch
+import MLSCodec
+import MLSCrypto
+
+/// Tree hashes (RFC 9420 §7.8), computed from the per-node cache.
+extension RatchetTree {
+    /// Encodes `TreeHashInput` for a leaf (§7.8).
+    static func leafHashInput(_ leaf: LeafIndex, _ node: LeafNode?) -> [UInt8] {
+        var w = TLSWriter(capacity: 256)
+        NodeType.leaf.encode(to: &w)
+        w.writeUInt32(leaf.rawValue)
+        w.writeOptional(node)
+        return w.bytes
+    }
+
+    /// Encodes `TreeHashInput` for a parent (§7.8).
+    static func parentHashInput(_ node: ParentNode?, left: ArraySlice<UInt8>, right: ArraySlice<UInt8>) -> [UInt8] {
+        var w = TLSWriter(capacity: 128 + left.count + right.count)
+        NodeType.parent.encode(to: &w)
+        w.writeOptional(node)
+        w.writeOpaque(left)
+        w.writeOpaque(right)
+        return w.bytes
+    }
+
+    /// The cached hash bytes of `node` (only meaningful when valid).
+    func cachedHash(_ node: NodeIndex) -> ArraySlice<UInt8> {
+        let start = Int(node.rawValue) * hashLength
+        return hashBytes[start..<start + hashLength]
+    }
+
+    /// The tree hash of the root, recomputing only invalidated nodes.
+    public mutating func treeHash() -> [UInt8] {
+        Array(treeHash(of: root))
+    }
+
+    /// The tree hash of the subtree rooted at `node`, recomputing only invalidated nodes.
+    public mutating func treeHash(of node: NodeIndex) -> ArraySlice<UInt8> {
+        if !hashValid[Int(node.rawValue)] {
+            // A cold tree has every node invalid: hash disjoint subtrees on all cores first.
+            if node == root, !hashValid.contains(true), leafCount >= 256 { hashSubtreesInParallel() }
+            computeHash(node)
+        }
+        return cachedHash(node)
+    }
+
+    /// Recursively computes and caches the hash of `node` and of its invalid descendants.
+    mutating func computeHash(_ node: NodeIndex) {
+        let i = Int(node.rawValue)
+        if hashValid[i] { return }
+        let digest: [UInt8]
+        switch slots[i] {
+        case let .leaf(l):
+            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), l))
+        case .blank where node.isLeaf:
+            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
+        default:
+            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return }
+            computeHash(l)
+            computeHash(r)
+            var p: ParentNode? = nil
+            if case let .parent(x) = slots[i] { p = x }
+            digest = suite.digest(Self.parentHashInput(p, left: cachedHash(l), right: cachedHash(r)))
+        }
+        hashBytes.replaceSubrange(i * hashLength..<(i + 1) * hashLength, with: digest)
+        hashValid[i] = true
+    }
+
+    /// Fills the cache for the subtrees a few levels below the root concurrently. Each task writes
+    /// only its own subtree's disjoint slice of the cache, so the result is identical to a
+    /// sequential computation.
+    mutating func hashSubtreesInParallel() {
+        let rootLevel = root.level
+        let depth = UInt32(min(Int(rootLevel), 4))  // 16 subtrees: enough to balance two cores
+        let level = rootLevel - depth
+        let count = Int(leafCount >> level)
+        let subtreeRoots = (0..<count).map { NodeIndex(UInt32($0) << (level + 1) | ((1 << level) - 1)) }
+        let tree = self
+        let hashLength = self.hashLength
+        hashBytes.withUnsafeMutableBufferPointer { bytes in
+            hashValid.withUnsafeMutableBufferPointer { valid in
+                let sink = UnsafeSink(bytes: bytes, valid: valid)
+                DispatchQueue.concurrentPerform(iterations: subtreeRoots.count) { k in
+                    tree.hashSubtree(subtreeRoots[k], hashLength: hashLength, into: sink)
+                }
+            }
+        }
+    }
+
+    /// Computes the hashes of a whole subtree into `sink`, without touching `self`.
+    func hashSubtree(_ node: NodeIndex, hashLength: Int, into sink: UnsafeSink) {
+        let i = Int(node.rawValue)
+        let digest: [UInt8]
+        switch slots[i] {
+        case let .leaf(l):
+            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), l))
+        case .blank where node.isLeaf:
+            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
+        default:
+            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return }
+            hashSubtree(l, hashLength: hashLength, into: sink)
+            hashSubtree(r, hashLength: hashLength, into: sink)
+            var p: ParentNode? = nil
+            if case let .parent(x) = slots[i] { p = x }
+            digest = suite.digest(Self.parentHashInput(p, left: sink.slice(l, hashLength), right: sink.slice(r, hashLength)))
+        }
+        sink.store(node, digest, hashLength)
+    }
+
+    /// The tree hash of the subtree at `node` in the tree with the leaves in `excluded` blanked
+    /// and removed from every `unmerged_leaves` list: the "original sibling tree hash" of §7.9.
+    /// Subtrees containing none of the excluded leaves reuse the cache, so the cost is
+    /// O(|excluded| · log n).
+    mutating func treeHash(of node: NodeIndex, excluding excluded: [UInt32]) -> [UInt8] {
+        let level = node.level
+        let first = (node.rawValue >> (level + 1)) << level
+        let end = first + (1 << level)
+        let inside = excluded.filter { $0 >= first && $0 < end }
+        if inside.isEmpty { return Array(treeHash(of: node)) }
+        let i = Int(node.rawValue)
+        if node.isLeaf { return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil)) }
+        guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return [] }
+        let left = treeHash(of: l, excluding: inside)
+        let right = treeHash(of: r, excluding: inside)
+        var p: ParentNode? = nil
+        if case var .parent(x) = slots[i] {
+            x.unmergedLeaves.removeAll { inside.contains($0) }
+            p = x
+        }
+        return suite.digest(Self.parentHashInput(p, left: left[...], right: right[...]))
+    }
+}
+
+/// Write access to the hash cache for concurrent subtree hashing.
+///
+/// `@unchecked Sendable` is sound here because every task writes only the entries of its own
+/// subtree and reads only entries it wrote itself; the buffers outlive `concurrentPerform`.
+struct UnsafeSink: @unchecked Sendable {
+    let bytes: UnsafeMutableBufferPointer<UInt8>
+    let valid: UnsafeMutableBufferPointer<Bool>
+
+    func store(_ node: NodeIndex, _ digest: [UInt8], _ length: Int) {
+        let start = Int(node.rawValue) * length
+        for k in 0..<length { bytes[start + k] = digest[k] }
+        valid[Int(node.rawValue)] = true
+    }
+
+    func slice(_ node: NodeIndex, _ length: Int) -> ArraySlice<UInt8> {
+        let start = Int(node.rawValue) * length
+        return ArraySlice(UnsafeBufferPointer(rebasing: bytes[start..<start + length]))
+    }
+}

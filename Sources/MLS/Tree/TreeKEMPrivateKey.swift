@@ -1,0 +1,135 @@
+import MLSCodec
+import MLSCrypto
+
+/// Why TreeKEM private state could not be set up or used (RFC 9420 §7.4–§7.6, §12.4.3.1).
+public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A private key does not match the public key at its node.
+    case keyMismatch(NodeIndex)
+    /// The UpdatePath has a different number of nodes than the sender's filtered direct path.
+    case pathLengthMismatch(expected: Int, got: Int)
+    /// An UpdatePathNode carries a different number of ciphertexts than its copath resolution.
+    case ciphertextCountMismatch(NodeIndex)
+    /// The leaf's `parent_hash` does not match the path (§7.9.2).
+    case parentHashMismatch
+    /// A key in the UpdatePath is already used elsewhere in the tree (§7.3).
+    case duplicateKey(NodeIndex)
+    /// No private key of ours can decrypt any ciphertext of the path.
+    case noDecryptionKey
+    /// The path secret did not decrypt.
+    case decryptionFailed
+    /// The committer's new leaf is invalid (§7.3).
+    case invalidLeafNode(LeafNodeValidationError)
+    /// The member is the sender, or the sender's or member's leaf is blank.
+    case invalidSender(LeafIndex)
+
+    public var description: String {
+        switch self {
+        case let .keyMismatch(n): "private key does not match the public key at \(n)"
+        case let .pathLengthMismatch(e, g): "UpdatePath has \(g) nodes, the filtered direct path \(e)"
+        case let .ciphertextCountMismatch(n): "wrong number of ciphertexts for \(n)"
+        case .parentHashMismatch: "leaf parent_hash does not match the path"
+        case let .duplicateKey(n): "key at \(n) is already in the tree"
+        case .noDecryptionKey: "no private key can decrypt the path"
+        case .decryptionFailed: "path secret did not decrypt"
+        case let .invalidLeafNode(e): "committer's leaf is invalid: \(e)"
+        case let .invalidSender(l): "invalid sender \(l)"
+        }
+    }
+}
+
+/// One member's private TreeKEM state (RFC 9420 §7.4): the HPKE private keys of its leaf and of
+/// the parent nodes on its direct path that it knows.
+///
+/// Keys are held in `SecretBytes` and replaced or deleted as soon as the nodes they belong to
+/// change, so an old node key is gone once a commit has replaced it (§7.5, forward secrecy).
+public struct TreeKEMPrivateKey: Sendable {
+    /// The suite the keys belong to.
+    public let suite: CipherSuite
+    /// The member's leaf.
+    public var leafIndex: LeafIndex
+    /// HPKE private keys by node index.
+    var keys: [UInt32: SecretBytes]
+
+    /// State that knows only the leaf's private key, as after joining without a path secret.
+    public init(suite: CipherSuite, leafIndex: LeafIndex, leafPrivateKey: SecretBytes) {
+        self.suite = suite
+        self.leafIndex = leafIndex
+        keys = [leafIndex.nodeIndex.rawValue: leafPrivateKey]
+    }
+
+    /// The private key held for `node`, if any.
+    public func privateKey(for node: NodeIndex) -> SecretBytes? { keys[node.rawValue] }
+
+    /// The nodes whose private keys are held, in index order.
+    public var nodesWithKeys: [NodeIndex] { keys.keys.sorted().map { NodeIndex($0) } }
+
+    /// `(node_priv, node_pub)` from a path secret: `DeriveKeyPair(DeriveSecret(path_secret, "node"))` (§7.4).
+    static func nodeKeyPair(_ suite: CipherSuite, pathSecret: SecretBytes) throws -> (privateKey: SecretBytes, publicKey: [UInt8]) {
+        try suite.hpke.deriveKeyPair(ikm: suite.deriveSecret(secret: pathSecret, label: "node"))
+    }
+
+    /// `path_secret[n+1] = DeriveSecret(path_secret[n], "path")` (§7.4).
+    static func nextPathSecret(_ suite: CipherSuite, _ pathSecret: SecretBytes) throws -> SecretBytes {
+        try suite.deriveSecret(secret: pathSecret, label: "path")
+    }
+
+    /// Installs `pathSecret` at `path[start]` and the secrets derived from it at the later
+    /// entries of `path` (a filtered direct path, leaf to root), checking each derived public key
+    /// against `publicKeys` (§7.5, §12.4.3.1). Returns `path_secret[n+1]`, the commit secret.
+    /// Nothing is changed if a key does not match.
+    mutating func implant(pathSecret: SecretBytes, path: [NodeIndex], from start: Int, publicKeys: (NodeIndex) -> [UInt8]?) throws -> SecretBytes {
+        var secrets: [SecretBytes] = []
+        var s = pathSecret
+        for _ in start..<path.count {
+            secrets.append(s)
+            s = try Self.nextPathSecret(suite, s)
+        }
+        let suite = self.suite
+        let pairs = try parallelMap(secrets, minimumBatch: 4) { try Self.nodeKeyPair(suite, pathSecret: $0) }
+        for (k, pair) in pairs.enumerated() {
+            let node = path[start + k]
+            guard let expected = publicKeys(node), constantTimeEqual(expected, pair.publicKey) else { throw TreeKEMError.keyMismatch(node) }
+        }
+        for (k, pair) in pairs.enumerated() { keys[path[start + k].rawValue] = pair.privateKey }
+        return s
+    }
+
+    /// Sets the private key of one node from its path secret, checking it against `tree` (the
+    /// form the treekem vectors and a Welcome's `path_secret` use, §12.4.3.1).
+    public mutating func setPathSecret(_ pathSecret: SecretBytes, at node: NodeIndex, in tree: RatchetTree) throws {
+        let pair = try Self.nodeKeyPair(suite, pathSecret: pathSecret)
+        guard let expected = tree.encryptionKey(at: node), constantTimeEqual(expected, pair.publicKey) else { throw TreeKEMError.keyMismatch(node) }
+        keys[node.rawValue] = pair.privateKey
+    }
+
+    /// Installs a known private key for `node`, checking it against the tree's public key.
+    public mutating func setPrivateKey(_ key: SecretBytes, at node: NodeIndex, in tree: RatchetTree) throws {
+        guard let expected = tree.encryptionKey(at: node), let pub = try? suite.hpke.publicKey(for: key),
+              constantTimeEqual(expected, pub) else { throw TreeKEMError.keyMismatch(node) }
+        keys[node.rawValue] = key
+    }
+
+    /// Joins with a Welcome's `path_secret` (§12.4.3.1): installs it at the lowest common
+    /// ancestor of this member and the committer, then derives upward along the committer's
+    /// filtered direct path, checking every public key. Returns nothing; the commit secret is
+    /// not needed by a joiner.
+    public mutating func implantWelcomePathSecret(_ pathSecret: SecretBytes, committer: LeafIndex, in tree: RatchetTree) throws {
+        let ancestor = TreeMath.commonAncestor(leafIndex.nodeIndex, committer.nodeIndex)
+        let path = tree.filteredDirectPath(committer).map(\.node)
+        guard let start = path.firstIndex(of: ancestor) else { throw TreeKEMError.keyMismatch(ancestor) }
+        _ = try implant(pathSecret: pathSecret, path: path, from: start, publicKeys: { tree.encryptionKey(at: $0) })
+    }
+
+    /// Whether every private key held matches the public key at its node in `tree`.
+    public func isConsistent(with tree: RatchetTree) -> Bool {
+        keys.allSatisfy { node, key in
+            guard let pub = tree.encryptionKey(at: NodeIndex(node)), let mine = try? suite.hpke.publicKey(for: key) else { return false }
+            return constantTimeEqual(pub, mine)
+        }
+    }
+
+    /// Forgets the keys of nodes that a commit blanked or replaced.
+    mutating func forget(_ nodes: [NodeIndex]) {
+        for n in nodes { keys[n.rawValue] = nil }
+    }
+}
