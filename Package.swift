@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "MLS", targets: ["MLS"]),
         .library(name: "MLSCrypto", targets: ["MLSCrypto"]),
         .library(name: "MLSCodec", targets: ["MLSCodec"]),
+        .library(name: "MLSVectors", targets: ["MLSVectors"]),
         .executable(name: "mls", targets: ["mls"]),
     ],
     dependencies: [
