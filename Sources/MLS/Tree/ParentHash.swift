@@ -65,29 +65,38 @@ extension RatchetTree {
     ///
     /// Cost is linear in the tree: each blank node is walked only from its nearest non-blank
     /// ancestor, the resolution walk stops once it exceeds the size the check allows, and
-    /// original sibling hashes reuse the cache except along paths to unmerged leaves.
+    /// original sibling hashes reuse the cache except along paths to unmerged leaves. Once the
+    /// cache is full the checks only read the tree, so they run on all cores.
     public mutating func verifyParentHashes() throws {
-        for i in stride(from: 1, to: slots.count, by: 2) {
-            guard case let .parent(p) = slots[i] else { continue }
-            let node = NodeIndex(UInt32(i))
-            guard let left = TreeMath.left(node), let right = TreeMath.right(node) else { continue }
-            var matches = 0
-            for (c, s) in [(left, right), (right, left)] {
-                let level = c.level
-                let first = (c.rawValue >> (level + 1)) << level
-                let end = first + (1 << level)
-                let unmergedUnderC = Set(p.unmergedLeaves.filter { $0 >= first && $0 < end }.map { LeafIndex($0).nodeIndex })
-                guard let res = resolution(c, limit: unmergedUnderC.count + 1), res.count == unmergedUnderC.count + 1 else { continue }
-                let others = res.filter { !unmergedUnderC.contains($0) }
-                guard others.count == 1, let d = others.first, Set(res).isSuperset(of: unmergedUnderC) else { continue }
-                guard let stored = storedParentHash(d) else { continue }
-                let siblingHash = treeHash(of: s, excluding: p.unmergedLeaves)
-                if stored == parentHash(encryptionKey: p.encryptionKey, parentHash: p.parentHash, siblingHash: siblingHash) {
-                    matches += 1
-                }
+        _ = treeHash()
+        let tree = self
+        let parents = stride(from: 1, to: slots.count, by: 2).filter { !slots[$0].isBlank }.map { NodeIndex(UInt32($0)) }
+        let valid = parallelMap(parents, minimumBatch: 64) { tree.isParentHashValid($0) }
+        if let bad = valid.firstIndex(of: false) { throw TreeError.parentHashInvalid(parents[bad]) }
+    }
+
+    /// The check of ``verifyParentHashes()`` for one node; requires a full hash cache.
+    func isParentHashValid(_ node: NodeIndex) -> Bool {
+        guard case let .parent(p) = slots[Int(node.rawValue)], let left = TreeMath.left(node), let right = TreeMath.right(node) else { return false }
+        var matches = 0
+        for (c, s) in [(left, right), (right, left)] {
+            let level = c.level
+            let first = (c.rawValue >> (level + 1)) << level
+            let end = first + (1 << level)
+            let under = p.unmergedLeaves.filter { $0 >= first && $0 < end }.map { LeafIndex($0).nodeIndex }
+            guard let res = resolution(c, limit: under.count + 1), res.count == under.count + 1,
+                  under.allSatisfy(res.contains) else { continue }
+            let others = res.filter { !under.contains($0) }
+            guard others.count == 1, let stored = storedParentHash(others[0]) else { continue }
+            let expected: [UInt8]
+            if p.unmergedLeaves.isEmpty {
+                expected = parentHash(encryptionKey: p.encryptionKey, parentHash: p.parentHash, siblingHash: cachedHash(s))
+            } else {
+                expected = parentHash(encryptionKey: p.encryptionKey, parentHash: p.parentHash, siblingHash: originalTreeHash(of: s, excluding: p.unmergedLeaves))
             }
-            guard matches == 1 else { throw TreeError.parentHashInvalid(node) }
+            if stored == expected { matches += 1 }
         }
+        return matches == 1
     }
 
     /// Verifies the `unmerged_leaves` lists (§7.1, §12.4.3.1): sorted, each entry a non-blank leaf

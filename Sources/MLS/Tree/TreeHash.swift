@@ -109,21 +109,20 @@ extension RatchetTree {
 
     /// The tree hash of the subtree at `node` in the tree with the leaves in `excluded` blanked
     /// and removed from every `unmerged_leaves` list: the "original sibling tree hash" of §7.9.
-    /// Subtrees containing none of the excluded leaves reuse the cache, so the cost is
-    /// O(|excluded| · log n).
-    mutating func treeHash(of node: NodeIndex, excluding excluded: [UInt32]) -> [UInt8] {
+    /// Requires a full cache; subtrees containing none of the excluded leaves reuse it, so the
+    /// cost is O(|excluded| · log n).
+    func originalTreeHash(of node: NodeIndex, excluding excluded: [UInt32]) -> [UInt8] {
         let level = node.level
         let first = (node.rawValue >> (level + 1)) << level
         let end = first + (1 << level)
         let inside = excluded.filter { $0 >= first && $0 < end }
-        if inside.isEmpty { return Array(treeHash(of: node)) }
-        let i = Int(node.rawValue)
+        if inside.isEmpty { return Array(cachedHash(node)) }
         if node.isLeaf { return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil)) }
         guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return [] }
-        let left = treeHash(of: l, excluding: inside)
-        let right = treeHash(of: r, excluding: inside)
+        let left = originalTreeHash(of: l, excluding: inside)
+        let right = originalTreeHash(of: r, excluding: inside)
         var p: ParentNode? = nil
-        if case var .parent(x) = slots[i] {
+        if case var .parent(x) = slots[Int(node.rawValue)] {
             x.unmergedLeaves.removeAll { inside.contains($0) }
             p = x
         }

@@ -16,13 +16,14 @@ extension RatchetTree {
         for i in stride(from: 0, to: slots.count, by: 2) {
             if case let .leaf(l) = slots[i] { members.append((LeafIndex(UInt32(i / 2)), l)) }
         }
-        for (index, leaf) in members {
-            if let e = validator.checkContent(leaf, expectedSource: nil) { throw TreeError.invalidLeafNode(index, e) }
+        // Per-leaf checks and signatures in one fan-out; the first failing leaf (by index) is reported.
+        let results = parallelMap(members, minimumBatch: 8) { member -> LeafNodeValidationError? in
+            if let e = validator.checkContent(member.1, expectedSource: nil) { return e }
+            return validator.verifySignature(member.1, at: member.0) ? nil : .invalidSignature
         }
+        if let bad = results.firstIndex(where: { $0 != nil }), let e = results[bad] { throw TreeError.invalidLeafNode(members[bad].0, e) }
         guard credentialTypesCompatible() else {
             throw TreeError.invalidLeafNode(members.first?.0 ?? LeafIndex(0), .credentialTypeNotSupportedByGroup)
         }
-        let valid = parallelMap(members, minimumBatch: 8) { validator.verifySignature($0.1, at: $0.0) }
-        if let bad = valid.firstIndex(of: false) { throw TreeError.invalidLeafNode(members[bad].0, .invalidSignature) }
     }
 }
