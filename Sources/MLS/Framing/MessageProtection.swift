@@ -88,9 +88,18 @@ public enum MessageProtection {
         confirmationTag: [UInt8]?, membershipKey: SecretBytes?
     ) throws -> PublicMessage {
         if case .application = content.content { throw FramingError.applicationDataInPublicMessage }
-        try checkConfirmationTag(content, confirmationTag)
         let signature = try sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signingKey: signingKey)
-        let auth = FramedContentAuthData(signature: signature, confirmationTag: confirmationTag)
+        return try framePublic(suite: suite, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: confirmationTag),
+                               context: context, membershipKey: membershipKey)
+    }
+
+    /// Frames already-signed content as a PublicMessage, adding the membership tag for member
+    /// senders (§6.2). Used for commits, whose confirmation tag is computed after signing.
+    public static func framePublic(
+        suite: CipherSuite, content: FramedContent, auth: FramedContentAuthData, context: GroupContext, membershipKey: SecretBytes?
+    ) throws -> PublicMessage {
+        if case .application = content.content { throw FramingError.applicationDataInPublicMessage }
+        try checkConfirmationTag(content, auth.confirmationTag)
         var tag: [UInt8]?
         if case .member = content.sender {
             guard let membershipKey else { throw FramingError.membershipTagPresence }
@@ -135,10 +144,18 @@ public enum MessageProtection {
         suite: CipherSuite, content: FramedContent, context: GroupContext, signingKey: SecretBytes, confirmationTag: [UInt8]?,
         secretTree: inout SecretTree, senderDataSecret: SecretBytes, paddingLength: Int = 0
     ) throws -> PrivateMessage {
-        guard case let .member(leaf) = content.sender else { throw FramingError.senderMustBeMember }
-        try checkConfirmationTag(content, confirmationTag)
         let signature = try sign(suite: suite, content: content, wireFormat: .privateMessage, context: context, signingKey: signingKey)
-        let auth = FramedContentAuthData(signature: signature, confirmationTag: confirmationTag)
+        return try framePrivate(suite: suite, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: confirmationTag),
+                                secretTree: &secretTree, senderDataSecret: senderDataSecret, paddingLength: paddingLength)
+    }
+
+    /// Encrypts already-signed content as a PrivateMessage (§6.3).
+    public static func framePrivate(
+        suite: CipherSuite, content: FramedContent, auth: FramedContentAuthData,
+        secretTree: inout SecretTree, senderDataSecret: SecretBytes, paddingLength: Int = 0
+    ) throws -> PrivateMessage {
+        guard case let .member(leaf) = content.sender else { throw FramingError.senderMustBeMember }
+        try checkConfirmationTag(content, auth.confirmationTag)
         let type = content.content.contentType
         let ratchet: RatchetType = type == .application ? .application : .handshake
         let key = try secretTree.nextKey(leaf: leaf, type: ratchet)

@@ -60,11 +60,23 @@ public struct KeyScheduleEpoch: Sendable {
     ) throws -> KeyScheduleEpoch {
         let member = try memberSecret(suite: suite, joinerSecret: joinerSecret, pskSecret: pskSecret)
         let epoch = try suite.expandWithLabel(secret: member, label: "epoch", context: groupContext, length: suite.kdfLength)
+        return try fromEpochSecret(suite: suite, epoch, joinerSecret: joinerSecret, welcomeSecret: try suite.deriveSecret(secret: member, label: "welcome"))
+    }
+
+    /// The first epoch of a new group, from a fresh random `epoch_secret` (§11). Such an epoch
+    /// has no joiner or welcome secret; random values stand in for them and are never used.
+    public static func initial(suite: CipherSuite) throws -> KeyScheduleEpoch {
+        try fromEpochSecret(suite: suite, SecretBytes(randomCount: suite.kdfLength),
+                            joinerSecret: SecretBytes(randomCount: suite.kdfLength), welcomeSecret: SecretBytes(randomCount: suite.kdfLength))
+    }
+
+    /// Every secret derived from `epoch_secret` (§8).
+    static func fromEpochSecret(suite: CipherSuite, _ epoch: SecretBytes, joinerSecret: SecretBytes, welcomeSecret: SecretBytes) throws -> KeyScheduleEpoch {
         func derive(_ label: String) throws -> SecretBytes { try suite.deriveSecret(secret: epoch, label: label) }
         return KeyScheduleEpoch(
             suite: suite,
             joinerSecret: joinerSecret,
-            welcomeSecret: try suite.deriveSecret(secret: member, label: "welcome"),
+            welcomeSecret: welcomeSecret,
             senderDataSecret: try derive("sender data"),
             encryptionSecret: try derive("encryption"),
             exporterSecret: try derive("exporter"),

@@ -329,21 +329,20 @@ public struct RatchetTree: Sendable {
         }
     }
 
+    /// The leftmost blank leaf, extending the tree if there is none: where an Add or an
+    /// external committer is placed (§12.1.1, §12.4.3.2).
+    public mutating func leftmostBlankLeaf() -> LeafIndex {
+        for i in stride(from: 0, to: slots.count, by: 2) where slots[i].isBlank { return LeafIndex(UInt32(i / 2)) }
+        let first = leafCount
+        extend()
+        return LeafIndex(first)
+    }
+
     /// Applies an Add (§12.1.1): the leftmost blank leaf (extending the tree if there is none)
     /// receives `leafNode`, and the leaf is recorded as unmerged at every non-blank ancestor.
     @discardableResult
     public mutating func add(_ leafNode: LeafNode) -> LeafIndex {
-        var target: LeafIndex? = nil
-        for i in stride(from: 0, to: slots.count, by: 2) where slots[i].isBlank {
-            target = LeafIndex(UInt32(i / 2))
-            break
-        }
-        if target == nil {
-            let first = leafCount
-            extend()
-            target = LeafIndex(first)
-        }
-        let leaf = target!
+        let leaf = leftmostBlankLeaf()
         for p in TreeMath.directPath(leaf.nodeIndex, leafCount: leafCount) {
             guard case var .parent(node) = slots[Int(p.rawValue)] else { continue }
             let position = node.unmergedLeaves.firstIndex { $0 > leaf.rawValue } ?? node.unmergedLeaves.count

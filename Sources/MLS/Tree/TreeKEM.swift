@@ -136,12 +136,15 @@ extension RatchetTree {
     /// public keys of the path. Only one HPKE decryption is performed.
     ///
     /// On any failure the tree and `privateKey` are left exactly as they were.
+    ///
+    /// `senderIsNew` is for external commits, whose sender's leaf is still blank.
     public mutating func processUpdatePath(
         _ updatePath: UpdatePath, from sender: LeafIndex, groupContext: GroupContext, privateKey: inout TreeKEMPrivateKey,
-        excluding newMembers: Set<LeafIndex> = [], validator: LeafNodeValidator? = nil
+        excluding newMembers: Set<LeafIndex> = [], validator: LeafNodeValidator? = nil, senderIsNew: Bool = false
     ) throws -> UpdatePathProcessing {
         let me = privateKey.leafIndex
-        guard leaf(sender) != nil, sender != me, leaf(me) != nil else { throw TreeKEMError.invalidSender(sender) }
+        // An external committer's leaf is the blank one reserved for it (§12.4.3.2).
+        guard senderIsNew || leaf(sender) != nil, sender != me, leaf(me) != nil, sender.rawValue < leafCount else { throw TreeKEMError.invalidSender(sender) }
         if let validator, let e = validator.validate(updatePath.leafNode, at: sender, in: self, expectedSource: .commit) {
             throw TreeKEMError.invalidLeafNode(e)
         }

@@ -1,0 +1,94 @@
+import MLSCrypto
+
+/// Decides which proposals a member accepts (an application decision, RFC 9420 §12.2: "An
+/// application may extend the above procedure by additional rules").
+public protocol ProposalPolicy: Sendable {
+    /// Whether `proposal` from `sender` may be applied in `group`. Called for received proposals
+    /// and for every proposal of a commit, before it is applied.
+    func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool
+}
+
+/// The default policy: every proposal that RFC 9420 allows is accepted.
+public struct AcceptAllProposals: ProposalPolicy {
+    /// Creates the default policy.
+    public init() {}
+    public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool { true }
+}
+
+/// Supplies pre-shared keys (RFC 9420 §8.4): external PSKs by ID, and resumption PSKs of other
+/// groups (a group's own resumption PSKs are kept by the group itself).
+public protocol PSKStore: Sendable {
+    /// The external PSK with this ID, if known.
+    func externalPSK(id: [UInt8]) -> SecretBytes?
+    /// The resumption PSK of another group's epoch, if known.
+    func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes?
+}
+
+/// A fixed set of PSKs held in memory.
+public struct InMemoryPSKStore: PSKStore {
+    /// External PSKs by ID.
+    public var external: [[UInt8]: SecretBytes]
+    /// Resumption PSKs by group ID and epoch.
+    public var resumption: [[UInt8]: [UInt64: SecretBytes]]
+
+    /// Creates a store.
+    public init(external: [[UInt8]: SecretBytes] = [:], resumption: [[UInt8]: [UInt64: SecretBytes]] = [:]) {
+        self.external = external
+        self.resumption = resumption
+    }
+
+    public func externalPSK(id: [UInt8]) -> SecretBytes? { external[id] }
+    public func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes? { resumption[groupID]?[epoch] }
+}
+
+/// How a member frames its handshake messages (RFC 9420 §6): an application decision.
+public enum HandshakeFraming: Sendable, Equatable {
+    /// Proposals and commits as PublicMessage (visible to the delivery service).
+    case publicMessage
+    /// Proposals and commits as PrivateMessage.
+    case privateMessage
+}
+
+/// The application's decisions for one group, with safe defaults.
+public struct GroupConfiguration: Sendable {
+    /// How this member sends proposals and commits. Both are accepted on input.
+    public var handshakeFraming: HandshakeFraming = .publicMessage
+    /// How far ahead of the last seen generation a message may be (§9.2).
+    public var maxForwardDistance: UInt32 = 1000
+    /// How many past epochs keep their secrets for late application messages (§9.2).
+    public var pastEpochsRetained = 2
+    /// PrivateMessage content is padded to a multiple of this many bytes (§6.3.1); 0 = none.
+    public var paddingBlock = 32
+    /// Which credentials are valid (§5.3.1).
+    public var credentials: any CredentialValidator = BasicCredentialValidator()
+    /// Which proposals are accepted.
+    public var proposals: any ProposalPolicy = AcceptAllProposals()
+    /// PSKs available to this member.
+    public var psks: any PSKStore = InMemoryPSKStore()
+    /// Whether Welcomes carry the ratchet tree in the `ratchet_tree` extension (§12.4.3.3).
+    public var ratchetTreeInWelcome = true
+    /// Whether GroupInfos carry `external_pub`, enabling external joins (§12.4.3.2).
+    public var externalPubInGroupInfo = true
+    /// Leaves of received KeyPackages must be valid at this time (Unix seconds) when set (§7.3).
+    public var currentTime: @Sendable () -> UInt64? = { UInt64(UnixTime.nowSeconds) }
+    /// How many resumption PSKs of past epochs the group keeps (§8.6).
+    public var resumptionPSKsRetained = 8
+
+    /// The defaults.
+    public init() {}
+}
+
+public enum UnixTime {
+    /// Seconds since 1970, read from the system clock without Foundation in the protocol core.
+    /// The current Unix time.
+    public static var nowSeconds: Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts.tv_sec
+    }
+}
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

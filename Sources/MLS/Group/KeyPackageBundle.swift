@@ -1,0 +1,51 @@
+import MLSCodec
+import MLSCrypto
+
+/// A KeyPackage with the private keys its owner keeps until it is used (RFC 9420 §10).
+public struct KeyPackageBundle: Sendable {
+    /// The public KeyPackage to publish.
+    public let keyPackage: KeyPackage
+    /// The private key of `init_key`, used once to open a Welcome.
+    public let initPrivateKey: SecretBytes
+    /// The private key of the leaf's `encryption_key`.
+    public let encryptionPrivateKey: SecretBytes
+    /// The signature private key of the leaf.
+    public let signaturePrivateKey: SecretBytes
+
+    /// Assembles a bundle from existing parts.
+    public init(keyPackage: KeyPackage, initPrivateKey: SecretBytes, encryptionPrivateKey: SecretBytes, signaturePrivateKey: SecretBytes) {
+        self.keyPackage = keyPackage
+        self.initPrivateKey = initPrivateKey
+        self.encryptionPrivateKey = encryptionPrivateKey
+        self.signaturePrivateKey = signaturePrivateKey
+    }
+
+    /// Default capabilities: mls10, the given suite, and the credential type in use (§7.2).
+    public static func defaultCapabilities(suite: CipherSuite, credential: Credential) -> Capabilities {
+        Capabilities(versions: [.mls10], cipherSuites: [suite.id], extensions: [], proposals: [],
+                     credentials: credential.credentialType == .basic ? [.basic] : [.basic, credential.credentialType])
+    }
+
+    /// A default lifetime: from an hour ago (tolerating clock skew) to 84 days ahead, which the
+    /// strictest peers accept (../shared/design/interop-protocol.md).
+    public static func defaultLifetime(now: UInt64 = UInt64(UnixTime.nowSeconds)) -> Lifetime {
+        Lifetime(notBefore: now - 3600, notAfter: now + 84 * 24 * 3600 - 3600)
+    }
+
+    /// Generates a KeyPackage with fresh init and encryption keys (§10).
+    public static func generate(
+        suite: CipherSuite, credential: Credential, signaturePrivateKey: SecretBytes, signaturePublicKey: [UInt8],
+        capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
+    ) throws -> KeyPackageBundle {
+        let enc = suite.hpke.generateKeyPair()
+        let initKeys = suite.hpke.generateKeyPair()
+        var leaf = LeafNode(
+            encryptionKey: enc.publicKey, signatureKey: signaturePublicKey, credential: credential,
+            capabilities: capabilities ?? defaultCapabilities(suite: suite, credential: credential),
+            leafNodeSource: .keyPackage(lifetime ?? defaultLifetime()), extensions: leafExtensions, signature: [])
+        try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey)
+        var kp = KeyPackage(cipherSuite: suite.id, initKey: initKeys.publicKey, leafNode: leaf, extensions: extensions, signature: [])
+        try kp.sign(suite: suite, signaturePrivateKey: signaturePrivateKey)
+        return KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signaturePrivateKey: signaturePrivateKey)
+    }
+}

@@ -1,0 +1,253 @@
+import MLSCodec
+import MLSCrypto
+
+/// How to build a commit (§12.4).
+public struct CommitOptions: Sendable {
+    /// Proposals to include by value, after the cached ones.
+    public var proposals: [Proposal] = []
+    /// Whether to include the valid proposals received in this epoch, by reference (§12.4:
+    /// the committer SHOULD include them).
+    public var includePendingProposals = true
+    /// Include an UpdatePath even when no proposal requires one (§12.4: "by default, the path
+    /// field of a Commit MUST be populated"). Without it the path is sent only when required.
+    public var alwaysIncludePath = true
+    /// `authenticated_data` of the commit message.
+    public var authenticatedData: [UInt8] = []
+
+    /// Default options: cached proposals, always a path.
+    public init(proposals: [Proposal] = [], includePendingProposals: Bool = true, alwaysIncludePath: Bool = true, authenticatedData: [UInt8] = []) {
+        self.proposals = proposals
+        self.includePendingProposals = includePendingProposals
+        self.alwaysIncludePath = alwaysIncludePath
+        self.authenticatedData = authenticatedData
+    }
+}
+
+/// The messages a commit produces (§12.4.2, §12.4.3).
+public struct CommitOutput: Sendable {
+    /// The commit, to send to the group.
+    public let commit: MLSMessage
+    /// A Welcome for the members the commit adds, if any.
+    public let welcome: MLSMessage?
+    /// A signed GroupInfo of the new epoch (with `external_pub` and the ratchet tree as
+    /// configured), for external joiners.
+    public let groupInfo: MLSMessage
+}
+
+extension MLSGroup {
+    /// Chooses which cached proposals a commit includes: none of this member's own Updates, no
+    /// Remove of itself, and per leaf a Remove before the latest Update (§12.2's SHOULDs).
+    func proposalsToCommit() -> [CachedProposal] {
+        var chosen: [CachedProposal] = []
+        var byLeaf: [UInt32: Int] = [:]
+        for p in proposalCache {
+            var leaf: UInt32?
+            switch p.proposal {
+            case .update:
+                if p.sender == .member(myLeaf) { continue }
+                if case let .member(l) = p.sender { leaf = l.rawValue }
+            case let .remove(r):
+                if r.removed == myLeaf.rawValue { continue }
+                leaf = r.removed
+            case .reInit where proposalCache.count > 1:
+                continue  // §12.2: prefer the other proposals; the ReInit can be resent.
+            default: break
+            }
+            if let leaf {
+                if let i = byLeaf[leaf] {
+                    if case .remove = chosen[i].proposal, case .update = p.proposal { continue }
+                    chosen[i] = p
+                    continue
+                }
+                byLeaf[leaf] = chosen.count
+            }
+            chosen.append(p)
+        }
+        return chosen
+    }
+
+    /// Creates a commit (§12.4.1) and keeps it pending: the group moves to the new epoch only
+    /// when the delivery service returns the commit to ``process(_:)``, or on
+    /// ``mergePendingCommit()``. Until then this member stays in the current epoch.
+    public mutating func commit(_ options: CommitOptions = CommitOptions()) throws -> CommitOutput {
+        guard isActive else { throw GroupError.inactive }
+        guard pendingReInit == nil else { throw GroupError.reinitPending }
+        var current = self
+        var next = self
+        let cached = options.includePendingProposals ? proposalsToCommit() : []
+        var refs: [ProposalOrRef] = cached.map { .reference($0.ref) }
+        var list: [(proposal: Proposal, sender: Sender)] = cached.map { ($0.proposal, $0.sender) }
+        for p in options.proposals {
+            refs.append(.proposal(p))
+            list.append((p, .member(myLeaf)))
+        }
+        do {
+            let effects = try next.applyProposals(list, committer: .member(myLeaf))
+            var provisional = next.context
+            provisional.epoch = epoch + 1
+            provisional.confirmedTranscriptHash = context.confirmedTranscriptHash
+            var path: UpdatePath?
+            var commitSecret: SecretBytes?
+            var pathSecrets: [(node: NodeIndex, secret: SecretBytes)] = []
+            if effects.pathRequired || options.alwaysIncludePath {
+                let newLeaves = Set(effects.newMembers.map(\.leaf))
+                let (creation, key) = try next.tree.createUpdatePath(from: myLeaf, signingKey: signaturePrivateKey, groupContext: provisional, excluding: newLeaves)
+                next.privateKey = key
+                path = creation.updatePath
+                commitSecret = creation.commitSecret
+                pathSecrets = creation.pathSecrets
+            }
+            let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: options.authenticatedData,
+                                        content: .commit(Commit(proposals: refs, path: path)))
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signingKey: signaturePrivateKey)
+            var ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
+            let (secrets, confirmed) = try next.deriveNextEpoch(commit: ac, initSecret: epochSecrets.initSecret, commitSecret: commitSecret, psks: effects.psks)
+            let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
+            ac.auth.confirmationTag = tag
+            let message = try current.frame(content, auth: ac.auth)
+            next.advance(from: current, secrets: secrets, confirmationTag: tag)
+            next.pendingReInit = effects.reinit
+
+            var welcome: MLSMessage?
+            if !effects.newMembers.isEmpty {
+                let info = try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)
+                let recipients = effects.newMembers.map { member -> (keyPackage: KeyPackage, secrets: GroupSecrets) in
+                    let ancestor = TreeMath.commonAncestor(member.leaf.nodeIndex, myLeaf.nodeIndex)
+                    let ps = pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
+                    return (member.keyPackage, GroupSecrets(joinerSecret: secrets.joinerSecret.unsafeCopiedBytes(), pathSecret: ps, psks: effects.psks))
+                }
+                let w = try WelcomeCrypto.makeWelcome(suite: suite, groupInfo: info, welcomeSecret: secrets.welcomeSecret, recipients: recipients)
+                welcome = MLSMessage(body: .welcome(w))
+            }
+            let groupInfo = MLSMessage(body: .groupInfo(try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)))
+            current.pending = PendingCommit(message: message.tlsSerialized, next: GroupBox(next))
+            self = current
+            return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo)
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// Moves to the epoch of this member's pending commit, e.g. when the delivery service
+    /// confirms it without echoing it (§14).
+    public mutating func mergePendingCommit() throws {
+        guard let pending else { throw GroupError.noPendingCommit }
+        self = pending.next.group
+    }
+
+    /// Drops the pending commit, e.g. when the delivery service rejected it.
+    public mutating func discardPendingCommit() {
+        pending = nil
+    }
+
+    /// A GroupInfo for the current epoch, signed by this member (§12.4.3), carrying
+    /// `external_pub` (if configured) and optionally the ratchet tree.
+    public func groupInfo(withTree: Bool = true) throws -> MLSMessage {
+        do { return MLSMessage(body: .groupInfo(try signedGroupInfo(secrets: epochSecrets, withTree: withTree))) } catch { throw GroupError.wrap(error) }
+    }
+
+    func signedGroupInfo(secrets: KeyScheduleEpoch, withTree: Bool) throws -> GroupInfo {
+        var extensions: [Extension] = []
+        if withTree { extensions.append(Extension(extensionType: .ratchetTree, extensionData: tree.exported.tlsSerialized)) }
+        if configuration.externalPubInGroupInfo {
+            extensions.append(Extension(extensionType: .externalPub, extensionData: ExternalPub(externalPub: try secrets.externalKeyPair().publicKey).tlsSerialized))
+        }
+        return try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: extensions, epoch: secrets,
+                                                 signer: myLeaf.rawValue, signaturePrivateKey: signaturePrivateKey)
+    }
+
+    /// Runs the transcript hash and key schedule for the epoch a commit creates (§8, §8.2).
+    /// `self` must already hold the new tree and extensions; its context becomes the new one.
+    mutating func deriveNextEpoch(commit: AuthenticatedContent, initSecret: SecretBytes, commitSecret: SecretBytes?, psks: [PreSharedKeyID]) throws -> (KeyScheduleEpoch, [UInt8]) {
+        let confirmed = TranscriptHash.confirmed(suite: suite, interimBefore: interimTranscriptHash, commit: commit)
+        context.epoch += 1
+        context.treeHash = tree.treeHash()
+        context.confirmedTranscriptHash = confirmed
+        let secrets = try KeyScheduleEpoch.derive(suite: suite, initSecret: initSecret, commitSecret: commitSecret,
+                                                  pskSecret: try pskSecret(psks), groupContext: context.tlsSerialized)
+        return (secrets, confirmed)
+    }
+
+    /// Installs the new epoch's secrets, keeping the previous epoch for late application data.
+    mutating func advance(from previous: MLSGroup, secrets: KeyScheduleEpoch, confirmationTag: [UInt8]) {
+        pastEpochs.append(PastEpoch(context: previous.context, secretTree: previous.secretTree, senderDataSecret: previous.epochSecrets.senderDataSecret, tree: previous.tree))
+        if pastEpochs.count > configuration.pastEpochsRetained { pastEpochs.removeFirst(pastEpochs.count - configuration.pastEpochsRetained) }
+        epochSecrets = secrets
+        interimTranscriptHash = TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: confirmationTag)
+        secretTree = SecretTree(suite: suite, encryptionSecret: secrets.encryptionSecret, leafCount: tree.leafCount, maxForwardDistance: configuration.maxForwardDistance)
+        proposalCache = []
+        ownProposalMessages = []
+        pendingLeafKeys = [:]
+        pending = nil
+        resumptionPSKs[context.epoch] = secrets.resumptionPSK
+        let keep = configuration.resumptionPSKsRetained
+        if resumptionPSKs.count > keep, context.epoch >= UInt64(keep) {
+            resumptionPSKs = resumptionPSKs.filter { $0.key > context.epoch - UInt64(keep) }
+        }
+    }
+
+    /// Applies a received commit (§12.4.2). Returns whether it removed this member.
+    mutating func processCommit(_ commit: Commit, in ac: AuthenticatedContent) throws -> Bool {
+        guard pendingReInit == nil else { throw GroupError.reinitPending }
+        let previous = self
+        let sender = ac.content.sender
+        let external: Bool
+        switch sender {
+        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.invalidSender("a commit of ours that is not pending") }
+        case .newMemberCommit: external = true
+        default: throw GroupError.invalidSender("commits come from members or new members")
+        }
+        var list: [(proposal: Proposal, sender: Sender)] = []
+        for item in commit.proposals {
+            switch item {
+            case let .proposal(p):
+                list.append((p, sender))
+            case let .reference(ref):
+                guard !external, let cached = proposalCache.first(where: { $0.ref == ref }) else { throw GroupError.unknownProposalReference }
+                list.append((cached.proposal, cached.sender))
+            }
+        }
+        do {
+            let effects = try applyProposals(list, committer: sender)
+            if effects.pathRequired, commit.path == nil { throw GroupError.pathRequired }
+            if effects.removedMe {
+                // Removed: nothing of the next epoch is ours to know.
+                isActive = false
+                return true
+            }
+            var committer: LeafIndex
+            if case let .member(leaf) = sender { committer = leaf } else { committer = tree.leftmostBlankLeaf() }
+            var commitSecret: SecretBytes?
+            if let path = commit.path {
+                var provisional = context
+                provisional.epoch = previous.epoch + 1
+                let newLeaves = Set(effects.newMembers.map(\.leaf))
+                let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil)
+                let r = try tree.processUpdatePath(path, from: committer, groupContext: provisional, privateKey: &privateKey,
+                                                   excluding: newLeaves, validator: validator, senderIsNew: external)
+                commitSecret = r.commitSecret
+            }
+            var initSecret = previous.epochSecrets.initSecret
+            if let ei = effects.externalInit {
+                let external = try previous.epochSecrets.externalKeyPair()
+                do {
+                    initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: ei.kemOutput, info: [],
+                                                              exporterContext: Self.externalInitLabel, length: suite.kdfLength)
+                } catch {
+                    throw GroupError.invalidProposal("ExternalInit kem_output does not decapsulate")
+                }
+            }
+            let (secrets, confirmed) = try deriveNextEpoch(commit: ac, initSecret: initSecret, commitSecret: commitSecret, psks: effects.psks)
+            let expected = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
+            guard let tag = ac.auth.confirmationTag, constantTimeEqual(tag, expected) else { throw GroupError.invalidConfirmationTag }
+            advance(from: previous, secrets: secrets, confirmationTag: tag)
+            pendingReInit = effects.reinit
+            return false
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// The HPKE exporter context for an external init secret (§8.3).
+    static let externalInitLabel = Array("MLS 1.0 external init secret".utf8)
+}

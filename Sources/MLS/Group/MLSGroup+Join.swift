@@ -1,0 +1,127 @@
+import MLSCodec
+import MLSCrypto
+
+extension MLSGroup {
+    /// Joins a group from a Welcome (§12.4.3.1): decrypts the GroupSecrets with the KeyPackage's
+    /// init key, the GroupInfo with the welcome secret, takes the ratchet tree from the
+    /// `ratchet_tree` extension or `ratchetTree`, verifies the GroupInfo signature, validates
+    /// the whole tree, finds this member's leaf, installs the path secret, and checks the
+    /// confirmation tag.
+    public static func join(
+        welcome message: MLSMessage, keyPackage bundle: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil,
+        configuration: GroupConfiguration = GroupConfiguration()
+    ) throws -> MLSGroup {
+        guard message.version == .mls10 else { throw GroupError.unsupportedVersion }
+        guard case let .welcome(welcome) = message.body else { throw GroupError.unexpectedWireFormat }
+        do {
+            let suite = try WelcomeCrypto.suite(of: welcome)
+            let secrets = try WelcomeCrypto.decryptGroupSecrets(welcome, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey)
+            let pskSecret = try pskSecret(secrets.psks, suite: suite, store: configuration.psks)
+            let info = try WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: pskSecret)
+            let context = info.groupContext
+            guard context.version == .mls10 else { throw GroupError.unsupportedVersion }
+            guard context.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
+            if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal("reinit/branch Welcome must be for epoch 1") }
+            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
+            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
+            try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
+            let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil)
+            try tree.validate(groupContext: context, validator: validator)
+            guard let mine = tree.leafIndex(signatureKey: bundle.keyPackage.leafNode.signatureKey),
+                  tree.leaf(mine) == bundle.keyPackage.leafNode else { throw GroupError.ownLeafNotFound }
+            var key = TreeKEMPrivateKey(suite: suite, leafIndex: mine, leafPrivateKey: bundle.encryptionPrivateKey)
+            if let pathSecret = secrets.pathSecret {
+                try key.implantWelcomePathSecret(pathSecret, committer: LeafIndex(info.signer), in: tree)
+            }
+            let epoch = try WelcomeCrypto.verifyConfirmationTag(info, suite: suite, joinerSecret: secrets.joinerSecret, pskSecret: pskSecret)
+            return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signaturePrivateKey: bundle.signaturePrivateKey,
+                            epochSecrets: epoch,
+                            interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
+                            configuration: configuration)
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// The tree of a GroupInfo: its `ratchet_tree` extension, else the one supplied out of band.
+    static func treeNodes(_ info: GroupInfo, outOfBand: RatchetTreeNodes?) throws -> RatchetTreeNodes {
+        if let ext = info.extensions.first(where: { $0.extensionType == .ratchetTree }) {
+            do { return try RatchetTreeNodes(tlsSerialized: ext.extensionData) } catch { throw GroupError.decoding("ratchet_tree: \(error)") }
+        }
+        guard let outOfBand else { throw GroupError.missingRatchetTree }
+        return outOfBand
+    }
+
+    /// `psk_secret` for a joiner, which has no resumption PSKs of its own (§8.4).
+    static func pskSecret(_ ids: [PreSharedKeyID], suite: CipherSuite, store: any PSKStore) throws -> SecretBytes? {
+        guard !ids.isEmpty else { return nil }
+        let entries = try ids.map { id -> (id: PreSharedKeyID, psk: SecretBytes) in
+            switch id.psk {
+            case let .external(pskID):
+                guard let psk = store.externalPSK(id: pskID) else { throw GroupError.missingPSK }
+                return (id, psk)
+            case let .resumption(_, group, epoch):
+                guard let psk = store.resumptionPSK(groupID: group, epoch: epoch) else { throw GroupError.missingPSK }
+                return (id, psk)
+            }
+        }
+        return try PSKSecret.compute(suite: suite, psks: entries)
+    }
+
+    /// Joins a group by an external commit (§12.4.3.2), from a GroupInfo that carries
+    /// `external_pub`. The joiner's state is returned in the new epoch together with the commit
+    /// to send; if the delivery service refuses the commit, discard the state and retry.
+    ///
+    /// - Parameters:
+    ///   - removing: a leaf of this client's to replace (resynchronisation), removed by the commit.
+    public static func externalJoin(
+        groupInfo message: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, keyPackage bundle: KeyPackageBundle,
+        removing: LeafIndex? = nil, configuration: GroupConfiguration = GroupConfiguration()
+    ) throws -> (group: MLSGroup, commit: MLSMessage) {
+        guard message.version == .mls10 else { throw GroupError.unsupportedVersion }
+        guard case let .groupInfo(info) = message.body else { throw GroupError.unexpectedWireFormat }
+        guard let suite = CipherSuite(id: info.groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
+        guard bundle.keyPackage.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
+        do {
+            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
+            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
+            try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
+            let context = info.groupContext
+            try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil))
+            guard let ext = info.extensions.first(where: { $0.extensionType == .externalPub }) else { throw GroupError.missingExternalPub }
+            let externalPub = try ExternalPub(tlsSerialized: ext.extensionData).externalPub
+            let (kemOutput, initSecret) = try suite.hpke.sendExport(publicKey: externalPub, info: [], exporterContext: externalInitLabel, length: suite.kdfLength)
+
+            // A provisional state in the GroupInfo's epoch, from which the commit is built.
+            var group = MLSGroup(
+                suite: suite, context: context, tree: tree,
+                privateKey: TreeKEMPrivateKey(suite: suite, leafIndex: LeafIndex(0), leafPrivateKey: bundle.encryptionPrivateKey),
+                signaturePrivateKey: bundle.signaturePrivateKey, epochSecrets: try KeyScheduleEpoch.initial(suite: suite),
+                interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
+                configuration: configuration)
+            var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
+            if let removing { proposals.append(.remove(Remove(removed: removing.rawValue))) }
+            let effects = try group.applyProposals(proposals.map { ($0, Sender.newMemberCommit) }, committer: .newMemberCommit)
+            let me = group.tree.leftmostBlankLeaf()
+            group.tree.setLeaf(me, bundle.keyPackage.leafNode)
+            var provisional = group.context
+            provisional.epoch = context.epoch + 1
+            let (creation, key) = try group.tree.createUpdatePath(from: me, signingKey: bundle.signaturePrivateKey, groupContext: provisional)
+            group.privateKey = key
+            let content = FramedContent(groupID: context.groupID, epoch: context.epoch, sender: .newMemberCommit, authenticatedData: [],
+                                        content: .commit(Commit(proposals: proposals.map { .proposal($0) }, path: creation.updatePath)))
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signingKey: bundle.signaturePrivateKey)
+            var ac = AuthenticatedContent(wireFormat: .publicMessage, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
+            let previous = group
+            let (secrets, confirmed) = try group.deriveNextEpoch(commit: ac, initSecret: initSecret, commitSecret: creation.commitSecret, psks: effects.psks)
+            let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
+            ac.auth.confirmationTag = tag
+            let commit = try MessageProtection.framePublic(suite: suite, content: content, auth: ac.auth, context: context, membershipKey: nil)
+            group.advance(from: previous, secrets: secrets, confirmationTag: tag)
+            group.pastEpochs = []
+            return (group, MLSMessage(body: .publicMessage(commit)))
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+}

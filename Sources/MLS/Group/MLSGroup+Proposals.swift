@@ -1,0 +1,256 @@
+import MLSCodec
+import MLSCrypto
+
+/// What applying a proposal list did (§12.3), for the rest of commit processing.
+struct ProposalEffects: Sendable {
+    var newMembers: [(leaf: LeafIndex, keyPackage: KeyPackage)] = []
+    var psks: [PreSharedKeyID] = []
+    var externalInit: ExternalInit?
+    var reinit: ReInit?
+    var pathRequired = false
+    var removedMe = false
+}
+
+extension MLSGroup {
+    // MARK: Sending proposals (§12.1)
+
+    /// Sends a proposal, caching it for this member's next commit. Proposals are framed as the
+    /// configuration says (§6).
+    public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws -> MLSMessage {
+        guard isActive else { throw GroupError.inactive }
+        guard pendingReInit == nil else { throw GroupError.reinitPending }
+        if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit is only valid in an external commit") }
+        var next = self
+        try next.validate(proposal, from: .member(myLeaf))
+        let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: authenticatedData, content: .proposal(proposal))
+        do {
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signingKey: signaturePrivateKey)
+            let auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
+            let ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: auth)
+            let message = try next.frame(content, auth: auth)
+            next.proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: .member(myLeaf)))
+            next.ownProposalMessages.insert(message.tlsSerialized)
+            self = next
+            return message
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// Proposes adding the owner of `keyPackage` (§12.1.1).
+    public mutating func proposeAdd(_ keyPackage: KeyPackage) throws -> MLSMessage {
+        try propose(.add(Add(keyPackage: keyPackage)))
+    }
+
+    /// Proposes removing the member at `leaf` (§12.1.3).
+    public mutating func proposeRemove(_ leaf: LeafIndex) throws -> MLSMessage {
+        try propose(.remove(Remove(removed: leaf.rawValue)))
+    }
+
+    /// Proposes replacing this member's leaf with one carrying a fresh encryption key (§12.1.2).
+    /// The new private key is kept until a commit applies the Update.
+    public mutating func proposeUpdate() throws -> MLSMessage {
+        guard var leaf = myLeafNode else { throw GroupError.inactive }
+        let keys = suite.hpke.generateKeyPair()
+        leaf.encryptionKey = keys.publicKey
+        leaf.leafNodeSource = .update
+        do {
+            try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey, groupID: groupID, leafIndex: myLeaf.rawValue)
+        } catch {
+            throw GroupError.wrap(error)
+        }
+        var next = self
+        next.pendingLeafKeys[keys.publicKey] = keys.privateKey
+        let message = try next.propose(.update(Update(leafNode: leaf)))
+        self = next
+        return message
+    }
+
+    /// Proposes injecting an external PSK into the next epoch (§12.1.4).
+    public mutating func proposeExternalPSK(id: [UInt8]) throws -> MLSMessage {
+        try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
+    }
+
+    /// Proposes injecting this group's resumption PSK of `epoch` into the next epoch (§12.1.4).
+    public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws -> MLSMessage {
+        try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(
+            psk: .resumption(usage: .application, pskGroupID: groupID, pskEpoch: resumedEpoch), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
+    }
+
+    /// Proposes replacing the GroupContext extensions (§12.1.7).
+    public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws -> MLSMessage {
+        try propose(.groupContextExtensions(GroupContextExtensions(extensions: extensions)))
+    }
+
+    /// Proposes reinitializing the group with new parameters (§12.1.5, §11.2).
+    public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws -> MLSMessage {
+        try propose(.reInit(ReInit(groupID: newID, version: .mls10, cipherSuite: newSuite.id, extensions: extensions)))
+    }
+
+    // MARK: Receiving proposals
+
+    /// Validates a received proposal and caches it under its ProposalRef (§12.1, §5.2).
+    mutating func receiveProposal(_ proposal: Proposal, in ac: AuthenticatedContent) throws {
+        guard pendingReInit == nil else { throw GroupError.reinitPending }
+        try validate(proposal, from: ac.content.sender)
+        proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: ac.content.sender))
+    }
+
+    /// The checks every proposal must pass on its own (§12.1, §12.1.8), plus the application's policy.
+    func validate(_ proposal: Proposal, from sender: Sender) throws {
+        switch sender {
+        case .member: if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit outside an external commit") }
+        case .external:
+            switch proposal {
+            case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
+            default: throw GroupError.invalidSender("external senders may not send \(proposal.proposalType.rawValue)")
+            }
+        case .newMemberProposal: guard case .add = proposal else { throw GroupError.invalidSender("new_member_proposal must be an Add") }
+        case .newMemberCommit: break
+        }
+        switch proposal {
+        case let .add(add):
+            if let e = leafValidator.validate(keyPackage: add.keyPackage) { throw GroupError.keyPackage(e) }
+        case let .update(update):
+            guard case let .member(leaf) = sender else { throw GroupError.invalidSender("only members send Update") }
+            if let e = leafValidator.validate(update.leafNode, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
+        case let .remove(remove):
+            guard tree.leaf(LeafIndex(remove.removed)) != nil else { throw GroupError.invalidProposal("Remove of a blank leaf \(remove.removed)") }
+        case let .preSharedKey(psk):
+            guard psk.psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal("psk_nonce is not KDF.Nh bytes") }
+            if case let .resumption(usage, _, _) = psk.psk.psk, usage != .application {
+                throw GroupError.invalidProposal("resumption PSK with usage reinit or branch")
+            }
+        case let .reInit(reinit):
+            guard reinit.version.rawValue >= context.version.rawValue else { throw GroupError.invalidProposal("ReInit to an older version") }
+        case .externalInit:
+            break
+        case let .groupContextExtensions(gce):
+            try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) })
+        }
+        guard configuration.proposals.accepts(proposal, from: sender, in: self) else {
+            throw GroupError.rejectedByPolicy("proposal type \(proposal.proposalType.rawValue)")
+        }
+    }
+
+    /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).
+    func checkRequiredCapabilities(_ extensions: [Extension], leaves: [LeafNode]) throws {
+        guard let ext = extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return }
+        let required: RequiredCapabilities
+        do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.decoding("required_capabilities") }
+        for leaf in leaves {
+            let caps = leaf.capabilities
+            let ok = required.extensionTypes.allSatisfy { $0.isDefault || caps.extensions.contains($0) }
+                && required.proposalTypes.allSatisfy { $0.isDefault || caps.proposals.contains($0) }
+                && required.credentialTypes.allSatisfy { caps.credentials.contains($0) }
+            guard ok else { throw GroupError.invalidProposal("a member lacks the required capabilities") }
+        }
+    }
+
+    // MARK: Proposal lists (§12.2, §12.3)
+
+    /// Validates a committed proposal list (§12.2) and applies it to this state (§12.3), which
+    /// the caller is turning into the next epoch's.
+    mutating func applyProposals(_ list: [(proposal: Proposal, sender: Sender)], committer: Sender) throws -> ProposalEffects {
+        var effects = ProposalEffects()
+        let external: Bool
+        if case .newMemberCommit = committer { external = true } else { external = false }
+        var gce: GroupContextExtensions?
+        var updates: [(LeafIndex, LeafNode)] = []
+        var removes: [LeafIndex] = []
+        var adds: [KeyPackage] = []
+        var touched = Set<UInt32>()
+        var pskIDs = Set<[UInt8]>()
+        for (proposal, sender) in list {
+            try validate(proposal, from: sender)
+            switch proposal {
+            case let .groupContextExtensions(x):
+                guard gce == nil else { throw GroupError.invalidProposalList("more than one GroupContextExtensions") }
+                gce = x
+            case let .update(u):
+                guard case let .member(leaf) = sender else { throw GroupError.invalidProposalList("Update from a non-member") }
+                guard sender != committer else { throw GroupError.invalidProposalList("Update from the committer") }
+                guard touched.insert(leaf.rawValue).inserted else { throw GroupError.invalidProposalList("two Updates/Removes for \(leaf)") }
+                updates.append((leaf, u.leafNode))
+            case let .remove(r):
+                guard committer != .member(LeafIndex(r.removed)) else { throw GroupError.invalidProposalList("Remove of the committer") }
+                guard touched.insert(r.removed).inserted else { throw GroupError.invalidProposalList("two Updates/Removes for leaf \(r.removed)") }
+                removes.append(LeafIndex(r.removed))
+            case let .add(a):
+                adds.append(a.keyPackage)
+            case let .preSharedKey(p):
+                guard pskIDs.insert(p.psk.tlsSerialized).inserted else { throw GroupError.invalidProposalList("duplicate PreSharedKeyID") }
+                effects.psks.append(p.psk)
+            case let .reInit(r):
+                effects.reinit = r
+            case let .externalInit(e):
+                guard effects.externalInit == nil else { throw GroupError.invalidProposalList("more than one ExternalInit") }
+                effects.externalInit = e
+            }
+        }
+        if external {
+            guard effects.externalInit != nil else { throw GroupError.invalidProposalList("external commit without ExternalInit") }
+            guard removes.count <= 1, updates.isEmpty, adds.isEmpty, gce == nil, effects.reinit == nil else {
+                throw GroupError.invalidProposalList("external commit with proposals other than ExternalInit, one Remove and PSKs")
+            }
+        } else {
+            guard effects.externalInit == nil else { throw GroupError.invalidProposalList("ExternalInit in a regular commit") }
+            if effects.reinit != nil, list.count > 1 { throw GroupError.invalidProposalList("ReInit with other proposals") }
+        }
+        effects.pathRequired = list.isEmpty || !updates.isEmpty || !removes.isEmpty || gce != nil || effects.externalInit != nil
+
+        // §12.3 order: extensions, updates, removes, adds.
+        if let gce { context.extensions = gce.extensions }
+        for (leaf, node) in updates {
+            if let e = leafValidator.validate(node, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
+            try tree.update(leaf, with: node)
+            if leaf == myLeaf {
+                guard let key = pendingLeafKeys[node.encryptionKey] else { throw GroupError.invalidProposal("Update of our leaf we did not send") }
+                privateKey = TreeKEMPrivateKey(suite: suite, leafIndex: myLeaf, leafPrivateKey: key)
+            } else {
+                privateKey.forget(TreeMath.directPath(leaf.nodeIndex, leafCount: tree.leafCount))
+            }
+        }
+        for leaf in removes {
+            privateKey.forget(TreeMath.directPath(leaf.nodeIndex, leafCount: tree.leafCount))
+            try tree.remove(leaf)
+            if leaf == myLeaf { effects.removedMe = true }
+        }
+        privateKey.forgetBeyond(tree.nodeWidth)
+        let results = leafValidator.validate(keyPackages: adds, against: tree)
+        if let bad = results.firstIndex(where: { $0 != nil }), let e = results[bad] {
+            if case .invalidLeafNode(.duplicateSignatureKey) = e { throw GroupError.invalidProposalList("Add of a client already in the group") }
+            throw GroupError.keyPackage(e)
+        }
+        for kp in adds { effects.newMembers.append((tree.add(kp.leafNode), kp)) }
+        if gce != nil || !adds.isEmpty {
+            try checkRequiredCapabilities(context.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) })
+        }
+        guard tree.credentialTypesCompatible() else { throw GroupError.leafNode(.credentialTypeNotSupportedByGroup) }
+        return effects
+    }
+
+    /// `psk_secret` for the PSKs of a commit or Welcome (§8.4), `nil` when there are none.
+    func pskSecret(_ ids: [PreSharedKeyID]) throws -> SecretBytes? {
+        guard !ids.isEmpty else { return nil }
+        let entries = try ids.map { id -> (id: PreSharedKeyID, psk: SecretBytes) in
+            switch id.psk {
+            case let .external(pskID):
+                guard let psk = configuration.psks.externalPSK(id: pskID) else { throw GroupError.missingPSK }
+                return (id, psk)
+            case let .resumption(_, group, resumed):
+                if group == groupID, let psk = resumptionPSKs[resumed] { return (id, psk) }
+                guard let psk = configuration.psks.resumptionPSK(groupID: group, epoch: resumed) else { throw GroupError.missingPSK }
+                return (id, psk)
+            }
+        }
+        do { return try PSKSecret.compute(suite: suite, psks: entries) } catch { throw GroupError.wrap(error) }
+    }
+}
+
+extension TreeKEMPrivateKey {
+    /// Forgets keys of nodes a truncation removed.
+    mutating func forgetBeyond(_ width: UInt32) {
+        keys = keys.filter { $0.key < width }
+    }
+}

@@ -1,0 +1,341 @@
+import MLSCodec
+import MLSCrypto
+
+/// A proposal received (or sent) in the current epoch, kept until a commit uses or drops it.
+struct CachedProposal: Sendable {
+    /// `ProposalRef` of the AuthenticatedContent that carried it (§5.2).
+    let ref: [UInt8]
+    let proposal: Proposal
+    let sender: Sender
+}
+
+/// The keys of a past epoch kept for late application messages (§9.2).
+struct PastEpoch: Sendable {
+    let context: GroupContext
+    var secretTree: SecretTree
+    let senderDataSecret: SecretBytes
+    let tree: RatchetTree
+}
+
+/// An immutable box so a group can hold the state its own pending commit leads to.
+final class GroupBox: Sendable {
+    let group: MLSGroup
+    init(_ group: MLSGroup) { self.group = group }
+}
+
+/// A commit this member sent and has not yet seen accepted (§14).
+struct PendingCommit: Sendable {
+    /// The MLSMessage bytes, to recognise the commit when the delivery service returns it.
+    let message: [UInt8]
+    let next: GroupBox
+}
+
+/// One member's view of an MLS group (RFC 9420 §8, §12): the public tree and GroupContext, the
+/// member's private keys, and the epoch's secrets.
+///
+/// The group is a value. Every operation either completes and changes it, or throws a
+/// ``GroupError`` and leaves it exactly as it was.
+public struct MLSGroup: Sendable {
+    /// The group's cipher suite.
+    public let suite: CipherSuite
+    /// The current GroupContext (§8.1).
+    public internal(set) var context: GroupContext
+    /// The public ratchet tree (§7).
+    public internal(set) var tree: RatchetTree
+    var privateKey: TreeKEMPrivateKey
+    let signaturePrivateKey: SecretBytes
+    var epochSecrets: KeyScheduleEpoch
+    var secretTree: SecretTree
+    var interimTranscriptHash: [UInt8]
+    var proposalCache: [CachedProposal] = []
+    var pending: PendingCommit?
+    var pastEpochs: [PastEpoch] = []
+    var resumptionPSKs: [UInt64: SecretBytes] = [:]
+    /// Private keys of this member's proposed Update leaves, until a commit applies one (§12.1.2).
+    var pendingLeafKeys: [[UInt8]: SecretBytes] = [:]
+    /// Serialized proposals this member sent in this epoch, recognised when echoed back.
+    var ownProposalMessages: Set<[UInt8]> = []
+    /// The application's decisions for this group.
+    public var configuration: GroupConfiguration
+    /// Whether this member is still in the group (false once a commit removed it).
+    public internal(set) var isActive = true
+    /// A committed ReInit: the group is frozen until it is reinitialized (§11.2).
+    public internal(set) var pendingReInit: ReInit?
+
+    /// The group ID.
+    public var groupID: [UInt8] { context.groupID }
+    /// The current epoch.
+    public var epoch: UInt64 { context.epoch }
+    /// This member's leaf.
+    public var myLeaf: LeafIndex { privateKey.leafIndex }
+    /// This member's current leaf node.
+    public var myLeafNode: LeafNode? { tree.leaf(myLeaf) }
+    /// The leaves of all members.
+    public var members: [LeafIndex] { tree.memberLeaves }
+    /// Whether a commit of this member's awaits confirmation.
+    public var hasPendingCommit: Bool { pending != nil }
+    /// Proposals received in this epoch and not yet committed.
+    public var pendingProposals: [Proposal] { proposalCache.map(\.proposal) }
+
+    /// `epoch_authenticator` of the current epoch (§8.7).
+    public var epochAuthenticator: [UInt8] { epochSecrets.epochAuthenticator.unsafeCopiedBytes() }
+
+    /// `MLS-Exporter(label, context, length)` (§8.5).
+    public func exportSecret(label: String, context: [UInt8], length: Int) throws -> SecretBytes {
+        try epochSecrets.exporter(label: Array(label.utf8), context: context, length: length)
+    }
+
+    /// The resumption PSK of the current epoch (§8.6).
+    public var resumptionPSK: SecretBytes { epochSecrets.resumptionPSK }
+
+    /// The validator for leaves arriving in this group under its current context.
+    var leafValidator: LeafNodeValidator {
+        LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: configuration.currentTime())
+    }
+
+    init(suite: CipherSuite, context: GroupContext, tree: RatchetTree, privateKey: TreeKEMPrivateKey, signaturePrivateKey: SecretBytes,
+         epochSecrets: KeyScheduleEpoch, interimTranscriptHash: [UInt8], configuration: GroupConfiguration) {
+        self.suite = suite
+        self.context = context
+        self.tree = tree
+        self.privateKey = privateKey
+        self.signaturePrivateKey = signaturePrivateKey
+        self.epochSecrets = epochSecrets
+        self.interimTranscriptHash = interimTranscriptHash
+        self.configuration = configuration
+        secretTree = SecretTree(suite: suite, encryptionSecret: epochSecrets.encryptionSecret, leafCount: tree.leafCount,
+                                maxForwardDistance: configuration.maxForwardDistance)
+        resumptionPSKs[context.epoch] = epochSecrets.resumptionPSK
+    }
+
+    /// Creates a one-member group (§11): the creator's leaf, epoch 0, a random epoch secret, an
+    /// empty confirmed transcript hash, and the interim hash over its confirmation tag.
+    ///
+    /// - Parameters:
+    ///   - bundle: the creator's KeyPackage material; its leaf becomes leaf 0.
+    ///   - extensions: the initial GroupContext extensions.
+    public static func create(
+        suite: CipherSuite, groupID: [UInt8], creator bundle: KeyPackageBundle, extensions: [Extension] = [],
+        configuration: GroupConfiguration = GroupConfiguration()
+    ) throws -> MLSGroup {
+        guard bundle.keyPackage.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
+        var tree = RatchetTree(suite: suite, firstLeaf: bundle.keyPackage.leafNode)
+        let context = GroupContext(version: .mls10, cipherSuite: suite.id, groupID: groupID, epoch: 0, treeHash: tree.treeHash(),
+                                   confirmedTranscriptHash: [], extensions: extensions)
+        let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials)
+        if let e = validator.checkContent(bundle.keyPackage.leafNode, expectedSource: .keyPackage) { throw GroupError.leafNode(e) }
+        let secrets = try KeyScheduleEpoch.initial(suite: suite)
+        let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: [])
+        let key = TreeKEMPrivateKey(suite: suite, leafIndex: LeafIndex(0), leafPrivateKey: bundle.encryptionPrivateKey)
+        return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signaturePrivateKey: bundle.signaturePrivateKey,
+                        epochSecrets: secrets, interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: [], confirmationTag: tag),
+                        configuration: configuration)
+    }
+
+    // MARK: Application messages (§15)
+
+    /// Encrypts application data as a PrivateMessage (§6.3, §15). Refused while proposals of
+    /// this epoch are uncommitted (§12.4) or after removal.
+    public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws -> MLSMessage {
+        guard isActive else { throw GroupError.inactive }
+        guard pendingReInit == nil else { throw GroupError.reinitPending }
+        guard proposalCache.isEmpty else { throw GroupError.pendingProposals }
+        let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: authenticatedData,
+                                    content: .application(plaintext))
+        do {
+            var tree = secretTree
+            let message = try MessageProtection.protectPrivate(
+                suite: suite, content: content, context: context, signingKey: signaturePrivateKey, confirmationTag: nil,
+                secretTree: &tree, senderDataSecret: epochSecrets.senderDataSecret, paddingLength: padding(for: plaintext.count))
+            secretTree = tree
+            return MLSMessage(body: .privateMessage(message))
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// Zero bytes to add so the content fills whole padding blocks (§6.3.1, §15.1).
+    func padding(for length: Int) -> Int {
+        let block = configuration.paddingBlock
+        guard block > 0 else { return 0 }
+        return (block - (length + suite.signature.signatureOverhead) % block) % block
+    }
+
+    // MARK: Framing handshake messages
+
+    /// Frames signed handshake content in the wire format the configuration asks for.
+    mutating func frame(_ content: FramedContent, auth: FramedContentAuthData) throws -> MLSMessage {
+        switch configuration.handshakeFraming {
+        case .publicMessage:
+            let m = try MessageProtection.framePublic(suite: suite, content: content, auth: auth, context: context, membershipKey: epochSecrets.membershipKey)
+            return MLSMessage(body: .publicMessage(m))
+        case .privateMessage:
+            var tree = secretTree
+            let m = try MessageProtection.framePrivate(suite: suite, content: content, auth: auth, secretTree: &tree,
+                                                       senderDataSecret: epochSecrets.senderDataSecret)
+            secretTree = tree
+            return MLSMessage(body: .privateMessage(m))
+        }
+    }
+
+    var handshakeWireFormat: WireFormat { configuration.handshakeFraming == .publicMessage ? .publicMessage : .privateMessage }
+
+    // MARK: Receiving
+
+    /// Verifies and unprotects a handshake or application message for this group, returning the
+    /// authenticated content. Application messages of retained past epochs are accepted (§9.2).
+    mutating func unprotect(_ message: MLSMessage) throws -> AuthenticatedContent {
+        guard message.version == .mls10 else { throw GroupError.unsupportedVersion }
+        switch message.body {
+        case let .publicMessage(pm):
+            guard pm.content.groupID == groupID else { throw GroupError.wrongGroup }
+            guard pm.content.epoch == epoch else { throw GroupError.wrongEpoch(pm.content.epoch) }
+            let key = try signatureKey(of: pm.content.sender, content: pm.content.content)
+            do {
+                return try MessageProtection.unprotectPublic(suite: suite, message: pm, context: context,
+                                                             membershipKey: epochSecrets.membershipKey, verificationKey: key)
+            } catch {
+                throw GroupError.wrap(error)
+            }
+        case let .privateMessage(pm):
+            guard pm.groupID == groupID else { throw GroupError.wrongGroup }
+            if pm.epoch == epoch {
+                var tree = secretTree
+                let current = self.tree
+                do {
+                    let ac = try MessageProtection.unprotectPrivate(
+                        suite: suite, message: pm, context: context, secretTree: &tree, senderDataSecret: epochSecrets.senderDataSecret,
+                        verificationKey: { current.leaf($0)?.signatureKey })
+                    secretTree = tree
+                    return ac
+                } catch {
+                    throw GroupError.wrap(error)
+                }
+            }
+            // Late application data of a retained epoch; handshake messages must be current.
+            guard pm.contentType == .application, let i = pastEpochs.firstIndex(where: { $0.context.epoch == pm.epoch }) else {
+                throw GroupError.wrongEpoch(pm.epoch)
+            }
+            var past = pastEpochs[i]
+            let oldTree = past.tree
+            do {
+                let ac = try MessageProtection.unprotectPrivate(
+                    suite: suite, message: pm, context: past.context, secretTree: &past.secretTree, senderDataSecret: past.senderDataSecret,
+                    verificationKey: { oldTree.leaf($0)?.signatureKey })
+                pastEpochs[i] = past
+                return ac
+            } catch {
+                throw GroupError.wrap(error)
+            }
+        default:
+            throw GroupError.unexpectedWireFormat
+        }
+    }
+
+    /// The signature key a sender's content must verify under (§6.1, §12.1.8).
+    func signatureKey(of sender: Sender, content: MLSContent) throws -> [UInt8] {
+        switch sender {
+        case let .member(leaf):
+            guard let l = tree.leaf(leaf) else { throw GroupError.invalidSender("\(leaf) is not a member") }
+            return l.signatureKey
+        case let .external(index):
+            guard case .proposal = content else { throw GroupError.invalidSender("external senders may only propose") }
+            let senders = try externalSenders()
+            guard Int(index) < senders.count else { throw GroupError.invalidSender("no external sender \(index)") }
+            return senders[Int(index)].signatureKey
+        case .newMemberProposal:
+            guard case let .proposal(.add(add)) = content else { throw GroupError.invalidSender("new_member_proposal must be an Add") }
+            return add.keyPackage.leafNode.signatureKey
+        case .newMemberCommit:
+            guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.invalidSender("new_member_commit must be a commit with a path") }
+            return path.leafNode.signatureKey
+        }
+    }
+
+    /// The `external_senders` extension of the GroupContext (§12.1.8.1).
+    func externalSenders() throws -> [ExternalSender] {
+        guard let ext = context.extensions.first(where: { $0.extensionType == .externalSenders }) else { return [] }
+        do {
+            var r = TLSReader(ext.extensionData)
+            let list = try r.readVector(of: ExternalSender.self)
+            try r.finish()
+            return list
+        } catch {
+            throw GroupError.decoding("external_senders: \(error)")
+        }
+    }
+}
+
+/// What processing a message produced.
+public enum ProcessedContent: Sendable, Equatable {
+    /// Application data (§15).
+    case application([UInt8])
+    /// A proposal, now cached for the next commit (§12.1).
+    case proposal(Proposal)
+    /// A commit moved the group to a new epoch (§12.4.2). `removed` is true when it removed
+    /// this member, who can no longer send or read in the group.
+    case commit(removed: Bool)
+}
+
+/// A processed message and who sent it.
+public struct ProcessedMessage: Sendable {
+    /// The authenticated sender.
+    public let sender: Sender
+    /// The epoch the message belonged to.
+    public let epoch: UInt64
+    /// The content.
+    public let content: ProcessedContent
+    /// The message's `authenticated_data`.
+    public let authenticatedData: [UInt8]
+}
+
+extension MLSGroup {
+    /// Processes a message from the delivery service (§6, §12.4.2, §15): application data is
+    /// decrypted, proposals are validated and cached, commits move the group to the next epoch.
+    /// This member's own pending commit, returned by the delivery service, is merged; a
+    /// different commit for the same epoch discards it.
+    ///
+    /// On any error the group is unchanged.
+    public mutating func process(_ message: MLSMessage) throws -> ProcessedMessage {
+        guard isActive else { throw GroupError.inactive }
+        let bytes = message.tlsSerialized
+        if let pending, pending.message == bytes {
+            let sender = Sender.member(myLeaf)
+            self = pending.next.group
+            return ProcessedMessage(sender: sender, epoch: epoch - 1, content: .commit(removed: false), authenticatedData: [])
+        }
+        if ownProposalMessages.contains(bytes), let last = proposalCache.last {
+            // Our own proposal came back; it was cached when sent.
+            return ProcessedMessage(sender: .member(myLeaf), epoch: epoch, content: .proposal(last.proposal), authenticatedData: [])
+        }
+        var next = self
+        let ac = try next.unprotect(message)
+        let result: ProcessedMessage
+        switch ac.content.content {
+        case let .application(data):
+            guard case .member = ac.content.sender else { throw GroupError.invalidSender("application data from a non-member") }
+            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .application(data), authenticatedData: ac.content.authenticatedData)
+        case let .proposal(proposal):
+            try next.receiveProposal(proposal, in: ac)
+            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .proposal(proposal), authenticatedData: ac.content.authenticatedData)
+        case let .commit(commit):
+            let removed = try next.processCommit(commit, in: ac)
+            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .commit(removed: removed), authenticatedData: ac.content.authenticatedData)
+        }
+        self = next
+        return result
+    }
+}
+
+extension SignatureScheme {
+    /// Approximate size of a signature, used only to aim padding at block boundaries.
+    var signatureOverhead: Int {
+        switch self {
+        case .ed25519: 64
+        case .ed448: 114
+        case .ecdsaP256SHA256: 72
+        case .ecdsaP384SHA384: 104
+        case .ecdsaP521SHA512: 139
+        }
+    }
+}
