@@ -108,15 +108,14 @@ public enum OfficialVectors {
         TreeOperationsVectors.kind,
         TreeKEMVectors.kind,
         WelcomeVectors.kind,
+        PassiveClientVectors.welcomeKind,
+        PassiveClientVectors.handlingCommitKind,
+        PassiveClientVectors.randomKind,
     ]
 
     /// Official files whose runners arrive with later milestones, and which one. Their cases are
     /// reported as skipped, with this reason, rather than silently ignored.
-    public static let pending: [String: String] = [
-        "passive-client-welcome": "the group state machine arrives with the group issue (#4)",
-        "passive-client-handling-commit": "the group state machine arrives with the group issue (#4)",
-        "passive-client-random": "the group state machine arrives with the group issue (#4)",
-    ]
+    public static let pending: [String: String] = [:]
 
     /// The directory named by `MLS_TEST_VECTORS`, else `../shared/mls-test-vectors`.
     public static var defaultDirectory: String {
