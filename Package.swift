@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(name: "MLSCodec", swiftSettings: strict),
         .target(name: "MLSCrypto", dependencies: ["MLSCodec", "CSodium", "COpenSSL"], swiftSettings: strict),
-        .target(name: "MLS", dependencies: ["MLSCodec", "MLSCrypto"], swiftSettings: strict),
+        .target(name: "MLS", dependencies: ["MLSCodec", "MLSCrypto", "COpenSSL"], swiftSettings: strict),
         .target(name: "MLSVectors", dependencies: ["MLS"], swiftSettings: strict),
         .executableTarget(
             name: "mls",
