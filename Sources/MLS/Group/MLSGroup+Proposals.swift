@@ -118,7 +118,7 @@ extension MLSGroup {
             guard tree.leaf(LeafIndex(remove.removed)) != nil else { throw GroupError.invalidProposal("Remove of a blank leaf \(remove.removed)") }
         case let .preSharedKey(psk):
             guard psk.psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal("psk_nonce is not KDF.Nh bytes") }
-            if case let .resumption(usage, _, _) = psk.psk.psk, usage != .application {
+            if case let .resumption(usage, _, _) = psk.psk.psk, usage != .application, usage != linkedResumptionUsage {
                 throw GroupError.invalidProposal("resumption PSK with usage reinit or branch")
             }
         case let .reInit(reinit):

@@ -53,6 +53,9 @@ public struct MLSGroup: Sendable {
     var resumptionPSKs: [UInt64: SecretBytes] = [:]
     /// Private keys of this member's proposed Update leaves, until a commit applies one (§12.1.2).
     var pendingLeafKeys: [[UInt8]: SecretBytes] = [:]
+    /// While the first commit of a reinitialized or branched group is built, the resumption
+    /// usage whose PSK it may carry (§11.2, §11.3); `nil` otherwise.
+    var linkedResumptionUsage: ResumptionPSKUsage?
     /// Serialized proposals this member sent in this epoch, recognised when echoed back.
     var ownProposalMessages: Set<[UInt8]> = []
     /// The application's decisions for this group.

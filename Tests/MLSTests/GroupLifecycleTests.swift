@@ -1,0 +1,126 @@
+import MLSCodec
+import MLSCrypto
+import Testing
+@testable import MLS
+
+/// Group lifecycle beyond add/update/remove: external joins, ReInit and branching (RFC 9420
+/// §11.2, §11.3, §12.4.3.2).
+@Suite struct GroupLifecycleTests {
+    struct Client {
+        let suite: CipherSuite
+        let identity: String
+        let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+        init(_ identity: String, suite: CipherSuite = CipherSuite(id: 1)!) {
+            self.suite = suite
+            self.identity = identity
+            signature = suite.signature.generateKeyPair()
+        }
+        func bundle(suite s: CipherSuite? = nil) throws -> KeyPackageBundle {
+            let suite = s ?? self.suite
+            // A new suite needs a signature key of that suite.
+            let sig = suite == self.suite ? signature : suite.signature.generateKeyPair()
+            return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(identity.utf8)),
+                                                 signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+        }
+    }
+
+    /// Creates a group of `names.count` members; returns all members' states (creator first).
+    func group(_ names: [String]) throws -> [MLSGroup] {
+        let clients = names.map { Client($0) }
+        var creator = try MLSGroup.create(suite: clients[0].suite, groupID: Array("case-4711".utf8), creator: try clients[0].bundle())
+        if clients.count == 1 { return [creator] }
+        let bundles = try clients.dropFirst().map { try $0.bundle() }
+        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        try creator.mergePendingCommit()
+        let welcome = try #require(out.welcome)
+        return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
+    }
+
+    func expectAgreement(_ groups: [MLSGroup]) {
+        for g in groups.dropFirst() {
+            #expect(g.epoch == groups[0].epoch)
+            #expect(g.epochAuthenticator == groups[0].epochAuthenticator)
+        }
+    }
+
+    @Test func externalJoinIsAcceptedByMembers() throws {
+        var members = try group(["authority", "clerk"])
+        let info = try members[0].groupInfo(withTree: true)
+        let (joined, commit) = try MLSGroup.externalJoin(groupInfo: info, keyPackage: try Client("citizen").bundle())
+        for i in members.indices { _ = try members[i].process(commit) }
+        expectAgreement(members + [joined])
+        #expect(joined.members.count == 3)
+        // The joiner is a full member: its messages are readable.
+        var j = joined
+        let m = try j.encrypt(Array("hello".utf8))
+        #expect(try members[1].process(m).content == .application(Array("hello".utf8)))
+    }
+
+    @Test func externalJoinWithoutExternalPubIsRefused() throws {
+        var members = try group(["authority"])
+        members[0].configuration.externalPubInGroupInfo = false
+        let info = try members[0].groupInfo(withTree: true)
+        #expect(throws: GroupError.missingExternalPub) { try MLSGroup.externalJoin(groupInfo: info, keyPackage: try Client("x").bundle()) }
+    }
+
+    @Test func reinitToAnotherSuite() throws {
+        var members = try group(["authority", "citizen"])
+        let newSuite = CipherSuite(id: 3)!
+        let proposal = try members[0].proposeReInit(groupID: Array("case-4711-v2".utf8), suite: newSuite)
+        _ = try members[1].process(proposal)
+        let out = try members[0].commit()
+        try members[0].mergePendingCommit()
+        _ = try members[1].process(out.commit)
+        #expect(members[0].pendingReInit != nil && members[1].pendingReInit != nil)
+        // The frozen group refuses further traffic.
+        #expect(throws: GroupError.reinitPending) { try members[1].encrypt([1]) }
+
+        let citizen = try Client("citizen", suite: newSuite).bundle()
+        let (reinitialized, welcome) = try members[0].reinitialize(creator: try Client("authority", suite: newSuite).bundle(), members: [citizen.keyPackage])
+        let joined = try MLSGroup.joinReinitialized(welcome: try #require(welcome), keyPackage: citizen, previous: members[1])
+        #expect(joined.suite == newSuite && joined.epoch == 1 && joined.groupID == Array("case-4711-v2".utf8))
+        expectAgreement([reinitialized, joined])
+        // Without the previous group's resumption PSK the Welcome cannot be opened.
+        #expect(throws: GroupError.missingPSK) { try MLSGroup.join(welcome: try #require(welcome), keyPackage: citizen) }
+    }
+
+    @Test func branchToASubgroup() throws {
+        let members = try group(["authority", "clerk", "citizen"])
+        let citizen = try Client("citizen").bundle()
+        let (sub, welcome) = try members[0].branch(groupID: Array("side-channel".utf8), creator: try Client("authority").bundle(), members: [citizen.keyPackage])
+        let joined = try MLSGroup.joinBranch(welcome: try #require(welcome), keyPackage: citizen, parent: members[2])
+        expectAgreement([sub, joined])
+        // A branch whose member is not in the parent group is refused.
+        let outsider = try Client("outsider").bundle()
+        let (_, w2) = try members[0].branch(groupID: Array("other".utf8), creator: try Client("authority").bundle(), members: [outsider.keyPackage])
+        #expect(throws: GroupError.invalidProposal("a branch member is not in the parent group")) {
+            try MLSGroup.joinBranch(welcome: try #require(w2), keyPackage: outsider, parent: members[2])
+        }
+    }
+
+    @Test func externalProposalFromAConfiguredSender() throws {
+        // A delivery-service identity allowed to propose removals (§12.1.8.1).
+        let ds = CipherSuite(id: 1)!.signature.generateKeyPair()
+        let sender = ExternalSender(signatureKey: ds.publicKey, credential: .basic(identity: Array("ds".utf8)))
+        var w = TLSWriter()
+        w.writeVector([sender])
+        let clients = [Client("authority"), Client("clerk")]
+        var creator = try MLSGroup.create(suite: clients[0].suite, groupID: [9], creator: try clients[0].bundle(),
+                                          extensions: [Extension(extensionType: .externalSenders, extensionData: w.bytes)])
+        let clerk = try clients[1].bundle()
+        let out = try creator.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
+        try creator.mergePendingCommit()
+        var joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: clerk)
+        let content = FramedContent(groupID: [9], epoch: creator.epoch, sender: .external(senderIndex: 0), authenticatedData: [],
+                                    content: .proposal(.remove(Remove(removed: 1))))
+        let proposal = try MessageProtection.protectPublic(suite: creator.suite, content: content, context: creator.context, signingKey: ds.privateKey,
+                                                           confirmationTag: nil, membershipKey: nil)
+        let message = MLSMessage(body: .publicMessage(proposal))
+        _ = try creator.process(message)
+        _ = try joined.process(message)
+        let commit = try creator.commit()
+        try creator.mergePendingCommit()
+        #expect(try joined.process(commit.commit).content == .commit(removed: true))
+        #expect(creator.members == [LeafIndex(0)])
+    }
+}
