@@ -111,16 +111,27 @@ import Testing
         let out = try creator.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
         try creator.mergePendingCommit()
         var joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: clerk)
-        let content = FramedContent(groupID: [9], epoch: creator.epoch, sender: .external(senderIndex: 0), authenticatedData: [],
-                                    content: .proposal(.remove(Remove(removed: 1))))
-        let proposal = try MessageProtection.protectPublic(suite: creator.suite, content: content, context: creator.context, signingKey: ds.privateKey,
-                                                           confirmationTag: nil, membershipKey: nil)
-        let message = MLSMessage(body: .publicMessage(proposal))
+        let message = try MLSGroup.externalProposal(.remove(Remove(removed: 1)), groupContext: creator.context, senderIndex: 0, signingKey: ds.privateKey)
         _ = try creator.process(message)
         _ = try joined.process(message)
         let commit = try creator.commit()
         try creator.mergePendingCommit()
         #expect(try joined.process(commit.commit).content == .commit(removed: true))
         #expect(creator.members == [LeafIndex(0)])
+        // An external sender that is not listed is refused.
+        let stranger = CipherSuite(id: 1)!.signature.generateKeyPair()
+        let forged = try MLSGroup.externalProposal(.remove(Remove(removed: 0)), groupContext: creator.context, senderIndex: 0, signingKey: stranger.privateKey)
+        #expect(throws: GroupError.framing(.invalidSignature)) { try creator.process(forged) }
+    }
+
+    @Test func newMemberAsksToJoin() throws {
+        var members = try group(["authority"])
+        let citizen = try Client("citizen").bundle()
+        let request = try MLSGroup.joinProposal(citizen, groupContext: members[0].context)
+        #expect(try members[0].process(request).content == .proposal(.add(Add(keyPackage: citizen.keyPackage))))
+        let out = try members[0].commit()
+        try members[0].mergePendingCommit()
+        let joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: citizen)
+        expectAgreement([members[0], joined])
     }
 }

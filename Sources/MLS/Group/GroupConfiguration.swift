@@ -56,6 +56,11 @@ public struct GroupConfiguration: Sendable {
     /// How far ahead of the last seen generation a message may be (§9.2).
     public var maxForwardDistance: UInt32 = 1000
     /// How many past epochs keep their secrets for late application messages (§9.2).
+    ///
+    /// A late message was sent by a member of *that* epoch, who may since have been removed
+    /// and could still write in the old epoch with the keys it kept. Compare
+    /// ``ProcessedMessage/epoch`` with the group's epoch and the sender with its current members
+    /// where that matters, or set this to 0 to accept only current-epoch messages.
     public var pastEpochsRetained = 2
     /// PrivateMessage content is padded to a multiple of this many bytes (§6.3.1); 0 = none.
     public var paddingBlock = 32

@@ -176,7 +176,7 @@ extension MLSGroup {
         interimTranscriptHash = TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: confirmationTag)
         secretTree = SecretTree(suite: suite, encryptionSecret: secrets.encryptionSecret, leafCount: tree.leafCount, maxForwardDistance: configuration.maxForwardDistance)
         proposalCache = []
-        ownProposalMessages = []
+        ownProposalMessages = [:]
         pendingLeafKeys = [:]
         pending = nil
         resumptionPSKs[context.epoch] = secrets.resumptionPSK

@@ -29,7 +29,7 @@ extension MLSGroup {
             let ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: auth)
             let message = try next.frame(content, auth: auth)
             next.proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: .member(myLeaf)))
-            next.ownProposalMessages.insert(message.tlsSerialized)
+            next.ownProposalMessages[message.tlsSerialized] = proposal
             self = next
             return message
         } catch {
@@ -85,6 +85,43 @@ extension MLSGroup {
     /// Proposes reinitializing the group with new parameters (§12.1.5, §11.2).
     public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws -> MLSMessage {
         try propose(.reInit(ReInit(groupID: newID, version: .mls10, cipherSuite: newSuite.id, extensions: extensions)))
+    }
+
+    /// A proposal from a party outside the group (§12.1.8): an `external` sender listed at
+    /// `senderIndex` of the group's `external_senders` extension, signing with its key, for the
+    /// epoch of `groupContext`. Sent as PublicMessage, the only framing an outsider can produce.
+    public static func externalProposal(
+        _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signingKey: SecretBytes, authenticatedData: [UInt8] = []
+    ) throws -> MLSMessage {
+        guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
+        switch proposal {
+        case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
+        default: throw GroupError.invalidSender("external senders may not send \(proposal.proposalType.rawValue)")
+        }
+        let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
+                                    authenticatedData: authenticatedData, content: .proposal(proposal))
+        do {
+            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signingKey: signingKey,
+                                                        confirmationTag: nil, membershipKey: nil)
+            return MLSMessage(body: .publicMessage(m))
+        } catch {
+            throw GroupError.wrap(error)
+        }
+    }
+
+    /// A request to join from a new member (§12.1.8): an Add of its own KeyPackage, signed with
+    /// the KeyPackage's key, for the epoch of `groupContext`.
+    public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws -> MLSMessage {
+        guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
+        let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
+                                    authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))
+        do {
+            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signingKey: bundle.signaturePrivateKey,
+                                                        confirmationTag: nil, membershipKey: nil)
+            return MLSMessage(body: .publicMessage(m))
+        } catch {
+            throw GroupError.wrap(error)
+        }
     }
 
     // MARK: Receiving proposals

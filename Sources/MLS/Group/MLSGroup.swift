@@ -57,7 +57,7 @@ public struct MLSGroup: Sendable {
     /// usage whose PSK it may carry (§11.2, §11.3); `nil` otherwise.
     var linkedResumptionUsage: ResumptionPSKUsage?
     /// Serialized proposals this member sent in this epoch, recognised when echoed back.
-    var ownProposalMessages: Set<[UInt8]> = []
+    var ownProposalMessages: [[UInt8]: Proposal] = [:]
     /// The application's decisions for this group.
     public var configuration: GroupConfiguration
     /// Whether this member is still in the group (false once a commit removed it).
@@ -307,9 +307,9 @@ extension MLSGroup {
             self = pending.next.group
             return ProcessedMessage(sender: sender, epoch: epoch - 1, content: .commit(removed: false), authenticatedData: [])
         }
-        if ownProposalMessages.contains(bytes), let last = proposalCache.last {
+        if let own = ownProposalMessages[bytes] {
             // Our own proposal came back; it was cached when sent.
-            return ProcessedMessage(sender: .member(myLeaf), epoch: epoch, content: .proposal(last.proposal), authenticatedData: [])
+            return ProcessedMessage(sender: .member(myLeaf), epoch: epoch, content: .proposal(own), authenticatedData: [])
         }
         var next = self
         let ac = try next.unprotect(message)
