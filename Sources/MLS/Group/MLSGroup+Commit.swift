@@ -51,6 +51,8 @@ extension MLSGroup {
                 leaf = r.removed
             case .reInit where proposalCache.count > 1:
                 continue  // §12.2: prefer the other proposals; the ReInit can be resent.
+            case .groupContextExtensions where proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref != p.ref:
+                continue  // only one may be committed: keep the most recent
             default: break
             }
             if let leaf {
@@ -132,7 +134,7 @@ extension MLSGroup {
     /// confirms it without echoing it (§14).
     public mutating func mergePendingCommit() throws {
         guard let pending else { throw GroupError.noPendingCommit }
-        self = pending.next.group
+        self = merged(pending.next.group)
     }
 
     /// Drops the pending commit, e.g. when the delivery service rejected it.

@@ -20,6 +20,9 @@ extension MLSGroup {
             let info = try WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: pskSecret)
             let context = info.groupContext
             guard context.version == .mls10 else { throw GroupError.unsupportedVersion }
+            guard !context.extensions.hasRepeatedTypes, !info.extensions.hasRepeatedTypes else {
+                throw GroupError.invalidProposal("an extension list repeats a type")
+            }
             guard context.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
             if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal("reinit/branch Welcome must be for epoch 1") }
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
@@ -118,7 +121,9 @@ extension MLSGroup {
             ac.auth.confirmationTag = tag
             let commit = try MessageProtection.framePublic(suite: suite, content: content, auth: ac.auth, context: context, membershipKey: nil)
             group.advance(from: previous, secrets: secrets, confirmationTag: tag)
+            // The provisional epoch was never ours: keep none of its keys or PSKs.
             group.pastEpochs = []
+            group.resumptionPSKs = [group.epoch: secrets.resumptionPSK]
             return (group, MLSMessage(body: .publicMessage(commit)))
         } catch {
             throw GroupError.wrap(error)

@@ -134,7 +134,11 @@ extension MLSGroup {
     }
 
     /// The checks every proposal must pass on its own (§12.1, §12.1.8), plus the application's policy.
-    func validate(_ proposal: Proposal, from sender: Sender) throws {
+    ///
+    /// Within a commit (`inCommit`), Adds and the capabilities a GroupContextExtensions requires
+    /// are checked after the whole list is applied instead: §12.3 evaluates Adds against the new
+    /// extensions, and §12.1.7 exempts members the same commit removes.
+    func validate(_ proposal: Proposal, from sender: Sender, inCommit: Bool = false) throws {
         switch sender {
         case .member: if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit outside an external commit") }
         case .external:
@@ -147,7 +151,7 @@ extension MLSGroup {
         }
         switch proposal {
         case let .add(add):
-            if let e = leafValidator.validate(keyPackage: add.keyPackage) { throw GroupError.keyPackage(e) }
+            if !inCommit, let e = leafValidator.validate(keyPackage: add.keyPackage) { throw GroupError.keyPackage(e) }
         case let .update(update):
             guard case let .member(leaf) = sender else { throw GroupError.invalidSender("only members send Update") }
             if let e = leafValidator.validate(update.leafNode, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
@@ -163,7 +167,8 @@ extension MLSGroup {
         case .externalInit:
             break
         case let .groupContextExtensions(gce):
-            try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) })
+            guard !gce.extensions.hasRepeatedTypes else { throw GroupError.invalidProposal("GroupContextExtensions repeats an extension type") }
+            if !inCommit { try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
         }
         guard configuration.proposals.accepts(proposal, from: sender, in: self) else {
             throw GroupError.rejectedByPolicy("proposal type \(proposal.proposalType.rawValue)")
@@ -199,7 +204,7 @@ extension MLSGroup {
         var touched = Set<UInt32>()
         var pskIDs = Set<[UInt8]>()
         for (proposal, sender) in list {
-            try validate(proposal, from: sender)
+            try validate(proposal, from: sender, inCommit: true)
             switch proposal {
             case let .groupContextExtensions(x):
                 guard gce == nil else { throw GroupError.invalidProposalList("more than one GroupContextExtensions") }
@@ -260,8 +265,15 @@ extension MLSGroup {
             throw GroupError.keyPackage(e)
         }
         for kp in adds { effects.newMembers.append((tree.add(kp.leafNode), kp)) }
-        if gce != nil || !adds.isEmpty {
-            try checkRequiredCapabilities(context.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) })
+        if gce != nil {
+            // §12.1.7, §13.4: every remaining member supports the new extensions.
+            let leaves = tree.memberLeaves.compactMap { tree.leaf($0) }
+            try checkRequiredCapabilities(context.extensions, leaves: leaves)
+            for leaf in leaves {
+                for ext in context.extensions where !ext.extensionType.isDefault && !leaf.capabilities.extensions.contains(ext.extensionType) {
+                    throw GroupError.invalidProposal("a member does not support the extension \(ext.extensionType)")
+                }
+            }
         }
         guard tree.credentialTypesCompatible() else { throw GroupError.leafNode(.credentialTypeNotSupportedByGroup) }
         return effects

@@ -235,6 +235,17 @@ public struct MLSGroup: Sendable {
         }
     }
 
+    /// The pending commit's next state, with the past epochs as they are now: keys consumed
+    /// since the commit was created (messages decrypted meanwhile) stay consumed (§9.2).
+    func merged(_ next: MLSGroup) -> MLSGroup {
+        var result = next
+        var past = pastEpochs
+        past.append(PastEpoch(context: context, secretTree: secretTree, senderDataSecret: epochSecrets.senderDataSecret, tree: tree))
+        if past.count > configuration.pastEpochsRetained { past.removeFirst(past.count - configuration.pastEpochsRetained) }
+        result.pastEpochs = past
+        return result
+    }
+
     /// The signature key a sender's content must verify under (§6.1, §12.1.8).
     func signatureKey(of sender: Sender, content: MLSContent) throws -> [UInt8] {
         switch sender {
@@ -304,7 +315,7 @@ extension MLSGroup {
         let bytes = message.tlsSerialized
         if let pending, pending.message == bytes {
             let sender = Sender.member(myLeaf)
-            self = pending.next.group
+            self = merged(pending.next.group)
             return ProcessedMessage(sender: sender, epoch: epoch - 1, content: .commit(removed: false), authenticatedData: [])
         }
         if let own = ownProposalMessages[bytes] {

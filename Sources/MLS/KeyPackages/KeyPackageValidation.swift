@@ -33,6 +33,7 @@ extension LeafNodeValidator {
         guard kp.cipherSuite == suite.id else { return .cipherSuiteMismatch }
         guard kp.version == groupContext.version else { return .versionMismatch }
         guard kp.initKey != kp.leafNode.encryptionKey else { return .initKeyEqualsEncryptionKey }
+        guard !kp.extensions.hasRepeatedTypes else { return .invalidLeafNode(.repeatedExtensionType) }
         if let e = checkContent(kp.leafNode, expectedSource: .keyPackage) { return .invalidLeafNode(e) }
         guard kp.verifySignature(suite: suite) else { return .invalidSignature }
         guard verifySignature(kp.leafNode, at: LeafIndex(0)) else { return .invalidLeafNode(.invalidSignature) }

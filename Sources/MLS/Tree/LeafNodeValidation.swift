@@ -15,6 +15,8 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
     case extensionNotInCapabilities(ExtensionType)
     /// Credential types in use are not supported by every member (§7.3).
     case credentialTypeNotSupportedByGroup
+    /// An extension list names one type twice (§13.4).
+    case repeatedExtensionType
     /// The current time is outside the leaf's lifetime (§7.3).
     case lifetimeInvalid
     /// The `leaf_node_source` is not the one its context requires (§7.3).
@@ -34,6 +36,7 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
         case .credentialTypeNotInCapabilities: "credential type is not in the leaf's capabilities"
         case let .extensionNotInCapabilities(t): "extension \(t) is not in the leaf's capabilities"
         case .credentialTypeNotSupportedByGroup: "credential types are not supported by every member"
+        case .repeatedExtensionType: "an extension type appears twice"
         case .lifetimeInvalid: "outside the leaf's lifetime"
         case let .wrongSource(t): "leaf_node_source must be \(t)"
         case .duplicateSignatureKey: "signature key already in use"
@@ -99,8 +102,13 @@ public struct LeafNodeValidator: Sendable {
         // (§10.1 checks a KeyPackage's own suite and version instead), and peers omit them: the
         // official suite-7 TreeKEM vectors do. Refusing them would break interoperability.
         guard caps.credentials.contains(leaf.credential.credentialType) else { return .credentialTypeNotInCapabilities }
+        guard !leaf.extensions.hasRepeatedTypes else { return .repeatedExtensionType }
         for ext in leaf.extensions where !ext.extensionType.isDefault && !caps.extensions.contains(ext.extensionType) {
             return .extensionNotInCapabilities(ext.extensionType)
+        }
+        // §13.4: the capabilities must indicate support for each GroupContext extension.
+        for ext in groupContext.extensions where !ext.extensionType.isDefault && !caps.extensions.contains(ext.extensionType) {
+            return .missingRequiredCapability("group extension \(ext.extensionType)")
         }
         if let required = requiredCapabilities {
             for t in required.extensionTypes where !t.isDefault && !caps.extensions.contains(t) { return .missingRequiredCapability("extension \(t)") }

@@ -32,3 +32,11 @@ extension Array where Element == Extension {
         first { $0.extensionType == type }?.extensionData
     }
 }
+
+extension Array where Element == Extension {
+    /// Whether two extensions share a type, which no extension list may have (RFC 9420 §13.4).
+    public var hasRepeatedTypes: Bool {
+        var seen = Set<UInt16>()
+        return !allSatisfy { seen.insert($0.extensionType.rawValue).inserted }
+    }
+}
