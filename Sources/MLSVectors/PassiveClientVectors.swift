@@ -20,15 +20,32 @@ enum PassiveClientVectors {
         var ratchet_tree: HexBytes?
         var initial_epoch_authenticator: HexBytes
         var epochs: [Epoch]
+
+        /// As the official files write it: `ratchet_tree` is `null`, not absent, when the tree
+        /// is in the Welcome.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(cipher_suite, forKey: .cipher_suite)
+            try c.encode(external_psks, forKey: .external_psks)
+            try c.encode(key_package, forKey: .key_package)
+            try c.encode(signature_priv, forKey: .signature_priv)
+            try c.encode(encryption_priv, forKey: .encryption_priv)
+            try c.encode(init_priv, forKey: .init_priv)
+            try c.encode(welcome, forKey: .welcome)
+            try c.encode(ratchet_tree, forKey: .ratchet_tree)
+            try c.encode(initial_epoch_authenticator, forKey: .initial_epoch_authenticator)
+            try c.encode(epochs, forKey: .epochs)
+        }
     }
 
-    static func kind(_ name: String) -> VectorFileKind {
-        VectorFileKind(name: name, verify: verify, generate: nil)
+    static func kind(_ name: String, generate: @escaping @Sendable () throws -> Data) -> VectorFileKind {
+        VectorFileKind(name: name, verify: verify, generate: generate)
     }
 
-    static let welcomeKind = kind("passive-client-welcome")
-    static let handlingCommitKind = kind("passive-client-handling-commit")
-    static let randomKind = kind("passive-client-random")
+    // The generators are in PassiveClientGenerator.swift.
+    static let welcomeKind = kind("passive-client-welcome", generate: welcomeGenerator)
+    static let handlingCommitKind = kind("passive-client-handling-commit", generate: handlingCommitGenerator)
+    static let randomKind = kind("passive-client-random", generate: randomGenerator)
 
     static func run(_ c: Case) throws {
         let s = try CryptoBasicsVectors.suite(c.cipher_suite)
