@@ -55,8 +55,10 @@ extension MLSGroup {
         return outOfBand
     }
 
-    /// `psk_secret` for a joiner, which has no resumption PSKs of its own (§8.4).
-    static func pskSecret(_ ids: [PreSharedKeyID], suite: CipherSuite, store: any PSKStore) throws -> SecretBytes? {
+    /// `psk_secret` for a list of PSK IDs (§8.4), `nil` when there are none. Resumption PSKs of
+    /// the group `own` names come from its retained epochs, everything else from `store`.
+    static func pskSecret(_ ids: [PreSharedKeyID], suite: CipherSuite, store: any PSKStore,
+                          own: (groupID: [UInt8], psks: [UInt64: SecretBytes])? = nil) throws -> SecretBytes? {
         guard !ids.isEmpty else { return nil }
         let entries = try ids.map { id -> (id: PreSharedKeyID, psk: SecretBytes) in
             switch id.psk {
@@ -64,11 +66,12 @@ extension MLSGroup {
                 guard let psk = store.externalPSK(id: pskID) else { throw GroupError.missingPSK }
                 return (id, psk)
             case let .resumption(_, group, epoch):
+                if let own, group == own.groupID, let psk = own.psks[epoch] { return (id, psk) }
                 guard let psk = store.resumptionPSK(groupID: group, epoch: epoch) else { throw GroupError.missingPSK }
                 return (id, psk)
             }
         }
-        return try PSKSecret.compute(suite: suite, psks: entries)
+        do { return try PSKSecret.compute(suite: suite, psks: entries) } catch { throw GroupError.wrap(error) }
     }
 
     /// Joins a group by an external commit (§12.4.3.2), from a GroupInfo that carries

@@ -279,21 +279,10 @@ extension MLSGroup {
         return effects
     }
 
-    /// `psk_secret` for the PSKs of a commit or Welcome (§8.4), `nil` when there are none.
+    /// `psk_secret` for the PSKs of a commit (§8.4), `nil` when there are none; this group's
+    /// own resumption PSKs come from its retained epochs.
     func pskSecret(_ ids: [PreSharedKeyID]) throws -> SecretBytes? {
-        guard !ids.isEmpty else { return nil }
-        let entries = try ids.map { id -> (id: PreSharedKeyID, psk: SecretBytes) in
-            switch id.psk {
-            case let .external(pskID):
-                guard let psk = configuration.psks.externalPSK(id: pskID) else { throw GroupError.missingPSK }
-                return (id, psk)
-            case let .resumption(_, group, resumed):
-                if group == groupID, let psk = resumptionPSKs[resumed] { return (id, psk) }
-                guard let psk = configuration.psks.resumptionPSK(groupID: group, epoch: resumed) else { throw GroupError.missingPSK }
-                return (id, psk)
-            }
-        }
-        do { return try PSKSecret.compute(suite: suite, psks: entries) } catch { throw GroupError.wrap(error) }
+        try Self.pskSecret(ids, suite: suite, store: configuration.psks, own: (groupID, resumptionPSKs))
     }
 }
 

@@ -44,24 +44,30 @@ extension RatchetTree {
         return cachedHash(node)
     }
 
+    /// The hash of one node from its contents and its children's hashes (§7.8). `childHash`
+    /// must return the already-computed hash of a child.
+    func nodeDigest(_ node: NodeIndex, childHash: (NodeIndex) -> ArraySlice<UInt8>) -> [UInt8] {
+        let slot = slots[Int(node.rawValue)]
+        // Node types match positions (checked when the tree is built), so only odd indices,
+        // which always have children, reach the parent case.
+        guard let l = TreeMath.left(node), let r = TreeMath.right(node) else {
+            if case let .leaf(leaf) = slot { return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), leaf)) }
+            return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
+        }
+        var parent: ParentNode? = nil
+        if case let .parent(p) = slot { parent = p }
+        return suite.digest(Self.parentHashInput(parent, left: childHash(l), right: childHash(r)))
+    }
+
     /// Recursively computes and caches the hash of `node` and of its invalid descendants.
     mutating func computeHash(_ node: NodeIndex) {
         let i = Int(node.rawValue)
         if hashValid[i] { return }
-        let digest: [UInt8]
-        switch slots[i] {
-        case let .leaf(l):
-            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), l))
-        case .blank where node.isLeaf:
-            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
-        default:
-            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return }
+        if !node.isLeaf, let l = TreeMath.left(node), let r = TreeMath.right(node) {
             computeHash(l)
             computeHash(r)
-            var p: ParentNode? = nil
-            if case let .parent(x) = slots[i] { p = x }
-            digest = suite.digest(Self.parentHashInput(p, left: cachedHash(l), right: cachedHash(r)))
         }
+        let digest = nodeDigest(node) { cachedHash($0) }
         hashBytes.replaceSubrange(i * hashLength..<(i + 1) * hashLength, with: digest)
         hashValid[i] = true
     }
@@ -89,22 +95,11 @@ extension RatchetTree {
 
     /// Computes the hashes of a whole subtree into `sink`, without touching `self`.
     func hashSubtree(_ node: NodeIndex, hashLength: Int, into sink: UnsafeSink) {
-        let i = Int(node.rawValue)
-        let digest: [UInt8]
-        switch slots[i] {
-        case let .leaf(l):
-            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), l))
-        case .blank where node.isLeaf:
-            digest = suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
-        default:
-            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return }
+        if !node.isLeaf, let l = TreeMath.left(node), let r = TreeMath.right(node) {
             hashSubtree(l, hashLength: hashLength, into: sink)
             hashSubtree(r, hashLength: hashLength, into: sink)
-            var p: ParentNode? = nil
-            if case let .parent(x) = slots[i] { p = x }
-            digest = suite.digest(Self.parentHashInput(p, left: sink.slice(l, hashLength), right: sink.slice(r, hashLength)))
         }
-        sink.store(node, digest, hashLength)
+        sink.store(node, nodeDigest(node) { sink.slice($0, hashLength) }, hashLength)
     }
 
     /// The tree hash of the subtree at `node` in the tree with the leaves in `excluded` blanked
