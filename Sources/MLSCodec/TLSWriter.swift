@@ -56,10 +56,26 @@ public struct TLSWriter: Sendable {
     }
 
     /// Writes a length-prefixed vector whose content `body` produces.
+    ///
+    /// The content is written in place after a one-byte header that is widened afterwards if
+    /// the content needs a longer varint, so nested vectors cost no temporary buffers.
     public mutating func writeVector(_ body: (inout TLSWriter) -> Void) {
-        var inner = TLSWriter()
-        body(&inner)
-        writeOpaque(inner.bytes)
+        let start = buffer.count
+        buffer.append(0)
+        body(&self)
+        let length = buffer.count - start - 1
+        precondition(length <= TLSVarint.max, "vector length exceeds the RFC 9420 varint range")
+        switch length {
+        case 0..<0x40:
+            buffer[start] = UInt8(length)
+        case 0x40..<0x4000:
+            buffer[start] = UInt8(0x40 | (length >> 8))
+            buffer.insert(UInt8(truncatingIfNeeded: length), at: start + 1)
+        default:
+            buffer[start] = UInt8(0x80 | (length >> 24))
+            buffer.insert(contentsOf: [UInt8(truncatingIfNeeded: length >> 16), UInt8(truncatingIfNeeded: length >> 8),
+                                       UInt8(truncatingIfNeeded: length)], at: start + 1)
+        }
     }
 
     /// Writes `T items<V>`.

@@ -26,9 +26,9 @@ private struct DisjointSlots<Element>: @unchecked Sendable {
 /// a Welcome's GroupSecrets to thousands of new members (RFC 9420 §12.4.3.1) is the motivating
 /// case. The result is identical to a sequential `map`, element for element and in input order:
 ///
-/// - The items are split into contiguous chunks (about four per core, so uneven per-item cost
-///   still balances, but never more than `items.count / minimumBatch`, so each chunk amortises
-///   its dispatch). Each chunk writes its results into its own slots of one preallocated buffer.
+/// - The items are split into contiguous chunks (up to 32 per core, so that when one core
+///   finishes early the other has at most a small chunk left, but never more than
+///   `items.count / minimumBatch`, so each chunk amortises its dispatch). Each chunk writes its results into its own slots of one preallocated buffer.
 /// - With fewer than `minimumBatch` items, or a single core, it is just a sequential `map`.
 /// - If any `transform` throws, the error thrown is the one of the lowest-index failing item, as
 ///   a sequential map would throw. Each chunk stops at its first failure; chunks after it may have
@@ -41,7 +41,7 @@ public func parallelMap<T: Sendable, R: Sendable, E: Error>(
 ) throws(E) -> [R] {
     let count = items.count
     let batch = max(1, minimumBatch)
-    let chunkCount = min(Parallelism.cores * 4, count / batch)
+    let chunkCount = min(Parallelism.cores * 32, count / batch)
     if count < batch || Parallelism.cores == 1 || chunkCount <= 1 {
         return try items.map(transform)
     }

@@ -45,12 +45,12 @@ extension LeafNodeValidator {
     /// result per KeyPackage, in order; `nil` means valid.
     public func validate(keyPackages: [KeyPackage], against tree: RatchetTree) -> [KeyPackageValidationError?] {
         var results = parallelMap(keyPackages, minimumBatch: 8) { validate(keyPackage: $0) }
-        var signatureKeys = Set<[UInt8]>(), encryptionKeys = Set<[UInt8]>()
+        var signatureKeys = Set<KeyBytes>(), encryptionKeys = Set<KeyBytes>()
         for (i, kp) in keyPackages.enumerated() where results[i] == nil {
             let leaf = kp.leafNode
-            if tree.leafIndex(signatureKey: leaf.signatureKey) != nil || !signatureKeys.insert(leaf.signatureKey).inserted {
+            if tree.leafIndex(signatureKey: leaf.signatureKey) != nil || !signatureKeys.insert(KeyBytes(leaf.signatureKey)).inserted {
                 results[i] = .invalidLeafNode(.duplicateSignatureKey)
-            } else if tree.nodeIndex(encryptionKey: leaf.encryptionKey) != nil || !encryptionKeys.insert(leaf.encryptionKey).inserted {
+            } else if tree.nodeIndex(encryptionKey: leaf.encryptionKey) != nil || !encryptionKeys.insert(KeyBytes(leaf.encryptionKey)).inserted {
                 results[i] = .invalidLeafNode(.duplicateEncryptionKey)
             }
         }

@@ -153,12 +153,14 @@ extension RatchetTree {
         if let position, let old = leaf(position) {
             members -= 1
             use[old.credential.credentialType, default: 0] -= 1
-            for t in Set(old.capabilities.credentials) { support[t, default: 0] -= 1 }
+            let listed = old.capabilities.credentials
+            for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { support[t, default: 0] -= 1 }
         }
         if let extra {
             members += 1
             use[extra.credential.credentialType, default: 0] += 1
-            for t in Set(extra.capabilities.credentials) { support[t, default: 0] += 1 }
+            let listed = extra.capabilities.credentials
+            for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { support[t, default: 0] += 1 }
         }
         return use.allSatisfy { type, count in count == 0 || support[type, default: 0] == members }
     }

@@ -48,6 +48,16 @@ public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Public-key bytes as a dictionary key, hashed in one pass over the bytes rather than element
+/// by element as `[UInt8]` is: the key indexes are built for every leaf of a joined tree.
+struct KeyBytes: Hashable, Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
 /// The public state of a group's ratchet tree (RFC 9420 §4, §7), built for large groups.
 ///
 /// Nodes live in one flat array indexed by the array representation of Appendix C. Tree hashes
@@ -81,8 +91,10 @@ public struct RatchetTree: Sendable {
     /// Cached tree hashes, `hashLength` bytes per node, valid where `hashValid` says so.
     var hashBytes: [UInt8]
     var hashValid: [Bool]
-    var signatureKeyIndex: [[UInt8]: UInt32] = [:]
-    var encryptionKeyIndex: [[UInt8]: UInt32] = [:]
+    var signatureKeyIndex: [KeyBytes: UInt32] = [:]
+    var encryptionKeyIndex: [KeyBytes: UInt32] = [:]
+    /// No leaf left of this index is blank: where the search for a free leaf starts.
+    var firstBlankHint = 0
     /// Per credential type: how many members use it, and how many list it in their capabilities.
     /// Keeps the §7.3 credential-compatibility check O(types) instead of O(members).
     var credentialUse: [CredentialType: Int] = [:]
@@ -124,12 +136,12 @@ public struct RatchetTree: Sendable {
             case let .leaf(l)?:
                 guard n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
                 slots[i] = .leaf(l)
-                if signatureKeyIndex[l.signatureKey] != nil { throw TreeError.duplicateSignatureKey(LeafIndex(UInt32(i / 2))) }
+                if signatureKeyIndex[KeyBytes(l.signatureKey)] != nil { throw TreeError.duplicateSignatureKey(LeafIndex(UInt32(i / 2))) }
             case let .parent(p)?:
                 guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
                 slots[i] = .parent(p)
             }
-            if let key = slots[i].encryptionKey, encryptionKeyIndex[key] != nil { throw TreeError.duplicateEncryptionKey(n) }
+            if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] != nil { throw TreeError.duplicateEncryptionKey(n) }
             index(n, slots[i])
         }
     }
@@ -188,12 +200,12 @@ public struct RatchetTree: Sendable {
 
     /// The leaf whose signature key is `key`, if any (O(1)).
     public func leafIndex(signatureKey key: [UInt8]) -> LeafIndex? {
-        signatureKeyIndex[key].map { LeafIndex($0) }
+        signatureKeyIndex[KeyBytes(key)].map { LeafIndex($0) }
     }
 
     /// The node whose encryption key is `key`, if any (O(1)).
     public func nodeIndex(encryptionKey key: [UInt8]) -> NodeIndex? {
-        encryptionKeyIndex[key].map { NodeIndex($0) }
+        encryptionKeyIndex[KeyBytes(key)].map { NodeIndex($0) }
     }
 
     // MARK: Resolution and paths (§4.1)
@@ -247,9 +259,9 @@ public struct RatchetTree: Sendable {
 
     /// Adds `node`'s keys to the indexes.
     mutating func index(_ node: NodeIndex, _ slot: Slot) {
-        if let key = slot.encryptionKey { encryptionKeyIndex[key] = node.rawValue }
+        if let key = slot.encryptionKey { encryptionKeyIndex[KeyBytes(key)] = node.rawValue }
         if case let .leaf(l) = slot {
-            signatureKeyIndex[l.signatureKey] = node.rawValue / 2
+            signatureKeyIndex[KeyBytes(l.signatureKey)] = node.rawValue / 2
             countCredentials(l, +1)
         }
     }
@@ -257,7 +269,8 @@ public struct RatchetTree: Sendable {
     mutating func countCredentials(_ leaf: LeafNode, _ delta: Int) {
         memberCount += delta
         credentialUse[leaf.credential.credentialType, default: 0] += delta
-        for t in Set(leaf.capabilities.credentials) { credentialSupport[t, default: 0] += delta }
+        let listed = leaf.capabilities.credentials
+        for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { credentialSupport[t, default: 0] += delta }
     }
 
     /// Replaces one node, keeping indexes and the hash cache consistent: the node's hash and its
@@ -265,11 +278,12 @@ public struct RatchetTree: Sendable {
     mutating func setSlot(_ node: NodeIndex, _ slot: Slot) {
         let i = Int(node.rawValue)
         let old = slots[i]
-        if let key = old.encryptionKey, encryptionKeyIndex[key] == node.rawValue { encryptionKeyIndex[key] = nil }
+        if let key = old.encryptionKey, encryptionKeyIndex[KeyBytes(key)] == node.rawValue { encryptionKeyIndex[KeyBytes(key)] = nil }
         if case let .leaf(l) = old {
-            if signatureKeyIndex[l.signatureKey] == node.rawValue / 2 { signatureKeyIndex[l.signatureKey] = nil }
+            if signatureKeyIndex[KeyBytes(l.signatureKey)] == node.rawValue / 2 { signatureKeyIndex[KeyBytes(l.signatureKey)] = nil }
             countCredentials(l, -1)
         }
+        if slot.isBlank, node.isLeaf { firstBlankHint = min(firstBlankHint, i / 2) }
         slots[i] = slot
         index(node, slot)
         invalidate(node)
@@ -320,7 +334,7 @@ public struct RatchetTree: Sendable {
             guard let right = TreeMath.right(r), resolutionIsEmpty(right) else { break }
             // The root and the right subtree are discarded, blank or not.
             for i in Int(r.rawValue)..<slots.count {
-                if let key = slots[i].encryptionKey, encryptionKeyIndex[key] == UInt32(i) { encryptionKeyIndex[key] = nil }
+                if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] == UInt32(i) { encryptionKeyIndex[KeyBytes(key)] = nil }
             }
             let newWidth = Int(r.rawValue)
             slots.removeLast(slots.count - newWidth)
@@ -332,7 +346,12 @@ public struct RatchetTree: Sendable {
     /// The leftmost blank leaf, extending the tree if there is none: where an Add or an
     /// external committer is placed (§12.1.1, §12.4.3.2).
     public mutating func leftmostBlankLeaf() -> LeafIndex {
-        for i in stride(from: 0, to: slots.count, by: 2) where slots[i].isBlank { return LeafIndex(UInt32(i / 2)) }
+        // Scanning from the hint keeps a bulk Add of n members O(n) rather than O(n²).
+        for i in stride(from: firstBlankHint * 2, to: slots.count, by: 2) where slots[i].isBlank {
+            firstBlankHint = i / 2
+            return LeafIndex(UInt32(i / 2))
+        }
+        firstBlankHint = Int(leafCount)
         let first = leafCount
         extend()
         return LeafIndex(first)

@@ -37,8 +37,9 @@ extension RatchetTree {
     /// The tree hash of the subtree rooted at `node`, recomputing only invalidated nodes.
     public mutating func treeHash(of node: NodeIndex) -> ArraySlice<UInt8> {
         if !hashValid[Int(node.rawValue)] {
-            // A cold tree has every node invalid: hash disjoint subtrees on all cores first.
-            if node == root, !hashValid.contains(true), leafCount >= 256 { hashSubtreesInParallel() }
+            // After a join or a bulk Add most nodes are invalid: hash disjoint subtrees on all
+            // cores first. After a commit only one path is, and the sequential walk is cheaper.
+            if node == root, leafCount >= 256 { hashSubtreesInParallel(minimumInvalid: 4) }
             computeHash(node)
         }
         return cachedHash(node)
@@ -75,12 +76,14 @@ extension RatchetTree {
     /// Fills the cache for the subtrees a few levels below the root concurrently. Each task writes
     /// only its own subtree's disjoint slice of the cache, so the result is identical to a
     /// sequential computation.
-    mutating func hashSubtreesInParallel() {
+    mutating func hashSubtreesInParallel(minimumInvalid: Int) {
         let rootLevel = root.level
         let depth = UInt32(min(Int(rootLevel), 4))  // 16 subtrees: enough to balance two cores
         let level = rootLevel - depth
         let count = Int(leafCount >> level)
         let subtreeRoots = (0..<count).map { NodeIndex(UInt32($0) << (level + 1) | ((1 << level) - 1)) }
+            .filter { !hashValid[Int($0.rawValue)] }
+        guard subtreeRoots.count >= minimumInvalid else { return }
         let tree = self
         let hashLength = self.hashLength
         hashBytes.withUnsafeMutableBufferPointer { bytes in
@@ -95,6 +98,7 @@ extension RatchetTree {
 
     /// Computes the hashes of a whole subtree into `sink`, without touching `self`.
     func hashSubtree(_ node: NodeIndex, hashLength: Int, into sink: UnsafeSink) {
+        if sink.valid[Int(node.rawValue)] { return }
         if !node.isLeaf, let l = TreeMath.left(node), let r = TreeMath.right(node) {
             hashSubtree(l, hashLength: hashLength, into: sink)
             hashSubtree(r, hashLength: hashLength, into: sink)

@@ -27,6 +27,20 @@ public struct UpdatePathProcessing: Sendable {
 }
 
 extension RatchetTree {
+    /// The size of ``resolution(_:excluding:)``, counted without building it.
+    func resolutionCount(_ node: NodeIndex, excluding newMembers: Set<LeafIndex>) -> Int {
+        guard Int(node.rawValue) < slots.count else { return 0 }
+        switch slots[Int(node.rawValue)] {
+        case .leaf:
+            return newMembers.contains(LeafIndex(node.rawValue / 2)) ? 0 : 1
+        case let .parent(p):
+            return 1 + p.unmergedLeaves.filter { !newMembers.contains(LeafIndex($0)) }.count
+        case .blank:
+            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return 0 }
+            return resolutionCount(l, excluding: newMembers) + resolutionCount(r, excluding: newMembers)
+        }
+    }
+
     /// The resolution of `node` without the leaves of members added by the same commit (§7.6).
     func resolution(_ node: NodeIndex, excluding newMembers: Set<LeafIndex>) -> [NodeIndex] {
         let res = resolution(node)
@@ -53,6 +67,9 @@ extension RatchetTree {
         leafNode template: LeafNode? = nil, firstPathSecret: SecretBytes? = nil, sealing: Bool = true
     ) throws -> (creation: UpdatePathCreation, privateKey: TreeKEMPrivateKey) {
         guard let current = leaf(sender) else { throw TreeKEMError.invalidSender(sender) }
+        // After a bulk Add most hashes are stale: computing them now fans out over all cores,
+        // whereas the parent-hash walk below would compute them one by one.
+        _ = treeHash()
         let directPath = TreeMath.directPath(sender.nodeIndex, leafCount: leafCount)
         let undo = [(sender.nodeIndex, slots[Int(sender.nodeIndex.rawValue)])] + directPath.map { ($0, slots[Int($0.rawValue)]) }
         do {
@@ -80,7 +97,7 @@ extension RatchetTree {
             s = try TreeKEMPrivateKey.nextPathSecret(suite, s)
         }
         let commitSecret = s
-        let pairs = try parallelMap(secrets, minimumBatch: 4) { try TreeKEMPrivateKey.nodeKeyPair(suite, pathSecret: $0) }
+        let pairs = try parallelMap(secrets, minimumBatch: 2) { try TreeKEMPrivateKey.nodeKeyPair(suite, pathSecret: $0) }
         for (k, entry) in path.enumerated() {
             setSlot(entry.node, .parent(ParentNode(encryptionKey: pairs[k].publicKey, parentHash: [], unmergedLeaves: [])))
         }
@@ -108,7 +125,7 @@ extension RatchetTree {
                 jobs.append((k, key, secrets[k]))
             }
         }
-        let ciphertexts = try parallelMap(jobs, minimumBatch: 8) { job in
+        let ciphertexts = try parallelMap(jobs, minimumBatch: 2) { job in
             try suite.encryptWithLabel(publicKey: job.key, label: "UpdatePathNode", context: contextBytes, plaintext: job.secret.unsafeCopiedBytes())
         }
         var nodes: [UpdatePathNode] = []
@@ -156,7 +173,7 @@ extension RatchetTree {
             let key = updatePath.nodes[k].encryptionKey
             if let owner = nodeIndex(encryptionKey: key), !directPath.contains(owner) { throw TreeKEMError.duplicateKey(entry.node) }
             guard seen.insert(key).inserted, key != updatePath.leafNode.encryptionKey else { throw TreeKEMError.duplicateKey(entry.node) }
-            guard updatePath.nodes[k].encryptedPathSecret.count == resolution(entry.copathChild, excluding: newMembers).count else {
+            guard updatePath.nodes[k].encryptedPathSecret.count == resolutionCount(entry.copathChild, excluding: newMembers) else {
                 throw TreeKEMError.ciphertextCountMismatch(entry.node)
             }
         }

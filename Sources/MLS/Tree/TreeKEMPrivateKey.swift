@@ -85,7 +85,7 @@ public struct TreeKEMPrivateKey: Sendable {
             s = try Self.nextPathSecret(suite, s)
         }
         let suite = self.suite
-        let pairs = try parallelMap(secrets, minimumBatch: 4) { try Self.nodeKeyPair(suite, pathSecret: $0) }
+        let pairs = try parallelMap(secrets, minimumBatch: 2) { try Self.nodeKeyPair(suite, pathSecret: $0) }
         for (k, pair) in pairs.enumerated() {
             let node = path[start + k]
             guard let expected = publicKeys(node), constantTimeEqual(expected, pair.publicKey) else { throw TreeKEMError.keyMismatch(node) }
