@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+//
+// MLSKit benchmarks: a separate package so the library itself never depends on the benchmark
+// framework (and its malloc interposer).
+//
+// - `RatchetTree` (Benchmarks/RatchetTree): package-benchmark suite, run with
+//   `swift package --package-path Benchmarks benchmark`; keeps baselines for regression checks.
+// - `floor-report`: prints each operation's median next to its cryptographic floor
+//   (../shared/design/benchmarks.md, "The floor").
+// - `MLSBenchSupport`: the fixtures, operations and floor formulas both share, so the suite and
+//   the report time exactly the same code.
+import PackageDescription
+
+let package = Package(
+    name: "MLSKitBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "MLSKit", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "MLSBenchSupport",
+            dependencies: [
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "MLSCrypto", package: "MLSKit"),
+                .product(name: "MLSCodec", package: "MLSKit"),
+                .product(name: "MLSVectors", package: "MLSKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "RatchetTree",
+            dependencies: [
+                "MLSBenchSupport",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/RatchetTree",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "floor-report",
+            dependencies: [
+                "MLSBenchSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
