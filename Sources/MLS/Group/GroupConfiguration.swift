@@ -12,6 +12,7 @@ public protocol ProposalPolicy: Sendable {
 public struct AcceptAllProposals: ProposalPolicy {
     /// Creates the default policy.
     public init() {}
+    /// Accepts every proposal; the RFC's own rules are enforced by the group regardless.
     public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool { true }
 }
 
@@ -37,7 +38,9 @@ public struct InMemoryPSKStore: PSKStore {
         self.resumption = resumption
     }
 
+    /// The external PSK stored under `id` (§8.4).
     public func externalPSK(id: [UInt8]) -> SecretBytes? { external[id] }
+    /// The resumption PSK stored for `groupID` and `epoch` (§8.6).
     public func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes? { resumption[groupID]?[epoch] }
 }
 
@@ -83,6 +86,7 @@ public struct GroupConfiguration: Sendable {
     public init() {}
 }
 
+/// Wall-clock time for lifetimes (RFC 9420 §7.2), read without Foundation in the protocol core.
 public enum UnixTime {
     /// Seconds since 1970, read from the system clock without Foundation in the protocol core.
     /// The current Unix time.

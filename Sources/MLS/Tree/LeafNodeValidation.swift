@@ -59,6 +59,7 @@ public protocol CredentialValidator: Sendable {
 public struct BasicCredentialValidator: CredentialValidator {
     /// Creates the default validator.
     public init() {}
+    /// Accepts basic credentials only (§5.3.1: X.509 needs trust anchors to be validated).
     public func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool {
         if case .basic = credential { return true }
         return false
