@@ -113,6 +113,18 @@ struct InteropDriver {
         return g
     }
 
+    /// Commits for the request's client and merges at once, as the protocol's add, self_update
+    /// and remove require; the client is changed only if both succeed.
+    mutating func commitAndMerge(_ r: [String: Any], _ options: CommitOptions) throws -> CommitOutput {
+        var (id, c) = try client(r)
+        var g = try group(c)
+        let out = try g.commit(options)
+        try g.mergePendingCommit()
+        c.group = g
+        clients[id] = c
+        return out
+    }
+
     // MARK: Operations
 
     mutating func perform(_ op: String, _ r: [String: Any]) throws -> [String: Any] {
@@ -141,8 +153,6 @@ struct InteropDriver {
             return [:]
 
         case "add":
-            var (id, c) = try client(r)
-            var g = try group(c)
             guard let list = r["key_packages"] as? [String] else { throw InteropFailure(kind: "bad_request", detail: "missing key_packages") }
             let proposals = try list.map { hex -> Proposal in
                 guard let b = Hex.decode(hex), case let .keyPackage(kp) = try Self.message(b).body else {
@@ -150,10 +160,8 @@ struct InteropDriver {
                 }
                 return .add(Add(keyPackage: kp))
             }
-            let out = try g.commit(CommitOptions(proposals: proposals))
-            try g.mergePendingCommit()
-            c.group = g
-            clients[id] = c
+            let out = try commitAndMerge(r, CommitOptions(proposals: proposals))
+            let g = try group(try client(r).1)
             return ["commit": out.commit.tlsSerialized.hex, "welcome": out.welcome?.tlsSerialized.hex ?? NSNull(),
                     "group_info": out.groupInfo.tlsSerialized.hex, "ratchet_tree": g.tree.exported.tlsSerialized.hex]
 
@@ -198,22 +206,12 @@ struct InteropDriver {
             }
 
         case "self_update":
-            var (id, c) = try client(r)
-            var g = try group(c)
-            let out = try g.commit(CommitOptions(includePendingProposals: false))
-            try g.mergePendingCommit()
-            c.group = g
-            clients[id] = c
+            let out = try commitAndMerge(r, CommitOptions(includePendingProposals: false))
             return ["commit": out.commit.tlsSerialized.hex]
 
         case "remove":
-            var (id, c) = try client(r)
-            var g = try group(c)
             let leaf = try Self.int(r, "leaf_index")
-            let out = try g.commit(CommitOptions(proposals: [.remove(Remove(removed: UInt32(clamping: leaf)))], includePendingProposals: false))
-            try g.mergePendingCommit()
-            c.group = g
-            clients[id] = c
+            let out = try commitAndMerge(r, CommitOptions(proposals: [.remove(Remove(removed: UInt32(clamping: leaf)))], includePendingProposals: false))
             return ["commit": out.commit.tlsSerialized.hex]
 
         case "export_secret":

@@ -37,27 +37,6 @@ extension RatchetTree {
         }
     }
 
-    /// The resolution of `node`, or `nil` as soon as it would exceed `limit` entries.
-    func resolution(_ node: NodeIndex, limit: Int) -> [NodeIndex]? {
-        var out: [NodeIndex] = []
-        return appendResolution(node, to: &out, limit: limit) ? out : nil
-    }
-
-    private func appendResolution(_ node: NodeIndex, to out: inout [NodeIndex], limit: Int) -> Bool {
-        switch slots[Int(node.rawValue)] {
-        case .leaf:
-            out.append(node)
-        case let .parent(p):
-            out.append(node)
-            for l in p.unmergedLeaves { out.append(LeafIndex(l).nodeIndex) }
-        case .blank:
-            if let l = TreeMath.left(node), let r = TreeMath.right(node) {
-                return appendResolution(l, to: &out, limit: limit) && appendResolution(r, to: &out, limit: limit)
-            }
-        }
-        return out.count <= limit
-    }
-
     /// Verifies that every non-blank parent node is parent-hash valid (§7.9.2), "top down": each
     /// must have exactly one descendant D, on one side C, with D.parent_hash equal to its parent
     /// hash with copath child S, D in the resolution of C, and P's unmerged leaves under C equal

@@ -213,13 +213,18 @@ public struct RatchetTree: Sendable {
     /// The resolution of `node` (§4.1.1): the minimal set of non-blank nodes covering its subtree,
     /// left to right, with a parent's unmerged leaves after it.
     public func resolution(_ node: NodeIndex) -> [NodeIndex] {
-        var out: [NodeIndex] = []
-        appendResolution(node, to: &out)
-        return out
+        resolution(node, limit: .max) ?? []
     }
 
-    func appendResolution(_ node: NodeIndex, to out: inout [NodeIndex]) {
-        guard Int(node.rawValue) < slots.count else { return }
+    /// The resolution of `node`, or `nil` as soon as it would exceed `limit` entries (so a
+    /// check that only accepts small resolutions never walks a large blank subtree to the end).
+    func resolution(_ node: NodeIndex, limit: Int) -> [NodeIndex]? {
+        var out: [NodeIndex] = []
+        return appendResolution(node, to: &out, limit: limit) ? out : nil
+    }
+
+    private func appendResolution(_ node: NodeIndex, to out: inout [NodeIndex], limit: Int) -> Bool {
+        guard Int(node.rawValue) < slots.count else { return true }
         switch slots[Int(node.rawValue)] {
         case .leaf:
             out.append(node)
@@ -228,10 +233,10 @@ public struct RatchetTree: Sendable {
             for l in p.unmergedLeaves { out.append(LeafIndex(l).nodeIndex) }
         case .blank:
             if let l = TreeMath.left(node), let r = TreeMath.right(node) {
-                appendResolution(l, to: &out)
-                appendResolution(r, to: &out)
+                return appendResolution(l, to: &out, limit: limit) && appendResolution(r, to: &out, limit: limit)
             }
         }
+        return out.count <= limit
     }
 
     /// Whether the resolution of `node` is empty, i.e. its whole subtree is blank. Stops at the
