@@ -4,13 +4,15 @@
 //
 // Dependency direction (outside in; never the reverse):
 //
-//   mls (CLI) ─┐
-//   MLSVectors ┴─> MLS ─> MLSCrypto ─> MLSCodec
+//   mls (CLI) ─┬─> MLSStore ─> GRDB (SQLite)
+//              │       └──┐
+//   MLSVectors ┴──────────┴─> MLS ─> MLSCrypto ─> MLSCodec
 //                             └──────> CSodium, COpenSSL (system libraries via pkg-config)
 //
 // - MLSCodec knows nothing about cryptography; MLSCrypto knows nothing about groups.
 // - MLSVectors (the official test-vector runners and generators) and the CLI sit on top of MLS,
 //   so the protocol core never depends on JSON, files or argument parsing.
+// - MLSStore (persistence) depends on MLS; MLS never depends on a database.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -25,10 +27,12 @@ let package = Package(
         .library(name: "MLSCrypto", targets: ["MLSCrypto"]),
         .library(name: "MLSCodec", targets: ["MLSCodec"]),
         .library(name: "MLSVectors", targets: ["MLSVectors"]),
+        .library(name: "MLSStore", targets: ["MLSStore"]),
         .executable(name: "mls", targets: ["mls"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -45,10 +49,15 @@ let package = Package(
         .target(name: "MLSCrypto", dependencies: ["MLSCodec", "CSodium", "COpenSSL"], swiftSettings: strict),
         .target(name: "MLS", dependencies: ["MLSCodec", "MLSCrypto", "COpenSSL"], swiftSettings: strict),
         .target(name: "MLSVectors", dependencies: ["MLS"], swiftSettings: strict),
+        .target(
+            name: "MLSStore",
+            dependencies: ["MLS", "MLSCrypto", "MLSCodec", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "mls",
             dependencies: [
-                "MLSVectors", "MLS",
+                "MLSVectors", "MLS", "MLSStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -56,6 +65,7 @@ let package = Package(
         .testTarget(name: "MLSCodecTests", dependencies: ["MLSCodec"], swiftSettings: strict),
         .testTarget(name: "MLSCryptoTests", dependencies: ["MLSCrypto"], swiftSettings: strict),
         .testTarget(name: "MLSTests", dependencies: ["MLS", "MLSVectors"], swiftSettings: strict),
+        .testTarget(name: "MLSStoreTests", dependencies: ["MLSStore", "MLS"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

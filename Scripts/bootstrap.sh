@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system libraries MLSKit builds against (Debian 12): libsodium and OpenSSL's
-# libcrypto, found through pkg-config. Safe to run repeatedly.
+# libcrypto, found through pkg-config, and SQLite for the embedded store. Safe to run repeatedly.
 set -euo pipefail
-packages=(libsodium-dev libssl-dev pkg-config)
+packages=(libsodium-dev libssl-dev libsqlite3-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,14 @@ public struct TLSWriter: Sendable {
     /// The bytes written so far.
     public var bytes: [UInt8] { buffer }
 
+    /// Moves the written bytes out, leaving the writer empty. The caller then holds the only
+    /// reference to the buffer, so it can zeroize it in place when the bytes are secret.
+    public mutating func takeBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &buffer)
+        return out
+    }
+
     /// Creates an empty writer, optionally reserving room for `capacity` bytes.
     public init(capacity: Int = 0) {
         buffer = []

@@ -41,6 +41,11 @@ public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomD
         bytes.removeAll()
     }
 
+    /// Overwrites a temporary buffer that held secret bytes (a decoded record, say) with zeros.
+    public static func zeroize(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { sodium_memzero($0.baseAddress, $0.count) }
+    }
+
     /// `count` zero bytes (the RFC's `0` vector of a given length, e.g. the initial PSK secret).
     public init(zeros count: Int) {
         storage = Storage(count: count)

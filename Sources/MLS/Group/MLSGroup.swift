@@ -91,6 +91,9 @@ public struct MLSGroup: Sendable {
     /// The resumption PSK of the current epoch (§8.6).
     public var resumptionPSK: SecretBytes { epochSecrets.resumptionPSK }
 
+    /// The resumption PSK of a retained epoch of this group (§8.6), or `nil` once it is dropped.
+    public func resumptionPSK(epoch: UInt64) -> SecretBytes? { resumptionPSKs[epoch] }
+
     /// The validator for leaves arriving in this group under its current context.
     var leafValidator: LeafNodeValidator {
         LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: configuration.currentTime())

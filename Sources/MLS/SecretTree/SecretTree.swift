@@ -2,11 +2,11 @@ import MLSCodec
 import MLSCrypto
 
 /// Which of a leaf's two hash ratchets a key comes from (RFC 9420 §9.1).
-public enum RatchetType: Sendable, Hashable {
+public enum RatchetType: UInt8, Sendable, Hashable {
     /// Keys for Proposal and Commit messages sent as PrivateMessage.
-    case handshake
+    case handshake = 0
     /// Keys for application messages.
-    case application
+    case application = 1
 
     var label: String {
         switch self {
@@ -189,5 +189,80 @@ public struct SecretTree: Sendable {
         return (
             try suite.expandWithLabel(secret: senderDataSecret, label: "key", context: sample, length: suite.aead.keyLength),
             try suite.expandWithLabel(secret: senderDataSecret, label: "nonce", context: sample, length: suite.aead.nonceLength))
+    }
+}
+
+// MARK: Persistence
+
+extension SecretTree {
+    /// Writes the tree's remaining secrets in a deterministic order (node secrets by index,
+    /// ratchets by leaf and type, skipped keys by generation): only what §9.2 has not yet
+    /// deleted is ever written. See Docs/Storage.md.
+    func encodeState(to w: inout TLSWriter) {
+        w.writeUInt32(leafCount)
+        w.writeVector { w in
+            for (node, secret) in nodeSecrets.sorted(by: { $0.key < $1.key }) {
+                w.writeUInt32(node)
+                secret.withUnsafeBytes { w.writeOpaque($0) }
+            }
+        }
+        w.writeVector { w in
+            let ordered = ratchets.sorted { ($0.key.leaf, $0.key.type.rawValue) < ($1.key.leaf, $1.key.type.rawValue) }
+            for (id, r) in ordered {
+                w.writeUInt32(id.leaf)
+                w.writeUInt8(id.type.rawValue)
+                w.writeUInt32(r.generation)
+                w.writeUInt8(r.secret == nil ? 0 : 1)
+                r.secret?.withUnsafeBytes { w.writeOpaque($0) }
+                w.writeVector { w in
+                    for (g, k) in r.skipped.sorted(by: { $0.key < $1.key }) {
+                        w.writeUInt32(g)
+                        k.key.withUnsafeBytes { w.writeOpaque($0) }
+                        k.nonce.withUnsafeBytes { w.writeOpaque($0) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what ``encodeState(to:)`` wrote, refusing indices outside the tree and secrets of
+    /// the wrong length.
+    init(decodingStateFrom r: inout TLSReader, suite: CipherSuite, maxForwardDistance: UInt32) throws {
+        let leafCount = try r.readUInt32()
+        guard leafCount > 0, leafCount & (leafCount - 1) == 0, leafCount <= 1 << 31 else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "secret tree leaf count") }
+        self.suite = suite
+        self.leafCount = leafCount
+        self.maxForwardDistance = maxForwardDistance
+        let width = TreeMath.nodeWidth(leafCount)
+        func secret(_ r: inout TLSReader, _ length: Int) throws -> SecretBytes {
+            var raw = try r.readOpaque()
+            guard raw.count == length else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "secret length") }
+            return SecretBytes(zeroizing: &raw)
+        }
+        var nodes = try r.readVectorReader()
+        var nodeSecrets: [UInt32: SecretBytes] = [:]
+        while !nodes.isAtEnd {
+            let index = try nodes.readUInt32()
+            guard index < width, nodeSecrets[index] == nil else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "secret tree node") }
+            nodeSecrets[index] = try secret(&nodes, suite.kdfLength)
+        }
+        self.nodeSecrets = nodeSecrets
+        var list = try r.readVectorReader()
+        while !list.isAtEnd {
+            let leaf = try list.readUInt32()
+            guard leaf < leafCount, let type = RatchetType(rawValue: try list.readUInt8()) else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "ratchet id") }
+            let id = RatchetID(leaf: leaf, type: type)
+            guard ratchets[id] == nil else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "duplicate ratchet") }
+            var ratchet = Ratchet(generation: try list.readUInt32(), secret: nil)
+            if try list.readPresence("ratchet secret") { ratchet.secret = try secret(&list, suite.kdfLength) }
+            var skipped = try list.readVectorReader()
+            while !skipped.isAtEnd {
+                let g = try skipped.readUInt32()
+                guard ratchet.skipped[g] == nil else { throw TLSDecodingError.invalidValue(type: "SecretTree", detail: "duplicate skipped key") }
+                ratchet.skipped[g] = RatchetKey(generation: g, key: try secret(&skipped, suite.aead.keyLength),
+                                                nonce: try secret(&skipped, suite.aead.nonceLength))
+            }
+            ratchets[id] = ratchet
+        }
     }
 }

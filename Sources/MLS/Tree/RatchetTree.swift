@@ -1,5 +1,14 @@
 import MLSCodec
 import MLSCrypto
+import Synchronization
+
+/// Source of node write stamps, unique across every tree in the process.
+private let nodeStampCounter = Atomic<UInt64>(0)
+
+/// The next node write stamp (see ``RatchetTree/stamps``).
+func nodeStampCounterNext() -> UInt64 {
+    nodeStampCounter.wrappingAdd(1, ordering: .relaxed).newValue
+}
 
 /// Why a ratchet tree was refused or an operation on it could not be carried out (RFC 9420 §7,
 /// §12.4.3.3).
@@ -91,6 +100,12 @@ public struct RatchetTree: Sendable {
     /// Cached tree hashes, `hashLength` bytes per node, valid where `hashValid` says so.
     var hashBytes: [UInt8]
     var hashValid: [Bool]
+    /// Per node, the stamp of the write that put its current value there (0 for a blank that was
+    /// never written). Stamps are unique in the process, so two trees derived from one another
+    /// hold the same value at a node exactly when their stamps there agree: comparing stamps
+    /// finds the nodes a transition changed without comparing node contents (see
+    /// ``changedNodes(relativeTo:)``), which is what lets storage write O(log n) nodes per commit.
+    var stamps: [UInt64]
     var signatureKeyIndex: [KeyBytes: UInt32] = [:]
     var encryptionKeyIndex: [KeyBytes: UInt32] = [:]
     /// No leaf left of this index is blank: where the search for a free leaf starts.
@@ -110,6 +125,7 @@ public struct RatchetTree: Sendable {
         slots = [.leaf(leaf)]
         hashBytes = [UInt8](repeating: 0, count: suite.hash.outputLength)
         hashValid = [false]
+        stamps = [Self.freshStamp()]
         index(NodeIndex(0), .leaf(leaf))
     }
 
@@ -129,6 +145,9 @@ public struct RatchetTree: Sendable {
         slots = [Slot](repeating: .blank, count: width)
         hashBytes = [UInt8](repeating: 0, count: width * suite.hash.outputLength)
         hashValid = [Bool](repeating: false, count: width)
+        stamps = [UInt64](repeating: 0, count: width)
+        // One stamp for the whole tree: its nodes were all written by this one event.
+        let stamp = Self.freshStamp()
         for (i, node) in list.enumerated() {
             let n = NodeIndex(UInt32(i))
             switch node {
@@ -142,6 +161,7 @@ public struct RatchetTree: Sendable {
                 slots[i] = .parent(p)
             }
             if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] != nil { throw TreeError.duplicateEncryptionKey(n) }
+            stamps[i] = stamp
             index(n, slots[i])
         }
     }
@@ -290,6 +310,7 @@ public struct RatchetTree: Sendable {
         }
         if slot.isBlank, node.isLeaf { firstBlankHint = min(firstBlankHint, i / 2) }
         slots[i] = slot
+        stamps[i] = Self.freshStamp()
         index(node, slot)
         invalidate(node)
     }
@@ -329,6 +350,7 @@ public struct RatchetTree: Sendable {
         slots.append(contentsOf: repeatElement(.blank, count: newWidth - oldWidth))
         hashBytes.append(contentsOf: repeatElement(0, count: (newWidth - oldWidth) * hashLength))
         hashValid.append(contentsOf: repeatElement(false, count: newWidth - oldWidth))
+        stamps.append(contentsOf: repeatElement(0, count: newWidth - oldWidth))
         // The old root gets a parent: its cached hash stays valid, the new root is invalid.
     }
 
@@ -345,6 +367,7 @@ public struct RatchetTree: Sendable {
             slots.removeLast(slots.count - newWidth)
             hashBytes.removeLast(hashBytes.count - newWidth * hashLength)
             hashValid.removeLast(hashValid.count - newWidth)
+            stamps.removeLast(stamps.count - newWidth)
         }
     }
 
