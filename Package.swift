@@ -21,7 +21,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "MLSKit",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "MLS", targets: ["MLS"]),
         .library(name: "MLSCrypto", targets: ["MLSCrypto"]),

@@ -1,0 +1,312 @@
+import MLS
+import MLSCodec
+import MLSCrypto
+
+/// A KeyPackage's private material as the store keeps it until a Welcome uses it (RFC 9420 §10).
+public struct StoredKeyPackage: Sendable {
+    /// The KeyPackage and its private keys.
+    public let bundle: KeyPackageBundle
+    /// A last-resort KeyPackage is kept after use, so a client is never unreachable when its
+    /// one-time KeyPackages run out (§10, §16.8); every other one is deleted when used.
+    public let lastResort: Bool
+}
+
+/// One client's persisted MLS state over a ``StorageBackend``: its groups, its KeyPackages'
+/// private keys, external PSKs and application values (RFC 9420 §8, §10, §16.8).
+///
+/// Every state transition is one atomic backend write. A group's record is rewritten on every
+/// transition, but of its ratchet tree only the nodes that changed are written, so a commit
+/// costs O(log n) node rows rather than the whole tree. With an `encryptionKey`, every blob is
+/// sealed with XChaCha20-Poly1305 and bound to its group and epoch (records), node index (tree
+/// nodes), ref or key.
+///
+/// Several clients may share one backend: each store's rows are keyed by its `clientID`.
+public final class GroupStore: Sendable {
+    /// The backend the rows live in.
+    public let backend: any StorageBackend
+    /// The client whose state this store holds (a prefix of every group key).
+    public let clientID: [UInt8]
+    let sealing: BlobSealing
+
+    /// Opens a client's state in `backend`.
+    ///
+    /// - Parameters:
+    ///   - clientID: distinguishes clients sharing one backend; empty for a backend of its own.
+    ///   - encryptionKey: 32 bytes to seal all state at rest, or `nil` to store it in the clear.
+    public init(backend: any StorageBackend, clientID: [UInt8] = [], encryptionKey: SecretBytes? = nil) throws {
+        if let key = encryptionKey, key.count != XChaCha20Poly1305.keyLength {
+            throw CryptoError.invalidLength("storage encryption key is \(key.count) bytes, expected \(XChaCha20Poly1305.keyLength)")
+        }
+        self.backend = backend
+        self.clientID = clientID
+        sealing = BlobSealing(key: encryptionKey)
+    }
+
+    // MARK: Keys
+
+    /// The backend key of a group, KeyPackage, PSK or value: `opaque client_id<V> || opaque
+    /// id<V>`, so one client's state can never be read as another's.
+    func storageKey(_ id: [UInt8]) -> [UInt8] {
+        var w = TLSWriter()
+        w.writeOpaque(clientID)
+        w.writeOpaque(id)
+        return w.takeBytes()
+    }
+
+    /// The id inside a backend key of this client's, or `nil` for another client's key.
+    func ownID(_ key: [UInt8]) -> [UInt8]? {
+        var r = TLSReader(key)
+        guard let client = try? r.readOpaque(), client == clientID, let id = try? r.readOpaque(), r.isAtEnd else { return nil }
+        return id
+    }
+
+    private func recordBinding(_ key: [UInt8], epoch: UInt64) -> [UInt8] {
+        var w = TLSWriter()
+        w.writeOpaque(key)
+        w.writeUInt64(epoch)
+        return w.takeBytes()
+    }
+
+    private func nodeBinding(_ key: [UInt8], index: UInt32) -> [UInt8] {
+        var w = TLSWriter()
+        w.writeOpaque(key)
+        w.writeUInt32(index)
+        return w.takeBytes()
+    }
+
+    // MARK: Groups
+
+    /// The IDs of this client's stored groups.
+    public func groupIDs() throws -> [[UInt8]] {
+        try backend.groupIDs().compactMap(ownID)
+    }
+
+    /// Loads a group, or `nil` if it is not stored. The rebuilt tree is checked against the
+    /// stored GroupContext's tree hash, so lost, altered or mixed-in nodes are refused.
+    public func loadGroup(_ groupID: [UInt8], configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup? {
+        let key = storageKey(groupID)
+        guard let rows = try backend.readGroup(key) else { return nil }
+        let record = try sealing.open(rows.record, kind: .groupRecord, binding: recordBinding(key, epoch: rows.epoch))
+        var nodes: [UInt32: Node] = [:]
+        nodes.reserveCapacity(rows.nodes.count)
+        for (index, blob) in rows.nodes {
+            let plain = try sealing.open(blob, kind: .treeNode, binding: nodeBinding(key, index: index))
+            nodes[index] = try GroupStateSnapshot.decodeNode(plain.unsafeCopiedBytes())
+        }
+        let group = try MLSGroup(restoringRecord: record, nodes: nodes, configuration: configuration)
+        guard group.groupID == groupID, group.epoch == rows.epoch else { throw StorageError.corrupt("record does not match its row") }
+        return group
+    }
+
+    /// The write that takes the stored state of `group` from `reference` (the state last stored
+    /// or loaded, `nil` for a group not yet stored) to `group`: the new record and the tree
+    /// nodes that differ.
+    public func groupWrite(for group: MLSGroup, relativeTo reference: MLSGroup?) throws -> GroupWrite {
+        let key = storageKey(group.groupID)
+        let snapshot = group.snapshot(relativeTo: reference)
+        var upserts: [(index: UInt32, blob: [UInt8])] = []
+        var deletes: [UInt32] = []
+        for (index, node) in snapshot.tree.nodes {
+            if let node {
+                var bytes = GroupStateSnapshot.encodeNode(node)
+                upserts.append((index, try sealing.seal(&bytes, kind: .treeNode, binding: nodeBinding(key, index: index))))
+            } else {
+                deletes.append(index)
+            }
+        }
+        let shrunk = !snapshot.isComplete && (reference?.tree.nodeWidth ?? 0) > snapshot.tree.nodeWidth
+        return GroupWrite(
+            groupID: key, epoch: snapshot.epoch,
+            record: try sealing.seal(snapshot.record, kind: .groupRecord, binding: recordBinding(key, epoch: snapshot.epoch)),
+            upsertNodes: upserts, deleteNodes: deletes, truncateFrom: shrunk ? snapshot.tree.nodeWidth : nil,
+            replaceAllNodes: snapshot.isComplete)
+    }
+
+    /// Stores `group` in one atomic write together with `extra` (the deletion of what the
+    /// transition consumed, a transport's queue entries). Returns the batch's payload bytes.
+    @discardableResult
+    public func save(_ group: MLSGroup, relativeTo reference: MLSGroup?, with extra: StorageBatch = StorageBatch()) throws -> Int {
+        var batch = extra
+        batch.groups.append(try groupWrite(for: group, relativeTo: reference))
+        try backend.write(batch)
+        return batch.payloadBytes
+    }
+
+    /// Deletes a group's state (after it was removed, or when the application leaves it).
+    public func deleteGroup(_ groupID: [UInt8]) throws {
+        var batch = StorageBatch()
+        batch.deleteGroups.append(storageKey(groupID))
+        try backend.write(batch)
+    }
+
+    /// The backend key under which `groupID` is stored, for a batch that deletes it.
+    public func groupKey(_ groupID: [UInt8]) -> [UInt8] { storageKey(groupID) }
+
+    // MARK: KeyPackages
+
+    private static let keyPackageVersion: UInt8 = 1
+
+    /// The write that stores a KeyPackage's private material under its KeyPackageRef (§5.2);
+    /// `ref` is the backend key (client ID and KeyPackageRef).
+    public func keyPackageWrite(_ bundle: KeyPackageBundle, lastResort: Bool = false) throws -> (ref: [UInt8], blob: [UInt8]) {
+        guard let suite = CipherSuite(id: bundle.keyPackage.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
+        let ref = bundle.keyPackage.ref(suite: suite)
+        var w = TLSWriter(capacity: 1024)
+        w.writeUInt8(Self.keyPackageVersion)
+        w.writeUInt8(lastResort ? 1 : 0)
+        w.write(bundle.keyPackage)
+        for s in [bundle.initPrivateKey, bundle.encryptionPrivateKey, bundle.signaturePrivateKey] { s.withUnsafeBytes { w.writeOpaque($0) } }
+        var bytes = w.takeBytes()
+        let key = storageKey(ref)
+        return (key, try sealing.seal(&bytes, kind: .keyPackage, binding: key))
+    }
+
+    /// Stores a KeyPackage's private material; returns its KeyPackageRef.
+    @discardableResult
+    public func storeKeyPackage(_ bundle: KeyPackageBundle, lastResort: Bool = false) throws -> [UInt8] {
+        let entry = try keyPackageWrite(bundle, lastResort: lastResort)
+        var batch = StorageBatch()
+        batch.putKeyPackages.append(entry)
+        try backend.write(batch)
+        return ownID(entry.ref) ?? []
+    }
+
+    /// The batch entry that deletes a KeyPackage's private material.
+    public func keyPackageKey(ref: [UInt8]) -> [UInt8] { storageKey(ref) }
+
+    /// A stored KeyPackage by KeyPackageRef.
+    public func keyPackage(ref: [UInt8]) throws -> StoredKeyPackage? {
+        let key = storageKey(ref)
+        guard let blob = try backend.readKeyPackage(key) else { return nil }
+        var bytes = try sealing.open(blob, kind: .keyPackage, binding: key).unsafeCopiedBytes()
+        defer { SecretBytes.zeroize(&bytes) }
+        var r = TLSReader(bytes)
+        do {
+            let version = try r.readUInt8()
+            guard version == Self.keyPackageVersion else { throw StorageError.unsupportedVersion(kind: "key package", version: UInt16(version)) }
+            let lastResort = try r.readPresence("last_resort")
+            let kp = try r.read(KeyPackage.self)
+            func secret() throws -> SecretBytes {
+                var raw = try r.readOpaque()
+                return SecretBytes(zeroizing: &raw)
+            }
+            let bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: try secret(), encryptionPrivateKey: try secret(), signaturePrivateKey: try secret())
+            try r.finish()
+            return StoredKeyPackage(bundle: bundle, lastResort: lastResort)
+        } catch let e as StorageError {
+            throw e
+        } catch {
+            throw StorageError.corrupt("key package: \(error)")
+        }
+    }
+
+    /// Joins a group from a Welcome with one of the stored KeyPackages (§12.4.3.1), and stores
+    /// the new group in the same atomic write that deletes the KeyPackage's private keys (unless
+    /// it is a last-resort one) and applies `extra`.
+    public func join(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration(),
+                     with extra: StorageBatch = StorageBatch()) throws -> MLSGroup {
+        let (group, batch) = try prepareJoin(welcome: welcome, ratchetTree: ratchetTree, configuration: configuration, with: extra)
+        try backend.write(batch)
+        return group
+    }
+
+    /// Joins as ``join(welcome:ratchetTree:configuration:with:)`` does, but returns the batch
+    /// instead of writing it, for a caller that combines it with writes of its own.
+    public func prepareJoin(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration(),
+                            with extra: StorageBatch = StorageBatch()) throws -> (MLSGroup, StorageBatch) {
+        guard case let .welcome(w) = welcome.body else { throw GroupError.unexpectedWireFormat }
+        for entry in w.secrets {
+            guard let stored = try keyPackage(ref: entry.newMember) else { continue }
+            let group = try MLSGroup.join(welcome: welcome, keyPackage: stored.bundle, ratchetTree: ratchetTree, configuration: configuration)
+            var batch = extra
+            if !stored.lastResort { batch.deleteKeyPackages.append(storageKey(entry.newMember)) }
+            batch.groups.append(try groupWrite(for: group, relativeTo: nil))
+            return (group, batch)
+        }
+        throw StorageError.noMatchingKeyPackage
+    }
+
+    // MARK: PSKs
+
+    /// Stores an external PSK (§8.4).
+    public func storePSK(id: [UInt8], secret: SecretBytes) throws {
+        var batch = StorageBatch()
+        let key = storageKey(id)
+        batch.putPSKs.append((key, try sealing.seal(secret, kind: .psk, binding: key)))
+        try backend.write(batch)
+    }
+
+    /// Deletes an external PSK.
+    public func deletePSK(id: [UInt8]) throws {
+        var batch = StorageBatch()
+        batch.deletePSKs.append(storageKey(id))
+        try backend.write(batch)
+    }
+
+    // MARK: Application values
+
+    private func valueBinding(_ namespace: String, _ key: [UInt8]) -> [UInt8] {
+        var w = TLSWriter()
+        w.writeOpaque(Array(namespace.utf8))
+        w.writeOpaque(key)
+        return w.takeBytes()
+    }
+
+    /// The batch entry that deletes an application value.
+    public func valueDeletion(namespace: String, key: [UInt8]) -> (namespace: String, key: [UInt8]) {
+        (namespace, storageKey(key))
+    }
+
+    /// The write that stores an application value (a transport's sync token or queued message),
+    /// for a batch that commits it together with a group transition.
+    public func valueWrite(namespace: String, key: [UInt8], value: [UInt8]) throws -> (namespace: String, key: [UInt8], blob: [UInt8]) {
+        var bytes = value
+        let stored = storageKey(key)
+        return (namespace, stored, try sealing.seal(&bytes, kind: .value, binding: valueBinding(namespace, stored)))
+    }
+
+    /// Stores an application value.
+    public func putValue(namespace: String, key: [UInt8], value: [UInt8]) throws {
+        var batch = StorageBatch()
+        batch.putValues.append(try valueWrite(namespace: namespace, key: key, value: value))
+        try backend.write(batch)
+    }
+
+    /// An application value.
+    public func value(namespace: String, key: [UInt8]) throws -> [UInt8]? {
+        let stored = storageKey(key)
+        guard let blob = try backend.readValue(namespace: namespace, key: stored) else { return nil }
+        return try sealing.open(blob, kind: .value, binding: valueBinding(namespace, stored)).unsafeCopiedBytes()
+    }
+
+    /// All of this client's values of a namespace, ordered by their backend key (for keys of
+    /// equal length, by key bytes).
+    public func values(namespace: String) throws -> [(key: [UInt8], value: [UInt8])] {
+        try backend.values(namespace: namespace).compactMap { entry in
+            guard let id = ownID(entry.key) else { return nil }
+            return (id, try sealing.open(entry.blob, kind: .value, binding: valueBinding(namespace, entry.key)).unsafeCopiedBytes())
+        }
+    }
+
+    /// Deletes an application value.
+    public func deleteValue(namespace: String, key: [UInt8]) throws {
+        var batch = StorageBatch()
+        batch.deleteValues.append(valueDeletion(namespace: namespace, key: key))
+        try backend.write(batch)
+    }
+}
+
+extension GroupStore: PSKStore {
+    /// The stored external PSK with this ID (`nil` if absent or unreadable).
+    public func externalPSK(id: [UInt8]) -> SecretBytes? {
+        let key = storageKey(id)
+        guard let blob = try? backend.readPSK(key) else { return nil }
+        return try? sealing.open(blob, kind: .psk, binding: key)
+    }
+
+    /// The resumption PSK of one of this client's stored groups (§8.6), if it is still retained.
+    public func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes? {
+        guard let group = try? loadGroup(groupID) else { return nil }
+        return group.resumptionPSK(epoch: epoch)
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import MLS
+import MLSCodec
+import MLSCrypto
+import Testing
+@testable import MLSStore
+
+/// A small cast for persistence tests: every member's state lives in one shared backend, each
+/// under its own client ID.
+struct Cast {
+    let suite = CipherSuite(id: 1)!
+    let groupID = Array("mailbox-17".utf8)
+
+    static func bundle(_ name: String, suite: CipherSuite) throws -> KeyPackageBundle {
+        let sig = suite.signature.generateKeyPair()
+        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
+                                             signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+    }
+
+    /// A group of `count` members, all merged into epoch 1.
+    func members(_ count: Int) throws -> [MLSGroup] {
+        var creator = try MLSGroup.create(suite: suite, groupID: groupID, creator: try Self.bundle("m0", suite: suite))
+        guard count > 1 else { return [creator] }
+        let bundles = try (1..<count).map { try Self.bundle("m\($0)", suite: suite) }
+        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        try creator.mergePendingCommit()
+        let welcome = try #require(out.welcome)
+        return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
+    }
+}
+
+func sqliteFile() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("mlskit-test-\(UUID().uuidString).sqlite").path
+}
+
+/// The complete persisted form, for comparing states.
+func fingerprint(_ g: MLSGroup) -> (SecretBytes, TreeDelta) {
+    let s = g.snapshot()
+    return (s.record, s.tree)
+}
+
+func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocation = #_sourceLocation) {
+    let (ra, ta) = fingerprint(a)
+    let (rb, tb) = fingerprint(b)
+    #expect(ra == rb, "records differ", sourceLocation: sourceLocation)
+    #expect(ta == tb, "trees differ", sourceLocation: sourceLocation)
+}
+
+@Suite struct GroupStoreTests {
+    let cast = Cast()
+
+    static let backends: [String] = ["memory", "sqlite"]
+
+    func backend(_ kind: String) throws -> any StorageBackend {
+        kind == "memory" ? InMemoryStorage() : try SQLiteStorage(path: sqliteFile())
+    }
+
+    @Test("a stored group loads back identical, and the session continues", arguments: backends)
+    func roundTrip(kind: String) throws {
+        let backend = try backend(kind)
+        var groups = try cast.members(4)
+        let stores = try (0..<4).map { try GroupStore(backend: backend, clientID: Array("m\($0)".utf8)) }
+        for (g, s) in zip(groups, stores) { try s.save(g, relativeTo: nil) }
+        for i in 0..<4 {
+            let loaded = try #require(try stores[i].loadGroup(cast.groupID))
+            expectSameState(loaded, groups[i])
+            groups[i] = loaded
+        }
+        let ct = try groups[2].encrypt(Array("Bescheid".utf8))
+        for i in [0, 1, 3] {
+            #expect(try groups[i].process(ct).content == .application(Array("Bescheid".utf8)))
+        }
+        let out = try groups[1].commit()
+        try groups[1].mergePendingCommit()
+        for i in [0, 2, 3] { _ = try groups[i].process(out.commit) }
+        #expect(Set(groups.map(\.epochAuthenticator)).count == 1)
+    }
+
+    @Test("the encoding is deterministic and versioned: unknown versions and foreign bytes are refused")
+    func versioning() throws {
+        let g = try cast.members(2)[0]
+        #expect(g.snapshot().record == g.snapshot().record)
+        var bytes = g.snapshot().record.unsafeCopiedBytes()
+        let nodes = Dictionary(uniqueKeysWithValues: g.snapshot().tree.nodes.compactMap { i, n in n.map { (i, $0) } })
+        bytes[5] = 2  // format version 1 -> 2
+        #expect(throws: GroupStateError.unsupportedVersion(2)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        bytes[0] = 0x00
+        #expect(throws: GroupStateError.notGroupState) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        var node = GroupStateSnapshot.encodeNode(nodes[0]!)
+        node[0] = 9
+        #expect(throws: GroupStateError.unsupportedVersion(9)) { try GroupStateSnapshot.decodeNode(node) }
+        // Every truncation of a record is refused with a typed error, never a trap.
+        let good = g.snapshot().record.unsafeCopiedBytes()
+        for cut in stride(from: 0, to: good.count, by: 7) {
+            #expect(throws: GroupStateError.self) { try MLSGroup(restoringRecord: SecretBytes(good[..<cut]), nodes: nodes) }
+        }
+        // A missing node is caught by the tree-hash check.
+        var fewer = nodes
+        fewer.removeValue(forKey: 2)
+        #expect(throws: GroupStateError.treeHashMismatch) { try MLSGroup(restoringRecord: g.snapshot().record, nodes: fewer) }
+    }
+
+    @Test("a commit writes O(log n) tree nodes, not the whole tree")
+    func commitWritesFewNodes() throws {
+        var groups = try cast.members(64)
+        let store = try GroupStore(backend: InMemoryStorage())
+        let before = groups[5]
+        try store.save(before, relativeTo: nil)
+        _ = try groups[5].commit()
+        let pendingWrite = try store.groupWrite(for: groups[5], relativeTo: before)
+        // The pending commit's new path lives in the record; the current tree is unchanged.
+        #expect(pendingWrite.upsertNodes.isEmpty && pendingWrite.deleteNodes.isEmpty)
+        try store.save(groups[5], relativeTo: before)
+        let pending = groups[5]
+        try groups[5].mergePendingCommit()
+        let write = try store.groupWrite(for: groups[5], relativeTo: pending)
+        // Leaf plus the six parents on a 64-leaf direct path.
+        #expect(write.upsertNodes.count <= 7, "\(write.upsertNodes.count) nodes written")
+        #expect(write.upsertNodes.count >= 2)
+        #expect(!write.replaceAllNodes)
+        try store.save(groups[5], relativeTo: pending)
+        expectSameState(try #require(try store.loadGroup(cast.groupID)), groups[5])
+    }
+
+    @Test("a pending commit survives a restart and merges when it comes back", arguments: backends)
+    func pendingCommit(kind: String) throws {
+        var groups = try cast.members(3)
+        let store = try GroupStore(backend: try backend(kind))
+        var handle = try PersistentGroup(store: store, new: groups[0])
+        let out = try handle.update { try $0.commit() }
+        // Restart.
+        var reloaded = try #require(try PersistentGroup.load(cast.groupID, from: store))
+        #expect(reloaded.group.hasPendingCommit)
+        expectSameState(reloaded.group, handle.group)
+        let processed = try reloaded.update { try $0.process(out.commit) }
+        #expect(processed.content == .commit(removed: false))
+        for i in 1..<3 { _ = try groups[i].process(out.commit) }
+        #expect(reloaded.group.epochAuthenticator == groups[1].epochAuthenticator)
+        let ct = try groups[2].encrypt([1, 2, 3])
+        #expect(try reloaded.update { try $0.process(ct) }.content == .application([1, 2, 3]))
+    }
+
+    @Test("a consumed message key stays consumed across a restart (forward secrecy)", arguments: backends)
+    func consumedKeysStayDeleted(kind: String) throws {
+        var groups = try cast.members(2)
+        let store = try GroupStore(backend: try backend(kind))
+        var handle = try PersistentGroup(store: store, new: groups[1])
+        let ct = try groups[0].encrypt(Array("Antrag".utf8))
+        _ = try handle.update { try $0.process(ct) }
+        var restarted = try #require(try PersistentGroup.load(cast.groupID, from: store))
+        #expect(throws: GroupError.self) { try restarted.update { try $0.process(ct) } }
+        // A key handed out by encrypt is stored as consumed before the ciphertext is used.
+        var sender = try PersistentGroup(store: try GroupStore(backend: InMemoryStorage()), new: groups[0])
+        let first = try sender.update { try $0.encrypt([1]) }
+        let again = try #require(try PersistentGroup.load(cast.groupID, from: sender.store))
+        var copy = again.group
+        let second = try copy.encrypt([1])
+        guard case let .privateMessage(a) = first.body, case let .privateMessage(b) = second.body else { Issue.record("not private"); return }
+        #expect(a.encryptedSenderData != b.encryptedSenderData || a.ciphertext != b.ciphertext)
+        #expect(try groups[1].process(first).content == .application([1]))
+        #expect(try groups[1].process(second).content == .application([1]))
+    }
+
+    @Test("late messages of a retained past epoch decrypt after a restart")
+    func pastEpochs() throws {
+        var groups = try cast.members(3)
+        let late = try groups[2].encrypt(Array("spät".utf8))
+        let out = try groups[0].commit()
+        try groups[0].mergePendingCommit()
+        for i in 1..<3 { _ = try groups[i].process(out.commit) }
+        let store = try GroupStore(backend: InMemoryStorage())
+        try store.save(groups[1], relativeTo: nil)
+        var loaded = try #require(try store.loadGroup(cast.groupID))
+        expectSameState(loaded, groups[1])
+        #expect(try loaded.process(late).content == .application(Array("spät".utf8)))
+    }
+
+    @Test("joining deletes the KeyPackage's private keys in the same write; a last-resort one is kept", arguments: [false, true])
+    func keyPackageDeletedOnJoin(lastResort: Bool) throws {
+        let backend = InMemoryStorage()
+        let store = try GroupStore(backend: backend, clientID: Array("citizen".utf8))
+        let bundle = try Cast.bundle("citizen", suite: cast.suite)
+        let ref = try store.storeKeyPackage(bundle, lastResort: lastResort)
+        #expect(try store.keyPackage(ref: ref)?.bundle.initPrivateKey == bundle.initPrivateKey)
+        var authority = try cast.members(1)[0]
+        let out = try authority.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
+        try authority.mergePendingCommit()
+        let writes = backend.writeCount
+        let joined = try store.join(welcome: try #require(out.welcome))
+        #expect(backend.writeCount == writes + 1)
+        #expect(joined.epochAuthenticator == authority.epochAuthenticator)
+        #expect((try store.keyPackage(ref: ref) != nil) == lastResort)
+        #expect(try store.loadGroup(cast.groupID) != nil)
+        let other = try GroupStore(backend: backend, clientID: Array("clerk".utf8))
+        #expect(throws: StorageError.noMatchingKeyPackage) { try other.join(welcome: try #require(out.welcome)) }
+    }
+
+    @Test("sealed state: bound to group, epoch and node; wrong keys, moved rows and downgrades are refused")
+    func encryptionAtRest() throws {
+        let backend = InMemoryStorage()
+        let key = SecretBytes(randomCount: 32)
+        let groups = try cast.members(3)
+        let alice = try GroupStore(backend: backend, clientID: Array("a".utf8), encryptionKey: key)
+        let bob = try GroupStore(backend: backend, clientID: Array("b".utf8), encryptionKey: key)
+        try alice.save(groups[0], relativeTo: nil)
+        try bob.save(groups[1], relativeTo: nil)
+        expectSameState(try #require(try alice.loadGroup(cast.groupID)), groups[0])
+        let aRows = try #require(try backend.readGroup(alice.storageKey(cast.groupID)))
+        let bRows = try #require(try backend.readGroup(bob.storageKey(cast.groupID)))
+        // No secret appears in the clear.
+        let plain = groups[0].snapshot().record.unsafeCopiedBytes()
+        let secretSample = Array(plain[plain.count / 2..<plain.count / 2 + 16])
+        #expect(!(0...(aRows.record.count - 16)).contains { Array(aRows.record[$0..<$0 + 16]) == secretSample })
+        // Wrong key.
+        let thief = try GroupStore(backend: backend, clientID: Array("a".utf8), encryptionKey: SecretBytes(randomCount: 32))
+        #expect(throws: StorageError.sealOpenFailed) { try thief.loadGroup(cast.groupID) }
+        // Another member's record moved into Alice's row.
+        var batch = StorageBatch()
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: bRows.record)]
+        try backend.write(batch)
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        // The right record under another epoch number.
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch + 1, record: aRows.record)]
+        try backend.write(batch)
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        // Nodes swapped between indices.
+        var swapped = aRows.nodes
+        swapped[0] = aRows.nodes[2]
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record,
+                                   upsertNodes: swapped.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, replaceAllNodes: true)]
+        try backend.write(batch)
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        // A store without the key meets sealed rows; a store with a key meets plaintext rows.
+        let keyless = try GroupStore(backend: backend, clientID: Array("b".utf8))
+        #expect(throws: StorageError.sealingMismatch) { try keyless.loadGroup(cast.groupID) }
+        let plainStore = try GroupStore(backend: backend, clientID: Array("c".utf8))
+        try plainStore.save(groups[2], relativeTo: nil)
+        let sealedReader = try GroupStore(backend: backend, clientID: Array("c".utf8), encryptionKey: key)
+        #expect(throws: StorageError.sealingMismatch) { try sealedReader.loadGroup(cast.groupID) }
+        #expect(throws: CryptoError.self) { try GroupStore(backend: backend, encryptionKey: SecretBytes(randomCount: 16)) }
+    }
+
+    @Test("a randomized persisted session: after every transition the stored state equals the live one", arguments: backends)
+    func randomizedSession(kind: String) throws {
+        let backend = try backend(kind)
+        var rng = SystemRandomNumberGenerator()
+        var groups = try cast.members(3)
+        var stores = try (0..<3).map { try GroupStore(backend: backend, clientID: Array("m\($0)".utf8), encryptionKey: kind == "sqlite" ? SecretBytes(randomCount: 32) : nil) }
+        var handles = try zip(groups, stores).map { try PersistentGroup(store: $1, new: $0) }
+        var nextName = 3
+        for _ in 0..<30 {
+            let actor = Int.random(in: 0..<handles.count, using: &rng)
+            let choice = Int.random(in: 0..<4, using: &rng)
+            if choice == 0 || handles.count < 3 {
+                // Add a member whose KeyPackage waits in the store.
+                let name = Array("m\(nextName)".utf8)
+                nextName += 1
+                let store = try GroupStore(backend: backend, clientID: name, encryptionKey: stores[0].sealing.key)
+                let bundle = try Cast.bundle(String(decoding: name, as: UTF8.self), suite: cast.suite)
+                try store.storeKeyPackage(bundle)
+                let out = try handles[actor].update { try $0.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))])) }
+                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+                let joined = try store.join(welcome: try #require(out.welcome))
+                handles.append(PersistentGroup(store: store, stored: joined))
+                stores.append(store)
+            } else if choice == 1, handles.count > 3 {
+                // Remove someone else; the removed member's state is deleted.
+                let victim = (actor + 1 + Int.random(in: 0..<(handles.count - 1), using: &rng)) % handles.count
+                let victimLeaf = handles[victim].group.myLeaf.rawValue
+                let out = try handles[actor].update { try $0.commit(CommitOptions(proposals: [.remove(Remove(removed: victimLeaf))])) }
+                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+                try handles[victim].store.deleteGroup(cast.groupID)
+                handles.remove(at: victim)
+                stores.remove(at: victim)
+            } else if choice == 2 {
+                let out = try handles[actor].update { try $0.commit() }
+                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+            } else {
+                let ct = try handles[actor].update { try $0.encrypt(Array("note".utf8)) }
+                for i in handles.indices where i != actor { _ = try handles[i].update { try $0.process(ct) } }
+            }
+            for h in handles {
+                let loaded = try #require(try h.store.loadGroup(cast.groupID))
+                expectSameState(loaded, h.group)
+            }
+            #expect(Set(handles.map(\.group.epochAuthenticator)).count == 1)
+        }
+        groups = handles.map(\.group)
+        #expect(groups.count >= 3)
+    }
+}
