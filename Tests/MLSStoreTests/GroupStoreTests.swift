@@ -289,3 +289,34 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(groups.count >= 3)
     }
 }
+
+@Suite struct SecureDeletionTests {
+    /// Whether `needle` occurs in the database file or its WAL.
+    func fileContains(_ path: String, _ needle: [UInt8]) throws -> Bool {
+        var found = false
+        for p in [path, path + "-wal"] where FileManager.default.fileExists(atPath: p) {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: p)))
+            guard bytes.count >= needle.count else { continue }
+            found = found || (0...(bytes.count - needle.count)).contains { bytes[$0] == needle[0] && Array(bytes[$0..<$0 + needle.count]) == needle }
+        }
+        return found
+    }
+
+    @Test("a deleted KeyPackage's private key is gone from the SQLite files after a checkpoint")
+    func deletedSecretsLeaveTheFile() throws {
+        let path = sqliteFile()
+        let backend = try SQLiteStorage(path: path)
+        // Stored in the clear, so the test can see the key bytes while they exist.
+        let store = try GroupStore(backend: backend, clientID: Array("citizen".utf8))
+        let bundle = try Cast.bundle("citizen", suite: CipherSuite(id: 1)!)
+        let secret = bundle.initPrivateKey.unsafeCopiedBytes()
+        let ref = try store.storeKeyPackage(bundle)
+        try backend.checkpoint()
+        #expect(try fileContains(path, secret), "the test must see the key before deletion")
+        var batch = StorageBatch()
+        batch.deleteKeyPackages.append(store.keyPackageKey(ref: ref))
+        try backend.write(batch)
+        try backend.checkpoint()
+        #expect(!(try fileContains(path, secret)))
+    }
+}
