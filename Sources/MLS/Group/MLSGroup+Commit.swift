@@ -122,7 +122,7 @@ extension MLSGroup {
                 welcome = MLSMessage(body: .welcome(w))
             }
             let groupInfo = MLSMessage(body: .groupInfo(try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)))
-            current.pending = PendingCommit(message: message.tlsSerialized, next: GroupBox(next))
+            current.pending = PendingCommit(messageHash: suite.digest(message.tlsSerialized), next: GroupBox(next))
             self = current
             return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo)
         } catch {

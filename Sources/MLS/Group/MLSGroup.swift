@@ -25,8 +25,10 @@ final class GroupBox: Sendable {
 
 /// A commit this member sent and has not yet seen accepted (§14).
 struct PendingCommit: Sendable {
-    /// The MLSMessage bytes, to recognise the commit when the delivery service returns it.
-    let message: [UInt8]
+    /// Hash of the MLSMessage bytes, to recognise the commit when the delivery service returns
+    /// it. A hash rather than the message: a commit to a large group can be hundreds of
+    /// kilobytes, and the pending state is persisted on every transition until the merge.
+    let messageHash: [UInt8]
     let next: GroupBox
 }
 
@@ -316,7 +318,7 @@ extension MLSGroup {
     public mutating func process(_ message: MLSMessage) throws -> ProcessedMessage {
         guard isActive else { throw GroupError.inactive }
         let bytes = message.tlsSerialized
-        if let pending, pending.message == bytes {
+        if let pending, pending.messageHash == suite.digest(bytes) {
             let sender = Sender.member(myLeaf)
             self = merged(pending.next.group)
             return ProcessedMessage(sender: sender, epoch: epoch - 1, content: .commit(removed: false), authenticatedData: [])

@@ -93,7 +93,7 @@ extension MLSGroup {
         if let pending {
             w.writeUInt8(1)
             let next = pending.next.group
-            w.writeOpaque(pending.message)
+            w.writeOpaque(pending.messageHash)
             w.write(next.context)
             Self.encode(next.tree.delta(relativeTo: tree), to: &w)
             next.encodeMemberState(to: &w)
@@ -211,7 +211,8 @@ extension MLSGroup {
                 var nextTree = tree
                 try nextTree.apply(Self.decodeDelta(&r))
                 let next = try Self.decodeMemberState(&r, suite: suite, context: nextContext, tree: nextTree, configuration: configuration)
-                group.pending = PendingCommit(message: message, next: GroupBox(next))
+                guard message.count == suite.hash.outputLength else { throw GroupStateError.malformed("pending commit hash length") }
+                group.pending = PendingCommit(messageHash: message, next: GroupBox(next))
             }
             var pastReader = try r.readVectorReader()
             var past: [(context: GroupContext, secretTree: SecretTree, senderData: SecretBytes, delta: TreeDelta)] = []
