@@ -9,6 +9,10 @@
 //   (../shared/design/benchmarks.md, "The floor").
 // - `MLSBenchSupport`: the fixtures, operations and floor formulas both share, so the suite and
 //   the report time exactly the same code.
+// - `Store` (Benchmarks/Store): package-benchmark suite for persistence (MLSStore over SQLite).
+// - `store-report`: bytes written per commit against the whole tree, and load / process / save of
+//   many small groups in one database.
+// - `MLSStoreBenchSupport`: the group fixtures both of those share.
 import PackageDescription
 
 let package = Package(
@@ -42,6 +46,37 @@ let package = Package(
             name: "floor-report",
             dependencies: [
                 "MLSBenchSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Persistence: kept apart from MLSBenchSupport so the ratchet-tree benchmarks do not link GRDB.
+        .target(
+            name: "MLSStoreBenchSupport",
+            dependencies: [
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "MLSCrypto", package: "MLSKit"),
+                .product(name: "MLSStore", package: "MLSKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "Store",
+            dependencies: [
+                "MLSStoreBenchSupport",
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "MLSStore", package: "MLSKit"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/Store",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "store-report",
+            dependencies: [
+                "MLSStoreBenchSupport",
+                "MLSBenchSupport",
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "MLSCrypto", package: "MLSKit"),
+                .product(name: "MLSStore", package: "MLSKit"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
