@@ -4,6 +4,8 @@
 //
 // Dependency direction (outside in; never the reverse):
 //
+//   MLSMatrix ─┬─> AsyncHTTPClient (Matrix Client-Server API)
+//              ├─> MLSStore
 //   mls (CLI) ─┬─> MLSStore ─> GRDB (SQLite)
 //              │       └──┐
 //   MLSVectors ┴──────────┴─> MLS ─> MLSCrypto ─> MLSCodec
@@ -13,6 +15,7 @@
 // - MLSVectors (the official test-vector runners and generators) and the CLI sit on top of MLS,
 //   so the protocol core never depends on JSON, files or argument parsing.
 // - MLSStore (persistence) depends on MLS; MLS never depends on a database.
+// - MLSMatrix (transport) depends on MLS and MLSStore; neither depends on the network.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -28,11 +31,13 @@ let package = Package(
         .library(name: "MLSCodec", targets: ["MLSCodec"]),
         .library(name: "MLSVectors", targets: ["MLSVectors"]),
         .library(name: "MLSStore", targets: ["MLSStore"]),
+        .library(name: "MLSMatrix", targets: ["MLSMatrix"]),
         .executable(name: "mls", targets: ["mls"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .systemLibrary(
@@ -54,6 +59,11 @@ let package = Package(
             dependencies: ["MLS", "MLSCrypto", "MLSCodec", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        .target(
+            name: "MLSMatrix",
+            dependencies: ["MLS", "MLSStore", "MLSCrypto", "MLSCodec", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "mls",
             dependencies: [
@@ -66,6 +76,7 @@ let package = Package(
         .testTarget(name: "MLSCryptoTests", dependencies: ["MLSCrypto"], swiftSettings: strict),
         .testTarget(name: "MLSTests", dependencies: ["MLS", "MLSVectors"], swiftSettings: strict),
         .testTarget(name: "MLSStoreTests", dependencies: ["MLSStore", "MLS"], swiftSettings: strict),
+        .testTarget(name: "MLSMatrixTests", dependencies: ["MLSMatrix", "MLSStore", "MLS"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

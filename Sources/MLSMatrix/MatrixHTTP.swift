@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Why a Matrix Client-Server API request failed.
+public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The homeserver answered with an error (`errcode`, `error`), e.g. `M_FORBIDDEN`.
+    /// `retryAfterMilliseconds` is set for 429 responses.
+    case server(status: Int, errcode: String?, message: String?, retryAfterMilliseconds: Int?)
+    /// The request did not reach the homeserver or its answer was cut off.
+    case network(String)
+    /// The answer was not the JSON the Client-Server API specifies.
+    case invalidResponse(String)
+    /// A payload is larger than a single event may be (64 KiB after encoding).
+    case tooLarge(Int)
+
+    /// Whether the same request may succeed later: rate limits, server errors and network errors
+    /// are transient; every other 4xx is permanent (../shared/design/matrix-mapping.md).
+    public var isTransient: Bool {
+        switch self {
+        case let .server(status, _, _, _): status == 429 || status >= 500
+        case .network: true
+        case .invalidResponse, .tooLarge: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .server(status, errcode, message, _): "homeserver answered \(status) \(errcode ?? "") \(message ?? "")"
+        case let .network(m): "network error: \(m)"
+        case let .invalidResponse(m): "unexpected homeserver response: \(m)"
+        case let .tooLarge(n): "payload of \(n) bytes is too large for one event"
+        }
+    }
+}
+
+/// How requests are retried: on 429 after the homeserver's `Retry-After` (or `retry_after_ms`),
+/// on 5xx and network errors with exponential back-off from `initial` to `maximum`.
+public struct RetryPolicy: Sendable {
+    /// First back-off delay.
+    public var initial: Duration = .milliseconds(500)
+    /// Largest back-off delay.
+    public var maximum: Duration = .seconds(60)
+    /// Give up after this many attempts (`nil`: retry transient errors forever).
+    public var maxAttempts: Int? = nil
+
+    /// The default policy of the mapping: 0.5 s doubling to 60 s, unbounded attempts.
+    public init(initial: Duration = .milliseconds(500), maximum: Duration = .seconds(60), maxAttempts: Int? = nil) {
+        self.initial = initial
+        self.maximum = maximum
+        self.maxAttempts = maxAttempts
+    }
+
+    /// Runs `operation` until it succeeds, fails permanently, or runs out of attempts.
+    public func run<T: Sendable>(_ operation: () async throws -> T) async throws -> T {
+        var delay = initial
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await operation()
+            } catch let error as MatrixError where error.isTransient {
+                if let maxAttempts, attempt >= maxAttempts { throw error }
+                var wait = delay
+                if case let .server(429, _, _, retryAfter?) = error { wait = .milliseconds(retryAfter) }
+                try await Task.sleep(for: wait)
+                delay = min(delay * 2, maximum)
+            }
+        }
+    }
+}
+
+/// One Matrix Client-Server API endpoint call over AsyncHTTPClient: JSON in, JSON out, errors
+/// mapped to ``MatrixError``. Knows nothing about MLS.
+public struct MatrixHTTP: Sendable {
+    /// The homeserver's base URL, e.g. `http://127.0.0.1:8008`.
+    public let baseURL: String
+    /// The access token sent as a bearer token, once logged in.
+    public var accessToken: String?
+    let client: HTTPClient
+
+    /// A caller for `baseURL`, sharing AsyncHTTPClient's process-wide client.
+    public init(baseURL: String, accessToken: String? = nil, client: HTTPClient = .shared) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.accessToken = accessToken
+        self.client = client
+    }
+
+    /// Percent-encodes one path segment (room IDs, event types, transaction IDs, user IDs).
+    public static func segment(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+
+    /// Sends one request with an optional body; returns the response body raw.
+    public func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
+                     body: (bytes: [UInt8], contentType: String)? = nil, timeout: Duration = .seconds(90)) async throws -> [UInt8] {
+        var url = baseURL + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\(Self.segment($0.0))=\(Self.segment($0.1))" }.joined(separator: "&")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: body.contentType)
+            request.body = .bytes(ByteBuffer(bytes: body.bytes))
+        }
+        let response: HTTPClientResponse
+        var buffer: ByteBuffer
+        do {
+            let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            buffer = try await response.body.collect(upTo: 256 << 20)
+        } catch {
+            throw MatrixError.network("\(method) \(path): \(error)")
+        }
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        guard (200..<300).contains(Int(response.status.code)) else {
+            let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+            var retry = object?["retry_after_ms"] as? Int
+            if retry == nil, let header = response.headers.first(name: "Retry-After"), let seconds = Int(header) { retry = seconds * 1000 }
+            throw MatrixError.server(status: Int(response.status.code), errcode: object?["errcode"] as? String,
+                                     message: object?["error"] as? String, retryAfterMilliseconds: retry)
+        }
+        return bytes
+    }
+
+    /// Sends a JSON object (or no body) and parses the JSON object answered.
+    public func json(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], _ object: [String: Any]? = nil,
+                     timeout: Duration = .seconds(90)) async throws -> [String: Any] {
+        var body: (bytes: [UInt8], contentType: String)?
+        if let object {
+            guard JSONSerialization.isValidJSONObject(object), let data = try? JSONSerialization.data(withJSONObject: object) else {
+                throw MatrixError.invalidResponse("request body is not JSON")
+            }
+            body = ([UInt8](data), "application/json")
+        }
+        let bytes = try await call(method, path, query: query, body: body, timeout: timeout)
+        guard let o = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+            throw MatrixError.invalidResponse("\(path): not a JSON object")
+        }
+        return o
+    }
+}

@@ -1,0 +1,357 @@
+import Foundation
+import MLS
+import MLSCodec
+import MLSCrypto
+import MLSStore
+
+/// An application message received in a mailbox room.
+public struct MailboxMessage: Sendable, Equatable {
+    /// The room (= MLS group) it arrived in.
+    public let roomID: String
+    /// The Matrix event ID: unique, so a message handed out twice would be visible.
+    public let eventID: String
+    /// The Matrix user who sent it.
+    public let sender: String
+    /// The decrypted application data.
+    public let plaintext: [UInt8]
+}
+
+/// One member device in MLS groups carried by Matrix rooms, per ../shared/design/matrix-mapping.md
+/// and Docs/Matrix.md: KeyPackages as one-time keys, commits, proposals and application messages
+/// as room events, Welcomes as to-device messages, one ordering point per room (the first valid
+/// commit per epoch wins).
+///
+/// All state (session, sync token, outgoing queue, groups, per-room ordering state) lives in a
+/// ``GroupStore``; every MLS transition is written together with the queue entries it produces, so
+/// a restarted process resumes where it stopped and never sends a message twice.
+public actor MatrixMLSClient {
+    /// The namespace of every identifier we define; `m.mls.*` is reserved for the specification.
+    public static let namespace = "de.mlskit.mls.v1"
+    static var commitType: String { namespace + ".commit" }
+    static var proposalType: String { namespace + ".proposal" }
+    static var welcomeType: String { namespace + ".welcome" }
+    static let applicationType = "m.room.encrypted"
+    /// Largest binary payload sent inline: events are capped at 64 KiB, base64 grows by 4/3.
+    public static let inlineLimit = 47 * 1024
+
+    /// Who this client is on the homeserver.
+    public nonisolated let session: MatrixSession
+    /// The cipher suite of the groups it creates and the KeyPackages it publishes.
+    public nonisolated let suite: CipherSuite
+    let api: MatrixAPI
+    let store: GroupStore
+    let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+    var groups: [String: PersistentGroup] = [:]
+    var rooms: [String: RoomState] = [:]
+    var nextBatch: String?
+    var filterID: String?
+    /// Application messages received and not yet taken by ``takeMessages()``.
+    var inbox: [MailboxMessage] = []
+    /// Back-off for every request.
+    public var retry = RetryPolicy()
+    var outboxSequence: UInt64 = 0
+    /// Proposals (and Welcome recipients) of our commits that lost, to re-propose on top of the winner.
+    var reproposals: [String: ([String], [[String]])] = [:]
+
+    /// Per-room ordering state (persisted beside the group).
+    struct RoomState: Codable, Sendable {
+        /// Event ID of the commit that started the current epoch ("" for epoch 0 or unknown).
+        var epochParent: String
+        /// Transaction ID of our commit awaiting confirmation through `/sync`.
+        var pendingTransaction: String?
+        /// The proposals of that commit, re-proposed on top of a competing winner.
+        var pendingIntent: [String]
+        /// The `[user, device]` pairs that commit welcomed.
+        var pendingRecipients: [[String]] = []
+        /// Whether a commit removed us.
+        var removed = false
+    }
+
+    // MARK: Namespaces in the store
+
+    static let accountNS = "matrix.account"
+    static let roomNS = "matrix.room"
+    static let outboxNS = "matrix.outbox"
+    static let seenNS = "matrix.seen"
+    static let sentNS = "matrix.sent"
+
+    init(api: MatrixAPI, session: MatrixSession, store: GroupStore, suite: CipherSuite, signature: (privateKey: SecretBytes, publicKey: [UInt8])) {
+        self.api = api
+        self.session = session
+        self.store = store
+        self.suite = suite
+        self.signature = signature
+    }
+
+    // MARK: Account
+
+    /// Registers `username` with a fixed device ID (or logs in if the user exists), persists the
+    /// session and a new signature key, and returns the client. `store` must be this device's own.
+    public static func connect(homeserver: String, username: String, password: String, deviceID: String, store: GroupStore,
+                               suite: CipherSuite = CipherSuite(id: 1)!) async throws -> MatrixMLSClient {
+        if let restored = try await restore(homeserver: homeserver, store: store) { return restored }
+        var api = MatrixAPI(baseURL: homeserver)
+        let session: MatrixSession
+        do {
+            session = try await RetryPolicy(maxAttempts: 8).run { try await api.register(username: username, password: password, deviceID: deviceID) }
+        } catch MatrixError.server(400, "M_USER_IN_USE", _, _) {
+            session = try await RetryPolicy(maxAttempts: 8).run { try await api.login(username: username, password: password, deviceID: deviceID) }
+        }
+        api.http.accessToken = session.accessToken
+        let keys = suite.signature.generateKeyPair()
+        var w = TLSWriter()
+        w.writeOpaque(Array(session.userID.utf8))
+        w.writeOpaque(Array(session.deviceID.utf8))
+        w.writeOpaque(Array(session.accessToken.utf8))
+        w.writeUInt16(suite.id)
+        keys.privateKey.withUnsafeBytes { w.writeOpaque($0) }
+        w.writeOpaque(keys.publicKey)
+        var bytes = w.takeBytes()
+        try store.putValue(namespace: accountNS, key: Array("account".utf8), value: bytes)
+        SecretBytes.zeroize(&bytes)
+        return MatrixMLSClient(api: api, session: session, store: store, suite: suite, signature: keys)
+    }
+
+    /// The client whose session `store` holds, with its groups, or `nil` if it holds none.
+    public static func restore(homeserver: String, store: GroupStore) async throws -> MatrixMLSClient? {
+        guard var bytes = try store.value(namespace: accountNS, key: Array("account".utf8)) else { return nil }
+        defer { SecretBytes.zeroize(&bytes) }
+        var r = TLSReader(bytes)
+        let user = String(decoding: try r.readOpaque(), as: UTF8.self)
+        let device = String(decoding: try r.readOpaque(), as: UTF8.self)
+        let token = String(decoding: try r.readOpaque(), as: UTF8.self)
+        guard let suite = CipherSuite(id: try r.readUInt16()) else { throw StorageError.corrupt("account suite") }
+        var priv = try r.readOpaque()
+        let pub = try r.readOpaque()
+        let client = MatrixMLSClient(api: MatrixAPI(baseURL: homeserver, accessToken: token), session: MatrixSession(userID: user, deviceID: device, accessToken: token),
+                                     store: store, suite: suite, signature: (SecretBytes(zeroizing: &priv), pub))
+        try await client.loadState()
+        return client
+    }
+
+    func loadState() throws {
+        nextBatch = try store.value(namespace: Self.accountNS, key: Array("next_batch".utf8)).map { String(decoding: $0, as: UTF8.self) }
+        for (key, value) in try store.values(namespace: Self.roomNS) {
+            let roomID = String(decoding: key, as: UTF8.self)
+            let state = try JSONDecoder().decode(RoomState.self, from: Data(value))
+            rooms[roomID] = state
+            if !state.removed, let g = try PersistentGroup.load(Array(roomID.utf8), from: store) { groups[roomID] = g }
+        }
+        outboxSequence = try store.values(namespace: Self.outboxNS).last.map { OutboxItem.sequence($0.key) + 1 } ?? 0
+    }
+
+    var credential: Credential { .basic(identity: Array(session.userID.utf8)) }
+
+    // MARK: KeyPackages
+
+    var keyPackageAlgorithm: String { "\(Self.namespace).key_package.\(suite.id)" }
+
+    /// Generates `count` one-time KeyPackages (and, with `lastResort`, a fallback one), stores
+    /// their private keys, and publishes them through `/keys/upload`. Returns the server's count.
+    @discardableResult
+    public func publishKeyPackages(count: Int, lastResort: Bool = true) async throws -> Int {
+        var batch = StorageBatch()
+        var oneTime: JSONObject = [:]
+        var fallback: JSONObject = [:]
+        for i in 0..<(count + (lastResort ? 1 : 0)) {
+            let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signaturePrivateKey: signature.privateKey,
+                                                       signaturePublicKey: signature.publicKey)
+            let isFallback = lastResort && i == count
+            batch.putKeyPackages.append(try store.keyPackageWrite(bundle, lastResort: isFallback))
+            let id = "\(keyPackageAlgorithm):\(Base64.encode(bundle.keyPackage.ref(suite: suite)))"
+            let value = Base64.encode(bundle.keyPackage.tlsSerialized)
+            if isFallback { fallback[id] = value } else { oneTime[id] = value }
+        }
+        // Private keys are durable before anyone can claim the public halves.
+        try store.backend.write(batch)
+        var body: JSONObject = [
+            "device_keys": [
+                "user_id": session.userID, "device_id": session.deviceID, "algorithms": [Self.namespace],
+                "keys": ["ed25519:\(session.deviceID)": Base64.encode(signature.publicKey)], "signatures": [String: Any](),
+            ],
+            "one_time_keys": oneTime,
+        ]
+        if !fallback.isEmpty { body["fallback_keys"] = fallback }
+        let api = self.api
+        let counts = try await retry.run { try await api.uploadKeys(body) }
+        return counts[keyPackageAlgorithm] ?? 0
+    }
+
+    /// Claims one KeyPackage of every device of `userID` (§10; `/keys/claim`), validated.
+    public func claimKeyPackages(of userID: String) async throws -> [(deviceID: String, keyPackage: KeyPackage)] {
+        let api = self.api
+        let algorithm = keyPackageAlgorithm
+        let devices = try await retry.run { try await api.devices(of: userID) }
+        let claimed = try await retry.run { try await api.claimKeys(userID: userID, devices: devices, algorithm: algorithm) }
+        var out: [(String, KeyPackage)] = []
+        for (device, entry) in claimed.sorted(by: { $0.key < $1.key }) {
+            guard let bytes = Base64.decode(entry.value), let kp = try? KeyPackage(tlsSerialized: bytes) else { continue }
+            out.append((device, kp))
+        }
+        return out
+    }
+
+    // MARK: Rooms
+
+    /// Creates a mailbox room and its MLS group (group ID = the room ID's UTF-8 bytes).
+    public func createMailbox(name: String? = nil) async throws -> String {
+        var body: JSONObject = [
+            "preset": "private_chat",
+            "initial_state": [["type": "m.room.history_visibility", "state_key": "", "content": ["history_visibility": "shared"]]],
+            "creation_content": ["\(Self.namespace).algorithm": "\(Self.namespace).\(suite.id)"],
+        ]
+        if let name { body["name"] = name }
+        let api = self.api
+        let roomID = try await retry.run { try await api.createRoom(body) }
+        let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signaturePrivateKey: signature.privateKey,
+                                                   signaturePublicKey: signature.publicKey)
+        let group = try MLSGroup.create(suite: suite, groupID: Array(roomID.utf8), creator: bundle)
+        let state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
+        groups[roomID] = try PersistentGroup(store: store, new: group, with: try roomWrite(roomID, state))
+        rooms[roomID] = state
+        return roomID
+    }
+
+    func roomWrite(_ roomID: String, _ state: RoomState) throws -> StorageBatch {
+        var batch = StorageBatch()
+        batch.putValues.append(try store.valueWrite(namespace: Self.roomNS, key: Array(roomID.utf8), value: [UInt8](try JSONEncoder().encode(state))))
+        return batch
+    }
+
+    /// The members' Matrix user IDs (from their basic credentials).
+    public func members(of roomID: String) -> [String] {
+        guard let g = groups[roomID]?.group else { return [] }
+        return g.members.compactMap { leaf in
+            if case let .basic(identity)? = g.tree.leaf(leaf)?.credential { return String(decoding: identity, as: UTF8.self) }
+            return nil
+        }
+    }
+
+    /// The current epoch of a room's group.
+    public func epoch(of roomID: String) -> UInt64? { groups[roomID]?.group.epoch }
+
+    /// The epoch authenticator of a room's group (members compare it to check agreement).
+    public func epochAuthenticator(of roomID: String) -> [UInt8]? { groups[roomID]?.group.epochAuthenticator }
+
+    /// Whether a commit of ours awaits confirmation through `/sync`.
+    public func hasPendingCommit(in roomID: String) -> Bool { rooms[roomID]?.pendingTransaction != nil }
+
+    // MARK: Sending
+
+    /// Adds users: claims a KeyPackage of each of their devices, invites them to the room, and
+    /// queues the commit and the Welcomes (sent by ``flush()``).
+    public func add(_ userIDs: [String], to roomID: String) async throws {
+        var proposals: [Proposal] = []
+        var recipients: [(String, String)] = []
+        for user in userIDs {
+            let claimed = try await claimKeyPackages(of: user)
+            guard !claimed.isEmpty else { throw MatrixError.server(status: 404, errcode: "M_NOT_FOUND", message: "no KeyPackage for \(user)", retryAfterMilliseconds: nil) }
+            for (device, kp) in claimed {
+                proposals.append(.add(Add(keyPackage: kp)))
+                recipients.append((user, device))
+            }
+            let api = self.api
+            try await retry.run { try await api.invite(roomID: roomID, userID: user) }
+        }
+        try commit(roomID, proposals: proposals, welcomeTo: recipients)
+        try await flush()
+    }
+
+    /// Removes every device of `userID` from the room's group.
+    public func remove(_ userID: String, from roomID: String) async throws {
+        guard let g = groups[roomID]?.group else { throw GroupError.inactive }
+        let leaves = g.members.filter { leaf in
+            if case let .basic(identity)? = g.tree.leaf(leaf)?.credential { return identity == Array(userID.utf8) }
+            return false
+        }
+        try commit(roomID, proposals: leaves.map { .remove(Remove(removed: $0.rawValue)) }, welcomeTo: [])
+        try await flush()
+    }
+
+    /// Updates this member's keys with an empty commit carrying a path (§12.4).
+    public func updateKeys(in roomID: String) async throws {
+        try commit(roomID, proposals: [], welcomeTo: [])
+        try await flush()
+    }
+
+    /// Encrypts and queues an application message, then sends the queue.
+    public func send(_ text: String, to roomID: String) async throws {
+        try enqueueMessage(Array(text.utf8), to: roomID)
+        try await flush()
+    }
+
+    /// Encrypts and queues an application message without sending it (the queue is persisted
+    /// with the ratchet state, so a crash before ``flush()`` loses nothing).
+    public func enqueueMessage(_ plaintext: [UInt8], to roomID: String) throws {
+        guard var handle = groups[roomID] else { throw GroupError.inactive }
+        var items: [OutboxItem] = []
+        let prepared = try handle.prepareUpdate { try $0.encrypt(plaintext) }
+        items.append(OutboxItem(kind: .room, roomID: roomID, type: Self.applicationType, transactionID: newTransactionID(),
+                                content: ["algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.tlsSerialized)]))
+        var batch = prepared.batch
+        try append(items, to: &batch)
+        try store.backend.write(batch)
+        handle.adopt(prepared.next)
+        groups[roomID] = handle
+    }
+
+    func commit(_ roomID: String, proposals: [Proposal], welcomeTo recipients: [(String, String)]) throws {
+        guard var handle = groups[roomID], var state = rooms[roomID] else { throw GroupError.inactive }
+        guard state.pendingTransaction == nil else { throw GroupError.invalidProposal("a commit is already pending in \(roomID)") }
+        let epoch = handle.group.epoch
+        let prepared = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
+        let txn = newTransactionID()
+        var items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
+            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.commit.tlsSerialized),
+            "epoch": Int(epoch), "parent": state.epochParent,
+        ])]
+        if let welcome = prepared.result.welcome, !recipients.isEmpty {
+            var messages: [String: [String: JSONObject]] = [:]
+            let payload = welcome.tlsSerialized
+            var content: JSONObject = ["algorithm": "\(Self.namespace).\(suite.id)", "room_id": roomID, "commit_transaction": txn]
+            if payload.count > Self.inlineLimit {
+                content["media_sha256"] = Hex.encode(suite.digest(payload))
+                content["media_pending"] = Base64.encode(payload)
+            } else {
+                content["welcome"] = Base64.encode(payload)
+            }
+            for (user, device) in recipients { messages[user, default: [:]][device] = content }
+            items.append(OutboxItem(kind: .toDevice, roomID: roomID, type: Self.welcomeType, transactionID: newTransactionID(), content: ["messages": messages]))
+        }
+        state.pendingTransaction = txn
+        state.pendingIntent = proposals.map { Base64.encode($0.tlsSerialized) }
+        state.pendingRecipients = recipients.map { [$0.0, $0.1] }
+        var batch = prepared.batch
+        batch.putValues += try roomWrite(roomID, state).putValues
+        try append(items, to: &batch)
+        try store.backend.write(batch)
+        handle.adopt(prepared.next)
+        groups[roomID] = handle
+        rooms[roomID] = state
+    }
+
+    func newTransactionID() -> String {
+        "mlskit-\(session.deviceID)-\(Hex.encode(SecretBytes(randomCount: 12).unsafeCopiedBytes()))"
+    }
+
+    /// Takes the application messages received so far.
+    public func takeMessages() -> [MailboxMessage] {
+        defer { inbox = [] }
+        return inbox
+    }
+}
+
+/// Unpadded standard base64, as the mapping uses for every binary field.
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        var s = Data(bytes).base64EncodedString()
+        while s.hasSuffix("=") { s.removeLast() }
+        return s
+    }
+
+    static func decode(_ text: String) -> [UInt8]? {
+        var s = text
+        while s.count % 4 != 0 { s += "=" }
+        return Data(base64Encoded: s).map { [UInt8]($0) }
+    }
+}

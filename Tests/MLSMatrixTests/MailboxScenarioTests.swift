@@ -1,0 +1,108 @@
+import Foundation
+import MLS
+import MLSCodec
+import MLSCrypto
+import MLSStore
+import Testing
+@testable import MLSMatrix
+
+/// Scenarios against a real homeserver, run when `MATRIX_HOMESERVER` names one (`.ci/run` starts
+/// Synapse with Scripts/synapse.sh and sets it). Without it they are skipped, and say so.
+let homeserver = ProcessInfo.processInfo.environment["MATRIX_HOMESERVER"]
+
+func tempStore(_ name: String) throws -> GroupStore {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("mlskit-matrix-\(name)-\(UUID().uuidString).sqlite").path
+    return try GroupStore(backend: try SQLiteStorage(path: path), encryptionKey: SecretBytes(randomCount: 32))
+}
+
+/// A fresh user name per run, so repeated runs against one server do not collide.
+func uniqueName(_ role: String) -> String { "\(role)-\(Hex.encode(SecretBytes(randomCount: 4).unsafeCopiedBytes()))" }
+
+func connect(_ role: String) async throws -> MatrixMLSClient {
+    let client = try await MatrixMLSClient.connect(homeserver: homeserver!, username: uniqueName(role), password: "pw-\(role)-mlskit",
+                                                   deviceID: role.uppercased(), store: try tempStore(role))
+    return client
+}
+
+/// Syncs everyone until no commit is pending, nothing is queued and all members of `room`
+/// agree on the epoch.
+func settle(_ clients: [MatrixMLSClient], room: String, rounds: Int = 40) async throws {
+    for _ in 0..<rounds {
+        for c in clients {
+            try await c.syncOnce(timeout: 0)
+            try await c.reproposeLostCommits()
+            try await c.flush()
+        }
+        var pending = false
+        var epochs: Set<UInt64> = []
+        for c in clients {
+            let queued = try await c.pendingOutgoing()
+            if await c.hasPendingCommit(in: room) || queued > 0 { pending = true }
+            if let e = await c.epoch(of: room) { epochs.insert(e) }
+        }
+        if !pending, epochs.count <= 1 { return }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    var report: [String] = []
+    for c in clients {
+        report.append("\(c.session.userID): epoch \(String(describing: await c.epoch(of: room))) pending \(await c.hasPendingCommit(in: room)) queued \(try await c.pendingOutgoing()) parent \(await c.rooms[room]?.epochParent ?? "-")")
+    }
+    Issue.record("clients did not settle: \(report.joined(separator: "; "))")
+}
+
+@Suite(.enabled(if: homeserver != nil, "MATRIX_HOMESERVER is not set: Matrix scenarios skipped"), .serialized)
+struct MailboxScenarioTests {
+    @Test("an authority adds a citizen and a clerk; messages flow every way; keys update; the removed clerk cannot read")
+    func mailboxLifecycle() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        let clerk = try await connect("clerk")
+        try await citizen.publishKeyPackages(count: 3)
+        try await clerk.publishKeyPackages(count: 3)
+        let room = try await authority.createMailbox(name: "Bauantrag 2026/17")
+        try await authority.add([citizen.session.userID, clerk.session.userID], to: room)
+        let everyone = [authority, citizen, clerk]
+        try await settle(everyone, room: room)
+        for c in everyone { #expect(await c.epoch(of: room) == 1) }
+
+        // Messages in every direction, each received exactly once by each other member.
+        for (i, sender) in everyone.enumerated() {
+            let text = "message \(i) from \(sender.session.userID)"
+            try await sender.send(text, to: room)
+            try await settle(everyone, room: room)
+            for (j, c) in everyone.enumerated() where j != i {
+                let got = await c.takeMessages()
+                #expect(got.map { String(decoding: $0.plaintext, as: UTF8.self) } == [text])
+                #expect(got.first?.sender == sender.session.userID)
+            }
+        }
+
+        // Each member updates its keys.
+        for c in everyone {
+            try await c.updateKeys(in: room)
+            try await settle(everyone, room: room)
+        }
+        let auths = await everyone.asyncMap { await $0.epochAuthenticator(of: room) }
+        #expect(Set(auths).count == 1 && auths[0] != nil)
+        #expect(await authority.epoch(of: room) == 4)
+
+        // The clerk is removed and can no longer read.
+        try await authority.remove(clerk.session.userID, from: room)
+        try await settle(everyone, room: room)
+        #expect(await clerk.epoch(of: room) == nil)
+        try await authority.send("nur für die Bürgerin", to: room)
+        try await settle([authority, citizen], room: room)
+        try await clerk.syncOnce()
+        #expect(await citizen.takeMessages().map(\.plaintext) == [Array("nur für die Bürgerin".utf8)])
+        #expect(await clerk.takeMessages().isEmpty)
+        #expect(await citizen.members(of: room).sorted() == [authority.session.userID, citizen.session.userID].sorted())
+    }
+}
+
+extension Array where Element: Sendable {
+    func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
+        return out
+    }
+}
