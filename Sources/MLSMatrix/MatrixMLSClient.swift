@@ -61,8 +61,10 @@ public actor MatrixMLSClient {
         var pendingTransaction: String?
         /// The proposals of that commit, re-proposed on top of a competing winner.
         var pendingIntent: [String]
-        /// The `[user, device]` pairs that commit welcomed.
+        /// The `[user, device]` pairs that commit welcomes.
         var pendingRecipients: [[String]] = []
+        /// The Welcome's queue entry, queued once the commit is confirmed.
+        var heldWelcome: String?
         /// Whether a commit removed us.
         var removed = false
     }
@@ -73,7 +75,6 @@ public actor MatrixMLSClient {
     static let roomNS = "matrix.room"
     static let outboxNS = "matrix.outbox"
     static let seenNS = "matrix.seen"
-    static let sentNS = "matrix.sent"
 
     init(api: MatrixAPI, session: MatrixSession, store: GroupStore, suite: CipherSuite, signature: (privateKey: SecretBytes, publicKey: [UInt8])) {
         self.api = api
@@ -301,7 +302,7 @@ public actor MatrixMLSClient {
         let epoch = handle.group.epoch
         let prepared = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
         let txn = newTransactionID()
-        var items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
+        let items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
             "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.commit.tlsSerialized),
             "epoch": Int(epoch), "parent": state.epochParent,
         ])]
@@ -316,7 +317,10 @@ public actor MatrixMLSClient {
                 content["welcome"] = Base64.encode(payload)
             }
             for (user, device) in recipients { messages[user, default: [:]][device] = content }
-            items.append(OutboxItem(kind: .toDevice, roomID: roomID, type: Self.welcomeType, transactionID: newTransactionID(), content: ["messages": messages]))
+            // Held until the commit comes back as the winner: a Welcome for a commit that lost
+            // would put the joiner into a state nobody else is in.
+            let welcomeItem = OutboxItem(kind: .toDevice, roomID: roomID, type: Self.welcomeType, transactionID: newTransactionID(), content: ["messages": messages])
+            state.heldWelcome = String(decoding: welcomeItem.encoded, as: UTF8.self)
         }
         state.pendingTransaction = txn
         state.pendingIntent = proposals.map { Base64.encode($0.tlsSerialized) }

@@ -69,25 +69,13 @@ extension MatrixMLSClient {
             var content = item.content
             switch item.kind {
             case .room:
-                let eventID = try await retry.run { try await api.send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: content) }
-                // Remember which event our transaction became, in the write that dequeues it, so
-                // the Welcome that follows a commit can name the commit's event.
-                var batch = StorageBatch()
-                batch.putValues.append(try store.valueWrite(namespace: Self.sentNS, key: Array(item.transactionID.utf8), value: Array(eventID.utf8)))
-                batch.deleteValues.append(store.valueDeletion(namespace: Self.outboxNS, key: key))
-                try store.backend.write(batch)
-                continue
+                _ = try await retry.run { try await api.send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: content) }
             case .toDevice:
                 // A Welcome too large for one event goes to the media repository; a retry after a
                 // crash may upload it twice, which wastes space but cannot duplicate the message.
                 if var messages = content["messages"] as? [String: [String: JSONObject]] {
                     for (user, devices) in messages {
                         for (device, var c) in devices {
-                            if let txn = c["commit_transaction"] as? String,
-                               let event = try store.value(namespace: Self.sentNS, key: Array(txn.utf8)) {
-                                c["commit_event"] = String(decoding: event, as: UTF8.self)
-                                messages[user]?[device] = c
-                            }
                             if let pending = c["media_pending"] as? String, let bytes = Base64.decode(pending) {
                                 let uri = try await retry.run { try await api.uploadMedia(bytes) }
                                 c["media_pending"] = nil

@@ -52,6 +52,8 @@ extension MatrixMLSClient {
         if let counts = response["device_one_time_keys_count"] as? [String: Int], (counts[keyPackageAlgorithm] ?? 0) < 2 {
             try await publishKeyPackages(count: 5, lastResort: false)
         }
+        // Welcomes released by confirmed commits, and anything left from before a restart.
+        try await flush()
         return Array(inbox[before...])
     }
 
@@ -152,6 +154,19 @@ extension MatrixMLSClient {
             handle.adopt(prepared.next)
             state.epochParent = eventID
             state.pendingTransaction = nil
+            if ours, let held = state.heldWelcome {
+                var item = try OutboxItem(decoding: Array(held.utf8))
+                var content = item.content
+                if var messages = content["messages"] as? [String: [String: JSONObject]] {
+                    for (user, devices) in messages {
+                        for device in devices.keys { messages[user]?[device]?["commit_event"] = eventID }
+                    }
+                    content["messages"] = messages
+                }
+                item = OutboxItem(kind: item.kind, roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: content)
+                try append([item], to: &batch)
+            }
+            state.heldWelcome = nil
             state.pendingIntent = []
             state.pendingRecipients = []
             if case .commit(removed: true) = prepared.result.content {

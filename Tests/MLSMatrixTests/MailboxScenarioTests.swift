@@ -106,3 +106,40 @@ extension Array where Element: Sendable {
         return out
     }
 }
+
+@Suite(.enabled(if: homeserver != nil, "MATRIX_HOMESERVER is not set: Matrix scenarios skipped"), .serialized)
+struct ConcurrentCommitTests {
+    @Test("two members commit in the same epoch: everyone converges on the winner, and the loser's add lands in a later epoch")
+    func competingCommits() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        let clerk = try await connect("clerk")
+        try await citizen.publishKeyPackages(count: 2)
+        try await clerk.publishKeyPackages(count: 2)
+        let room = try await authority.createMailbox()
+        try await authority.add([citizen.session.userID], to: room)
+        try await settle([authority, citizen], room: room)
+        #expect(await citizen.epoch(of: room) == 1)
+
+        // Both commit on epoch 1 before either sees the other's commit: the citizen updates its
+        // keys, the authority adds the clerk. Sending order decides the winner.
+        let clerkPackage = try #require(try await authority.claimKeyPackages(of: clerk.session.userID).first)
+        try await citizen.commit(room, proposals: [], welcomeTo: [])
+        try await authority.commit(room, proposals: [.add(Add(keyPackage: clerkPackage.keyPackage))],
+                                   welcomeTo: [(clerk.session.userID, clerkPackage.deviceID)])
+        try await citizen.flush()
+        try await authority.flush()
+        let api = MatrixAPI(baseURL: homeserver!, accessToken: authority.session.accessToken)
+        try await api.invite(roomID: room, userID: clerk.session.userID)
+
+        try await settle([authority, citizen, clerk], room: room)
+        // Epoch 2 is the citizen's update; the authority's add was re-proposed as epoch 3.
+        for c in [authority, citizen, clerk] { #expect(await c.epoch(of: room) == 3) }
+        let auths = await [authority, citizen, clerk].asyncMap { await $0.epochAuthenticator(of: room) }
+        #expect(Set(auths).count == 1 && auths[0] != nil)
+        #expect(await authority.members(of: room).count == 3)
+        try await clerk.send("angekommen", to: room)
+        try await settle([authority, citizen, clerk], room: room)
+        #expect(await authority.takeMessages().map(\.plaintext) == [Array("angekommen".utf8)])
+    }
+}
