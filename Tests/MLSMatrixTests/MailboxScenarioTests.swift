@@ -143,3 +143,34 @@ struct ConcurrentCommitTests {
         #expect(await authority.takeMessages().map(\.plaintext) == [Array("angekommen".utf8)])
     }
 }
+
+/// A homeserver started with Synapse's default rate limits (`Scripts/synapse.sh start --default-limits`).
+let limitedHomeserver = ProcessInfo.processInfo.environment["MATRIX_HOMESERVER_DEFAULT_LIMITS"]
+
+@Suite(.enabled(if: limitedHomeserver != nil, "MATRIX_HOMESERVER_DEFAULT_LIMITS is not set: rate-limit scenario skipped"))
+struct RateLimitTests {
+    @Test("with Synapse's default rate limits, a burst of 20 messages arrives completely and in order")
+    func burstOfTwenty() async throws {
+        func connectLimited(_ role: String) async throws -> MatrixMLSClient {
+            try await MatrixMLSClient.connect(homeserver: limitedHomeserver!, username: uniqueName(role), password: "pw-\(role)-mlskit",
+                                              deviceID: role.uppercased(), store: try tempStore(role))
+        }
+        let authority = try await connectLimited("authority")
+        let citizen = try await connectLimited("citizen")
+        try await citizen.publishKeyPackages(count: 1)
+        let room = try await authority.createMailbox()
+        try await authority.add([citizen.session.userID], to: room)
+        try await settle([authority, citizen], room: room)
+        // Queue all 20 first (each persisted with its ratchet state), then send: the homeserver
+        // answers 429 after its burst, and the queue waits as told and resumes in order.
+        let texts = (1...20).map { "Nachricht \($0)" }
+        for t in texts { try await authority.enqueueMessage(Array(t.utf8), to: room) }
+        try await authority.flush()
+        var received: [String] = []
+        for _ in 0..<60 where received.count < texts.count {
+            try await citizen.syncOnce(timeout: 1000)
+            received += await citizen.takeMessages().map { String(decoding: $0.plaintext, as: UTF8.self) }
+        }
+        #expect(received == texts)
+    }
+}
