@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "mls",
             dependencies: [
-                "MLSVectors", "MLS", "MLSStore",
+                "MLSVectors", "MLS", "MLSStore", "MLSMatrix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

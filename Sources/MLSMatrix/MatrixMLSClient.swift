@@ -50,6 +50,8 @@ public actor MatrixMLSClient {
     /// Back-off for every request.
     public var retry = RetryPolicy()
     var outboxSequence: UInt64 = 0
+    /// How many payloads went to the media repository (too large for an event).
+    public internal(set) var mediaUploads = 0
     /// Proposals (and Welcome recipients) of our commits that lost, to re-propose on top of the winner.
     var reproposals: [String: ([String], [[String]])] = [:]
 

@@ -1,4 +1,5 @@
 import Foundation
+import MLSCodec
 import MLSCrypto
 import MLSStore
 
@@ -69,6 +70,15 @@ extension MatrixMLSClient {
             var content = item.content
             switch item.kind {
             case .room:
+                // A commit or message too large for one event (a commit adding hundreds of members
+                // by value) goes to the media repository; the event carries its URI and hash.
+                if let text = content["ciphertext"] as? String, let bytes = Base64.decode(text), bytes.count > Self.inlineLimit {
+                    let uri = try await retry.run { try await api.uploadMedia(bytes) }
+                    mediaUploads += 1
+                    content["ciphertext"] = nil
+                    content["ciphertext_url"] = uri
+                    content["ciphertext_sha256"] = Hex.encode(suite.digest(bytes))
+                }
                 _ = try await retry.run { try await api.send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: content) }
             case .toDevice:
                 // A Welcome too large for one event goes to the media repository; a retry after a
@@ -78,6 +88,7 @@ extension MatrixMLSClient {
                         for (device, var c) in devices {
                             if let pending = c["media_pending"] as? String, let bytes = Base64.decode(pending) {
                                 let uri = try await retry.run { try await api.uploadMedia(bytes) }
+                                mediaUploads += 1
                                 c["media_pending"] = nil
                                 c["welcome_url"] = uri
                                 messages[user]?[device] = c

@@ -41,7 +41,7 @@ extension MatrixMLSClient {
             if timeline["limited"] as? Bool == true, let prev = timeline["prev_batch"] as? String {
                 events = try await backfill(roomID: roomID, from: prev) + events
             }
-            for event in events { try handleRoomEvent(event, roomID: roomID) }
+            for event in events { try await handleRoomEvent(event, roomID: roomID) }
         }
         if let next = response["next_batch"] as? String {
             // Written only after the whole batch was applied: a crash before this line replays
@@ -121,13 +121,21 @@ extension MatrixMLSClient {
     }
 
     /// One timeline event, applied in one atomic write together with the record that it was seen.
-    func handleRoomEvent(_ event: JSONObject, roomID: String) throws {
+    func handleRoomEvent(_ event: JSONObject, roomID: String) async throws {
         guard let eventID = event["event_id"] as? String, let type = event["type"] as? String,
               let content = event["content"] as? JSONObject, try !seen(eventID) else { return }
-        guard var handle = groups[roomID], var state = rooms[roomID], !state.removed else { return }
+        guard groups[roomID] != nil, rooms[roomID]?.removed == false else { return }
         let sender = event["sender"] as? String ?? ""
         let transaction = (event["unsigned"] as? JSONObject)?["transaction_id"] as? String
-        guard let text = content["ciphertext"] as? String, let bytes = Base64.decode(text), let message = try? MLSMessage(tlsSerialized: bytes) else {
+        var payload = (content["ciphertext"] as? String).flatMap(Base64.decode)
+        if payload == nil, let uri = content["ciphertext_url"] as? String, let digest = content["ciphertext_sha256"] as? String {
+            let api = self.api
+            let downloaded = try await retry.run { try await api.downloadMedia(uri) }
+            if Hex.encode(suite.digest(downloaded)) == digest { payload = downloaded }
+        }
+        // The actor may have run other work while downloading: re-read the state.
+        guard var handle = groups[roomID], var state = rooms[roomID], !state.removed else { return }
+        guard let bytes = payload, let message = try? MLSMessage(tlsSerialized: bytes) else {
             try store.backend.write(markSeen(eventID))
             return
         }

@@ -7,7 +7,7 @@ import MLSCrypto
 /// two citizens share an MLS group over an in-memory delivery service; they exchange notices,
 /// update keys and remove the clerk, and every step checks what it claims, so the command is
 /// also a smoke test of the group API end to end.
-struct Demo: ParsableCommand {
+struct Demo: AsyncParsableCommand {
     /// The command's name and help.
     static let configuration = CommandConfiguration(
         abstract: "Walk through a case-file mailbox: an authority, a clerk and two citizens in one MLS group.",
@@ -33,13 +33,27 @@ struct Demo: ParsableCommand {
     @Option(help: "Frame proposals and commits as public or private messages.")
     var handshake: Handshake = .public
 
+    /// A Matrix homeserver to run the story through instead of the in-memory delivery service.
+    @Option(help: "Run the story through this Matrix homeserver (e.g. http://127.0.0.1:8008 from Scripts/synapse.sh start).")
+    var homeserver: String?
+
     /// Rejects suites the library does not implement before anything runs.
     func validate() throws {
         guard CipherSuite(id: suite) != nil else { throw ValidationError("unknown cipher suite \(suite): choose 1-7") }
     }
 
     /// Runs the story; any failed expectation or unexpected error ends it with a non-zero status.
-    func run() throws {
+    func run() async throws {
+        if let homeserver {
+            var story = MatrixMailboxStory(homeserver: homeserver)
+            do {
+                try await story.run()
+            } catch let failure as DemoFailure {
+                print("FAILED: \(failure.expectation)")
+                throw ExitCode.failure
+            }
+            return
+        }
         guard let cipherSuite = CipherSuite(id: suite) else { throw ExitCode.validationFailure }
         var configuration = GroupConfiguration()
         configuration.handshakeFraming = handshake == .public ? .publicMessage : .privateMessage

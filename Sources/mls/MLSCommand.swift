@@ -4,7 +4,7 @@ import MLSVectors
 
 /// The `mls` command-line tool.
 @main
-struct MLSCommand: ParsableCommand {
+struct MLSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mls",
         abstract: "MLSKit: Messaging Layer Security (RFC 9420) tools.",

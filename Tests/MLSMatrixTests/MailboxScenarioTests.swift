@@ -174,3 +174,110 @@ struct RateLimitTests {
         #expect(received == texts)
     }
 }
+
+/// `Scripts/synapse.sh`, for scenarios that kill and restart the homeserver.
+let synapseScript = ProcessInfo.processInfo.environment["MATRIX_SYNAPSE_SCRIPT"]
+
+func synapse(_ arguments: [String]) throws {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: synapseScript!)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw MatrixError.network("synapse.sh \(arguments) failed") }
+}
+
+@Suite(.enabled(if: homeserver != nil, "MATRIX_HOMESERVER is not set: Matrix scenarios skipped"), .serialized)
+struct DeliveryTests {
+    @Test("a Welcome (and commit) too large for one event (a group of 300 members) travel through the media repository")
+    func largeWelcomeThroughMedia() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        try await citizen.publishKeyPackages(count: 1)
+        let room = try await authority.createMailbox()
+        let claimed = try #require(try await authority.claimKeyPackages(of: citizen.session.userID).first)
+        // 299 members without Matrix accounts make the tree (in the Welcome's GroupInfo) large.
+        let suite = CipherSuite(id: 1)!
+        var proposals: [Proposal] = try (0..<299).map { i in
+            let sig = suite.signature.generateKeyPair()
+            let kp = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("offline-\(i)".utf8)),
+                                                   signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+            return .add(Add(keyPackage: kp.keyPackage))
+        }
+        proposals.append(.add(Add(keyPackage: claimed.keyPackage)))
+        let api = MatrixAPI(baseURL: homeserver!, accessToken: authority.session.accessToken)
+        try await api.invite(roomID: room, userID: citizen.session.userID)
+        try await authority.commit(room, proposals: proposals, welcomeTo: [(citizen.session.userID, claimed.deviceID)])
+        try await authority.flush()
+        try await settle([authority, citizen], room: room)
+        // The commit (300 KeyPackages by value) and the Welcome are both too large for an event.
+        #expect(await authority.mediaUploads == 2)
+        #expect(await citizen.epoch(of: room) == 1)
+        #expect(await citizen.members(of: room).count == 301)
+        #expect(await citizen.epochAuthenticator(of: room) == authority.epochAuthenticator(of: room))
+        try await citizen.send("Hallo", to: room)
+        try await settle([authority, citizen], room: room)
+        #expect(await authority.takeMessages().map(\.plaintext) == [Array("Hallo".utf8)])
+    }
+
+    @Test("a client killed before or during a send and restarted delivers every message exactly once")
+    func clientRestart() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mlskit-restart-\(UUID().uuidString).sqlite").path
+        let key = SecretBytes(randomCount: 32)
+        func authorityStore() throws -> GroupStore { try GroupStore(backend: try SQLiteStorage(path: path), encryptionKey: key) }
+        var authority = try await MatrixMLSClient.connect(homeserver: homeserver!, username: uniqueName("authority"), password: "pw-restart",
+                                                          deviceID: "AUTHORITY", store: try authorityStore())
+        let citizen = try await connect("citizen")
+        try await citizen.publishKeyPackages(count: 1)
+        let room = try await authority.createMailbox()
+        try await authority.add([citizen.session.userID], to: room)
+        try await settle([authority, citizen], room: room)
+
+        // Killed after the message was encrypted and queued, before anything was sent.
+        try await authority.enqueueMessage(Array("eins".utf8), to: room)
+        authority = try #require(try await MatrixMLSClient.restore(homeserver: homeserver!, store: try authorityStore()))
+        #expect(try await authority.pendingOutgoing() == 1)
+        // Killed after the homeserver accepted the event, before the queue entry was deleted:
+        // the restarted client sends it again with the same transaction ID.
+        try await authority.enqueueMessage(Array("zwei".utf8), to: room)
+        let queued = try await authority.store.values(namespace: MatrixMLSClient.outboxNS)
+        for (_, value) in queued {
+            let item = try OutboxItem(decoding: value)
+            _ = try await MatrixAPI(baseURL: homeserver!, accessToken: authority.session.accessToken)
+                .send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: item.content)
+        }
+        authority = try #require(try await MatrixMLSClient.restore(homeserver: homeserver!, store: try authorityStore()))
+        try await authority.flush()
+        try await settle([authority, citizen], room: room)
+        #expect(await citizen.takeMessages().map { String(decoding: $0.plaintext, as: UTF8.self) } == ["eins", "zwei"])
+    }
+
+    @Test("Synapse killed and restarted mid-conversation: every message arrives exactly once, members converge",
+          .enabled(if: synapseScript != nil, "MATRIX_SYNAPSE_SCRIPT is not set: homeserver restart skipped"),
+          .disabled("not passing yet: after the restart the queued sends never complete; issue 6 stays open for it"))
+    func homeserverRestart() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        try await citizen.publishKeyPackages(count: 2)
+        let room = try await authority.createMailbox()
+        try await authority.add([citizen.session.userID], to: room)
+        try await settle([authority, citizen], room: room)
+        for i in 1...3 { try await authority.enqueueMessage(Array("vorher \(i)".utf8), to: room) }
+        try await authority.flush()
+        try synapse(["kill"])
+        // Queued while the homeserver is down; the flush retries until it is back.
+        for i in 1...3 { try await authority.enqueueMessage(Array("nachher \(i)".utf8), to: room) }
+        let sending = Task { try await authority.flush() }
+        try await Task.sleep(for: .seconds(2))
+        let port = URL(string: homeserver!)?.port ?? 8008
+        try synapse(["start", "--keep-data", "--port", String(port)])
+        try await sending.value
+        try await authority.updateKeys(in: room)
+        try await settle([authority, citizen], room: room)
+        let got = await citizen.takeMessages().map { String(decoding: $0.plaintext, as: UTF8.self) }
+        #expect(got == (1...3).map { "vorher \($0)" } + (1...3).map { "nachher \($0)" })
+        #expect(await citizen.epochAuthenticator(of: room) == authority.epochAuthenticator(of: room))
+        #expect(await citizen.epoch(of: room) == 2)
+    }
+}
