@@ -80,8 +80,18 @@ public struct MatrixHTTP: Sendable {
     public var accessToken: String?
     let client: HTTPClient
 
-    /// A caller for `baseURL`, sharing AsyncHTTPClient's process-wide client.
-    public init(baseURL: String, accessToken: String? = nil, client: HTTPClient = .shared) {
+    /// The process-wide client MLSMatrix uses. Unlike `HTTPClient.shared` it does not keep
+    /// re-trying to connect while a request waits: a request to a homeserver that is down fails
+    /// at once, and ``RetryPolicy`` (which knows the Matrix rules) decides when to try again.
+    public static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    /// A caller for `baseURL`.
+    public init(baseURL: String, accessToken: String? = nil, client: HTTPClient = MatrixHTTP.client) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.accessToken = accessToken
         self.client = client

@@ -255,7 +255,7 @@ struct DeliveryTests {
 
     @Test("Synapse killed and restarted mid-conversation: every message arrives exactly once, members converge",
           .enabled(if: synapseScript != nil, "MATRIX_SYNAPSE_SCRIPT is not set: homeserver restart skipped"),
-          .disabled("not passing yet: after the restart the queued sends never complete; issue 6 stays open for it"))
+          .disabled("not passing yet: after the restart the queued messages are accepted, then the client stalls; issue 6 stays open for it"))
     func homeserverRestart() async throws {
         let authority = try await connect("authority")
         let citizen = try await connect("citizen")
