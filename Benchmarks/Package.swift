@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "MLS", package: "MLSKit"),
                 .product(name: "MLSCrypto", package: "MLSKit"),
                 .product(name: "MLSStore", package: "MLSKit"),
+                .product(name: "MLSVectors", package: "MLSKit"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

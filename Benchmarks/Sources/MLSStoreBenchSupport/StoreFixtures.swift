@@ -140,20 +140,6 @@ public enum StoreFixtures {
     public static func groupID(_ index: Int) -> [UInt8] { Array(String(format: "group-%06d", index).utf8) }
 }
 
-/// A fixed-seed generator (SplitMix64), so random group sizes are the same in every run.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    /// Starts the sequence at `seed`.
-    public init(seed: UInt64) { state = seed }
-    /// The next value.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A fixture could not be built as intended.
 public struct StoreFixtureError: Error, CustomStringConvertible {

@@ -271,25 +271,7 @@ struct Cell {
     var samples: [Sample]
 }
 
-/// The process's peak resident set size so far, in bytes (Linux reports `ru_maxrss` in KiB,
-/// Darwin in bytes).
-func peakRSSBytes() -> Int {
-    var usage = rusage()
-    #if os(Linux)
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Int(usage.ru_maxrss) * 1024
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    return Int(usage.ru_maxrss)
-    #endif
-}
 
-/// The 1, 5 and 15 minute load averages: on a shared machine, a load above the core count
-/// means the parallel operations did not get every core and their ratios are inflated.
-func loadAverage() -> String {
-    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
-    return text.split(separator: " ").prefix(3).joined(separator: " ")
-}
 
 /// A time in milliseconds or microseconds with about four significant digits.
 func format(_ v: Double) -> String {

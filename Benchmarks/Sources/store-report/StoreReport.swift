@@ -6,6 +6,7 @@ import MLSCodec
 import MLSCrypto
 import MLSStore
 import MLSStoreBenchSupport
+import MLSVectors
 
 /// Measures what persisting MLS state costs with `MLSStore` over SQLite:
 ///
@@ -425,23 +426,7 @@ func number(_ v: Double) -> String {
     v.isFinite ? String(format: "%.6g", v) : "null"
 }
 
-/// The 1, 5 and 15 minute load averages.
-func loadAverage() -> String {
-    guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
-    return text.split(separator: " ").prefix(3).joined(separator: " ")
-}
 
-/// The process's peak resident set size so far, in bytes.
-func peakRSSBytes() -> Int {
-    var usage = rusage()
-    #if os(Linux)
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-    return Int(usage.ru_maxrss) * 1024
-    #else
-    getrusage(RUSAGE_SELF, &usage)
-    return Int(usage.ru_maxrss)
-    #endif
-}
 
 extension StorageBatch {
     init(groups: [GroupWrite]) {
