@@ -332,10 +332,20 @@ cmd_start() {
     } >>"$LOG_FILE"
     # nohup + stdin from /dev/null + all output to the log: the server must outlive this script
     # and must not hold the caller's pipes open (URL=$(synapse.sh start | tail -1) would hang).
-    # `9>&-` drops the lock fd. nohup execs python, so $! is Synapse's own PID.
+    # Every other inherited descriptor is closed too: the lock fd 9 (or the daemon would hold
+    # the lock for life), and whatever the caller passed down. Swift Foundation's Process, for
+    # one, watches a descriptor it gives the child, and waits until that closes: a daemon
+    # holding it makes waitUntilExit() hang until Synapse stops. The subshell execs nohup,
+    # which execs python, so $! is Synapse's own PID.
     local started_at=$SECONDS
-    nohup "$VENV/bin/python" -m synapse.app.homeserver --config-path "$CONFIG" \
-        </dev/null >>"$LOG_FILE" 2>&1 9>&- &
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            n=${fd##*/}
+            if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+        done
+        exec nohup "$VENV/bin/python" -m synapse.app.homeserver --config-path "$CONFIG" \
+            </dev/null >>"$LOG_FILE" 2>&1
+    ) &
     pid=$!
     echo "$pid" >"$PID_FILE"
 

@@ -256,8 +256,7 @@ struct DeliveryTests {
     }
 
     @Test("Synapse killed and restarted mid-conversation: every message arrives exactly once, members converge",
-          .enabled(if: synapseScript != nil, "MATRIX_SYNAPSE_SCRIPT is not set: homeserver restart skipped"),
-          .disabled("not passing yet: after the restart the queued messages are accepted, then the test stalls with every thread idle; issue 6 stays open for it"))
+          .enabled(if: synapseScript != nil, "MATRIX_SYNAPSE_SCRIPT is not set: homeserver restart skipped"))
     func homeserverRestart() async throws {
         let authority = try await connect("authority")
         let citizen = try await connect("citizen")
