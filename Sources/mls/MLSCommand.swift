@@ -8,7 +8,7 @@ struct MLSCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mls",
         abstract: "MLSKit: Messaging Layer Security (RFC 9420) tools.",
-        subcommands: [Vectors.self, Interop.self, Demo.self, Store.self])
+        subcommands: [Vectors.self, Interop.self, Demo.self, Store.self, Matrix.self])
 }
 
 /// `mls vectors …`: the official MLS interoperability test vectors.
