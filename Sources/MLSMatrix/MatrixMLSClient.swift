@@ -277,6 +277,24 @@ public actor MatrixMLSClient {
         try await flush()
     }
 
+    /// Proposes a change as a standalone `NS.proposal` event (§12.1), for the next commit by any
+    /// member to include by reference. `make` builds the proposal message from the group, e.g.
+    /// `{ try $0.proposeUpdate() }` or `{ try $0.proposeRemove(leaf) }`.
+    public func propose(in roomID: String, _ make: (inout MLSGroup) throws -> MLSMessage) async throws {
+        guard var handle = groups[roomID], let state = rooms[roomID] else { throw GroupError.inactive }
+        let epoch = handle.group.epoch
+        let prepared = try handle.prepareUpdate(make)
+        var batch = prepared.batch
+        try append([OutboxItem(kind: .room, roomID: roomID, type: Self.proposalType, transactionID: newTransactionID(), content: [
+            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.tlsSerialized),
+            "epoch": Int(epoch), "parent": state.epochParent,
+        ])], to: &batch)
+        try store.backend.write(batch)
+        handle.adopt(prepared.next)
+        groups[roomID] = handle
+        try await flush()
+    }
+
     /// Encrypts and queues an application message, then sends the queue.
     public func send(_ text: String, to roomID: String) async throws {
         try enqueueMessage(Array(text.utf8), to: roomID)

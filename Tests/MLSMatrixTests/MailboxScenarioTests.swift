@@ -77,6 +77,18 @@ struct MailboxScenarioTests {
             }
         }
 
+        // The clerk proposes an update of its leaf as a standalone proposal; the authority's next
+        // commit includes it by reference.
+        try await clerk.propose(in: room) { try $0.proposeUpdate() }
+        try await settle(everyone, room: room)
+        let clerkKeyBefore = await clerk.groups[room]?.group.myLeafNode?.encryptionKey
+        #expect(await authority.groups[room]?.group.pendingProposals.count == 1)
+        try await authority.updateKeys(in: room)
+        try await settle(everyone, room: room)
+        #expect(await clerk.epoch(of: room) == 2)
+        #expect(await clerk.groups[room]?.group.myLeafNode?.encryptionKey != clerkKeyBefore)
+        #expect(await clerk.epochAuthenticator(of: room) == authority.epochAuthenticator(of: room))
+
         // Each member updates its keys.
         for c in everyone {
             try await c.updateKeys(in: room)
@@ -84,7 +96,7 @@ struct MailboxScenarioTests {
         }
         let auths = await everyone.asyncMap { await $0.epochAuthenticator(of: room) }
         #expect(Set(auths).count == 1 && auths[0] != nil)
-        #expect(await authority.epoch(of: room) == 4)
+        #expect(await authority.epoch(of: room) == 5)
 
         // The clerk is removed and can no longer read.
         try await authority.remove(clerk.session.userID, from: room)
