@@ -52,6 +52,8 @@ public actor MatrixMLSClient {
     var outboxSequence: UInt64 = 0
     /// How many payloads went to the media repository (too large for an event).
     public internal(set) var mediaUploads = 0
+    /// How many events were fetched from `/messages` to fill `limited` timelines.
+    public internal(set) var backfilledEvents = 0
     /// Proposals (and Welcome recipients) of our commits that lost, to re-propose on top of the winner.
     var reproposals: [String: ([String], [[String]])] = [:]
 

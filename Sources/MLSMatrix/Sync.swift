@@ -75,6 +75,7 @@ extension MatrixMLSClient {
             guard !reachedKnown, let end = page["end"] as? String, !chunk.isEmpty else { break }
             from = end
         }
+        backfilledEvents += collected.count
         return collected.reversed()
     }
 

@@ -235,6 +235,27 @@ struct DeliveryTests {
         #expect(await authority.takeMessages().map(\.plaintext) == [Array("Hallo".utf8)])
     }
 
+    @Test("a gap larger than the sync timeline (a `limited` timeline) is filled from /messages: all 130 messages, in order, once")
+    func limitedTimelineBackfill() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        try await citizen.publishKeyPackages(count: 1)
+        let room = try await authority.createMailbox()
+        try await authority.add([citizen.session.userID], to: room)
+        try await settle([authority, citizen], room: room)
+        // More events than the filter's timeline limit (100) while the citizen is not syncing.
+        let texts = (1...130).map { "Akte \($0)" }
+        for t in texts { try await authority.enqueueMessage(Array(t.utf8), to: room) }
+        try await authority.flush()
+        var received: [String] = []
+        for _ in 0..<5 where received.count < texts.count {
+            try await citizen.syncOnce(timeout: 500)
+            received += await citizen.takeMessages().map { String(decoding: $0.plaintext, as: UTF8.self) }
+        }
+        #expect(received == texts)
+        #expect(await citizen.backfilledEvents >= 30)
+    }
+
     @Test("a client killed before or during a send and restarted delivers every message exactly once")
     func clientRestart() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("mlskit-restart-\(UUID().uuidString).sqlite").path
