@@ -14,13 +14,16 @@ public struct JSONDocument: @unchecked Sendable {
 }
 
 /// Login result: who we are on the homeserver (Client-Server API §5).
-public struct MatrixSession: Sendable, Equatable {
+public struct MatrixSession: Sendable, Equatable, CustomStringConvertible {
     /// `@user:server`.
     public var userID: String
     /// The fixed device ID: transaction IDs are scoped to user and device.
     public var deviceID: String
     /// The bearer token.
     public var accessToken: String
+
+    /// The session without its access token, which is a bearer secret and never printed.
+    public var description: String { "MatrixSession(\(userID), device \(deviceID), token redacted)" }
 
     /// Assembles a session.
     public init(userID: String, deviceID: String, accessToken: String) {

@@ -217,6 +217,12 @@ public actor MatrixMLSClient {
         return roomID
     }
 
+    /// Adopts a group already stored for `roomID` (tests, and rooms set up outside this client).
+    func install(room roomID: String, group: PersistentGroup) {
+        groups[roomID] = group
+        rooms[roomID] = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
+    }
+
     func roomWrite(_ roomID: String, _ state: RoomState) throws -> StorageBatch {
         var batch = StorageBatch()
         batch.putValues.append(try store.valueWrite(namespace: Self.roomNS, key: Array(roomID.utf8), value: [UInt8](try JSONEncoder().encode(state))))

@@ -97,8 +97,8 @@ extension MatrixMLSClient {
             bytes = Base64.decode(inline)
         } else if let uri = content["welcome_url"] as? String, let digest = content["media_sha256"] as? String {
             let api = self.api
-            let downloaded = try await retry.run { try await api.downloadMedia(uri) }
-            guard Hex.encode(suite.digest(downloaded)) == digest else { return }
+            guard let downloaded = try? await retry.run({ try await api.downloadMedia(uri) }),
+                  Hex.encode(suite.digest(downloaded)) == digest else { return }
             bytes = downloaded
         }
         guard let bytes, let welcome = try? MLSMessage(tlsSerialized: bytes) else { return }
@@ -121,6 +121,11 @@ extension MatrixMLSClient {
         }
     }
 
+    /// A parsed event handed in from outside the actor.
+    func handleRoomEvent(_ event: JSONDocument, roomID: String) async throws {
+        try await handleRoomEvent(event.object, roomID: roomID)
+    }
+
     /// One timeline event, applied in one atomic write together with the record that it was seen.
     func handleRoomEvent(_ event: JSONObject, roomID: String) async throws {
         guard let eventID = event["event_id"] as? String, let type = event["type"] as? String,
@@ -131,8 +136,10 @@ extension MatrixMLSClient {
         var payload = (content["ciphertext"] as? String).flatMap(Base64.decode)
         if payload == nil, let uri = content["ciphertext_url"] as? String, let digest = content["ciphertext_sha256"] as? String {
             let api = self.api
-            let downloaded = try await retry.run { try await api.downloadMedia(uri) }
-            if Hex.encode(suite.digest(downloaded)) == digest { payload = downloaded }
+            // A URI that does not resolve (a permanent error) makes the event unreadable, not the
+            // whole sync: otherwise one bad event would block the room for good.
+            let downloaded = try? await retry.run { try await api.downloadMedia(uri) }
+            if let downloaded, Hex.encode(suite.digest(downloaded)) == digest { payload = downloaded }
         }
         // The actor may have run other work while downloading: re-read the state.
         guard var handle = groups[roomID], var state = rooms[roomID], !state.removed else { return }
@@ -143,7 +150,8 @@ extension MatrixMLSClient {
         var batch = try markSeen(eventID)
         switch type {
         case Self.commitType:
-            let epoch = (content["epoch"] as? Int).map(UInt64.init)
+            // A hostile event may carry any number here: convert without trapping.
+            let epoch = (content["epoch"] as? Int).flatMap { UInt64(exactly: $0) }
             let parent = content["parent"] as? String ?? ""
             // A joiner learns its epoch's parent from the Welcome's `commit_event`, or else from the
             // first commit it sees for the epoch before its own.
