@@ -142,7 +142,7 @@ public actor MatrixMLSClient {
             rooms[roomID] = state
             if !state.removed, let g = try PersistentGroup.load(Array(roomID.utf8), from: store) { groups[roomID] = g }
         }
-        outboxSequence = try store.values(namespace: Self.outboxNS).last.map { OutboxItem.sequence($0.key) + 1 } ?? 0
+        outboxSequence = try store.values(namespace: Self.outboxNS).last.map { try UInt64(tlsSerialized: $0.key) + 1 } ?? 0
     }
 
     var credential: Credential { .basic(identity: Array(session.userID.utf8)) }
@@ -336,14 +336,9 @@ public actor MatrixMLSClient {
         ])]
         if let welcome = prepared.result.welcome, !recipients.isEmpty {
             var messages: [String: [String: JSONObject]] = [:]
-            let payload = welcome.tlsSerialized
-            var content: JSONObject = ["algorithm": "\(Self.namespace).\(suite.id)", "room_id": roomID, "commit_transaction": txn]
-            if payload.count > Self.inlineLimit {
-                content["media_sha256"] = Hex.encode(suite.digest(payload))
-                content["media_pending"] = Base64.encode(payload)
-            } else {
-                content["welcome"] = Base64.encode(payload)
-            }
+            // Inline here; `flush` moves it to the media repository if it is too large.
+            let content: JSONObject = ["algorithm": "\(Self.namespace).\(suite.id)", "room_id": roomID, "commit_transaction": txn,
+                                       "welcome": Base64.encode(welcome.tlsSerialized)]
             for (user, device) in recipients { messages[user, default: [:]][device] = content }
             // Held until the commit comes back as the winner: a Welcome for a commit that lost
             // would put the joiner into a state nobody else is in.

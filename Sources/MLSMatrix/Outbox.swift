@@ -43,8 +43,6 @@ struct OutboxItem: Sendable {
 
     var content: JSONObject { ((try? JSONSerialization.jsonObject(with: Data(json))) as? JSONObject) ?? [:] }
 
-    static func key(_ sequence: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: sequence >> (56 - 8 * UInt64($0))) } }
-    static func sequence(_ key: [UInt8]) -> UInt64 { key.reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
 extension MatrixMLSClient {
@@ -52,7 +50,7 @@ extension MatrixMLSClient {
     /// that produced them.
     func append(_ items: [OutboxItem], to batch: inout StorageBatch) throws {
         for item in items {
-            batch.putValues.append(try store.valueWrite(namespace: Self.outboxNS, key: OutboxItem.key(outboxSequence), value: item.encoded))
+            batch.putValues.append(try store.valueWrite(namespace: Self.outboxNS, key: outboxSequence.tlsSerialized, value: item.encoded))
             outboxSequence += 1
         }
     }
@@ -68,37 +66,25 @@ extension MatrixMLSClient {
         for (key, value) in try store.values(namespace: Self.outboxNS) {
             let item = try OutboxItem(decoding: value)
             var content = item.content
+            var uploaded: [String: (uri: String, sha256: String)] = [:]
             switch item.kind {
             case .room:
-                // A commit or message too large for one event (a commit adding hundreds of members
-                // by value) goes to the media repository; the event carries its URI and hash.
-                if let text = content["ciphertext"] as? String, let bytes = Base64.decode(text), bytes.count > Self.inlineLimit {
-                    let uri = try await retry.run { try await api.uploadMedia(bytes) }
-                    mediaUploads += 1
-                    content["ciphertext"] = nil
-                    content["ciphertext_url"] = uri
-                    content["ciphertext_sha256"] = Hex.encode(suite.digest(bytes))
-                }
-                _ = try await retry.run { try await api.send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: content) }
+                try await externalize("ciphertext", in: &content, uploaded: &uploaded)
+                let event = JSONDocument(object: content)
+                _ = try await retry.run { try await api.send(roomID: item.roomID, type: item.type, transactionID: item.transactionID, content: event.object) }
             case .toDevice:
-                // A Welcome too large for one event goes to the media repository; a retry after a
-                // crash may upload it twice, which wastes space but cannot duplicate the message.
-                if var messages = content["messages"] as? [String: [String: JSONObject]] {
-                    for (user, devices) in messages {
-                        for (device, var c) in devices {
-                            if let pending = c["media_pending"] as? String, let bytes = Base64.decode(pending) {
-                                let uri = try await retry.run { try await api.uploadMedia(bytes) }
-                                mediaUploads += 1
-                                c["media_pending"] = nil
-                                c["welcome_url"] = uri
-                                messages[user]?[device] = c
-                            }
-                        }
+                var messages = content["messages"] as? [String: [String: JSONObject]] ?? [:]
+                for (user, devices) in messages {
+                    for (device, var c) in devices {
+                        try await externalize("welcome", in: &c, uploaded: &uploaded)
+                        messages[user]?[device] = c
                     }
-                    content["messages"] = messages
                 }
-                let messages = content["messages"] as? [String: [String: JSONObject]] ?? [:]
-                try await retry.run { try await api.sendToDevice(type: item.type, transactionID: item.transactionID, messages: messages) }
+                let body = JSONDocument(object: ["messages": messages])
+                try await retry.run {
+                    try await api.sendToDevice(type: item.type, transactionID: item.transactionID,
+                                               messages: body.object["messages"] as? [String: [String: JSONObject]] ?? [:])
+                }
             }
             try store.deleteValue(namespace: Self.outboxNS, key: key)
         }

@@ -92,16 +92,7 @@ extension MatrixMLSClient {
     func handleToDevice(_ event: JSONObject) async throws {
         guard event["type"] as? String == Self.welcomeType, let content = event["content"] as? JSONObject,
               let roomID = content["room_id"] as? String else { return }
-        var bytes: [UInt8]?
-        if let inline = content["welcome"] as? String {
-            bytes = Base64.decode(inline)
-        } else if let uri = content["welcome_url"] as? String, let digest = content["media_sha256"] as? String {
-            let api = self.api
-            guard let downloaded = try? await retry.run({ try await api.downloadMedia(uri) }),
-                  Hex.encode(suite.digest(downloaded)) == digest else { return }
-            bytes = downloaded
-        }
-        guard let bytes, let welcome = try? MLSMessage(tlsSerialized: bytes) else { return }
+        guard let bytes = await binaryField("welcome", in: content), let welcome = try? MLSMessage(tlsSerialized: bytes) else { return }
         let id = "welcome:" + Hex.encode(suite.digest(bytes))
         guard try !seen(id), groups[roomID] == nil else { return }
         let api = self.api
@@ -133,14 +124,7 @@ extension MatrixMLSClient {
         guard groups[roomID] != nil, rooms[roomID]?.removed == false else { return }
         let sender = event["sender"] as? String ?? ""
         let transaction = (event["unsigned"] as? JSONObject)?["transaction_id"] as? String
-        var payload = (content["ciphertext"] as? String).flatMap(Base64.decode)
-        if payload == nil, let uri = content["ciphertext_url"] as? String, let digest = content["ciphertext_sha256"] as? String {
-            let api = self.api
-            // A URI that does not resolve (a permanent error) makes the event unreadable, not the
-            // whole sync: otherwise one bad event would block the room for good.
-            let downloaded = try? await retry.run { try await api.downloadMedia(uri) }
-            if let downloaded, Hex.encode(suite.digest(downloaded)) == digest { payload = downloaded }
-        }
+        let payload = await binaryField("ciphertext", in: content)
         // The actor may have run other work while downloading: re-read the state.
         guard var handle = groups[roomID], var state = rooms[roomID], !state.removed else { return }
         guard let bytes = payload, let message = try? MLSMessage(tlsSerialized: bytes) else {
@@ -239,5 +223,29 @@ extension MatrixMLSClient {
             try commit(roomID, proposals: proposals, welcomeTo: recipients.filter { stillAdded.contains($0[0]) }.map { ($0[0], $0[1]) })
         }
         try await flush()
+    }
+}
+
+extension MatrixMLSClient {
+    /// Syncs each client in turn (re-proposing lost commits, sending what is queued) until none has
+    /// a commit pending or anything queued and every member of `room` among them is in the same
+    /// epoch. Returns whether that happened within `rounds`. For applications that drive several
+    /// clients in one process (tests, demos, a backend hosting several clerks).
+    public static func settle(_ clients: [MatrixMLSClient], room: String, rounds: Int = 50,
+                              pause: Duration = .milliseconds(200)) async throws -> Bool {
+        for _ in 0..<rounds {
+            var busy = false
+            var epochs = Set<UInt64>()
+            for c in clients {
+                try await c.syncOnce(timeout: 0)
+                try await c.reproposeLostCommits()
+                let queued = try await c.pendingOutgoing()
+                if await c.hasPendingCommit(in: room) || queued > 0 { busy = true }
+            }
+            for c in clients { if let e = await c.epoch(of: room) { epochs.insert(e) } }
+            if !busy, epochs.count <= 1 { return true }
+            try await Task.sleep(for: pause)
+        }
+        return false
     }
 }

@@ -188,28 +188,9 @@ public final class SQLiteStorage: StorageBackend {
                 try run(deleteGroup, [blob(id)])
             }
         }
-        if !batch.putKeyPackages.isEmpty {
-            let put = try db.cachedStatement(sql: """
-                INSERT INTO mls_key_package(ref, blob) VALUES (\(Self.B), \(Self.B))
-                ON CONFLICT(ref) DO UPDATE SET blob = excluded.blob
-                """)
-            for kp in batch.putKeyPackages { try run(put, [blob(kp.ref), blob(kp.blob)]) }
-        }
-        if !batch.deleteKeyPackages.isEmpty {
-            let delete = try db.cachedStatement(sql: "DELETE FROM mls_key_package WHERE ref = \(Self.B)")
-            for ref in batch.deleteKeyPackages { try run(delete, [blob(ref)]) }
-        }
-        if !batch.putPSKs.isEmpty {
-            let put = try db.cachedStatement(sql: """
-                INSERT INTO mls_psk(id, blob) VALUES (\(Self.B), \(Self.B))
-                ON CONFLICT(id) DO UPDATE SET blob = excluded.blob
-                """)
-            for p in batch.putPSKs { try run(put, [blob(p.id), blob(p.blob)]) }
-        }
-        if !batch.deletePSKs.isEmpty {
-            let delete = try db.cachedStatement(sql: "DELETE FROM mls_psk WHERE id = \(Self.B)")
-            for id in batch.deletePSKs { try run(delete, [blob(id)]) }
-        }
+        try writeKeyed(table: "mls_key_package", key: "ref", puts: batch.putKeyPackages.map { ($0.ref, $0.blob) },
+                       deletes: batch.deleteKeyPackages, in: db)
+        try writeKeyed(table: "mls_psk", key: "id", puts: batch.putPSKs.map { ($0.id, $0.blob) }, deletes: batch.deletePSKs, in: db)
         if !batch.putValues.isEmpty {
             let put = try db.cachedStatement(sql: """
                 INSERT INTO mls_value(namespace, key, blob) VALUES (?, \(Self.B), \(Self.B))
@@ -220,6 +201,22 @@ public final class SQLiteStorage: StorageBackend {
         if !batch.deleteValues.isEmpty {
             let delete = try db.cachedStatement(sql: "DELETE FROM mls_value WHERE namespace = ? AND key = \(Self.B)")
             for v in batch.deleteValues { try run(delete, [v.namespace, blob(v.key)]) }
+        }
+    }
+
+    /// Upserts and deletes rows of a `(key BLOB PRIMARY KEY, blob BLOB)` table: the KeyPackage and
+    /// PSK tables share this layout. `table` and `key` are fixed names from this file, never input.
+    private static func writeKeyed(table: String, key: String, puts: [([UInt8], [UInt8])], deletes: [[UInt8]], in db: Database) throws {
+        if !puts.isEmpty {
+            let put = try db.cachedStatement(sql: """
+                INSERT INTO \(table)(\(key), blob) VALUES (\(Self.B), \(Self.B))
+                ON CONFLICT(\(key)) DO UPDATE SET blob = excluded.blob
+                """)
+            for (k, v) in puts { try run(put, [blob(k), blob(v)]) }
+        }
+        if !deletes.isEmpty {
+            let delete = try db.cachedStatement(sql: "DELETE FROM \(table) WHERE \(key) = \(Self.B)")
+            for k in deletes { try run(delete, [blob(k)]) }
         }
     }
 

@@ -35,20 +35,7 @@ struct MatrixMailboxStory {
 
     /// Syncs everyone until commits are confirmed and queues are empty.
     func settle(_ clients: [MatrixMLSClient]) async throws {
-        for _ in 0..<50 {
-            var busy = false
-            for c in clients {
-                try await c.syncOnce(timeout: 0)
-                try await c.reproposeLostCommits()
-                let queued = try await c.pendingOutgoing()
-                if await c.hasPendingCommit(in: room) || queued > 0 { busy = true }
-            }
-            var epochs = Set<UInt64>()
-            for c in clients { if let e = await c.epoch(of: room) { epochs.insert(e) } }
-            if !busy, epochs.count <= 1 { return }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        throw DemoFailure(expectation: "members settle on one epoch")
+        guard try await MatrixMLSClient.settle(clients, room: room) else { throw DemoFailure(expectation: "members settle on one epoch") }
     }
 
     func deliver(_ text: String, from sender: MatrixMLSClient, to readers: [MatrixMLSClient], everyone: [MatrixMLSClient]) async throws {

@@ -54,12 +54,8 @@ extension Matrix {
                 try await citizen.publishKeyPackages(count: 2)
                 room = try await authority.createMailbox()
                 try await authority.add([citizen.session.userID], to: room)
-                for _ in 0..<40 {
-                    let joined = await citizen.epoch(of: room) == 1
-                    let pending = await authority.hasPendingCommit(in: room)
-                    if joined, !pending { break }
-                    try await citizen.syncOnce()
-                    try await authority.syncOnce()
+                guard try await MatrixMLSClient.settle([authority, citizen], room: room), await citizen.epoch(of: room) == 1 else {
+                    throw CrashTestError("the citizen did not join")
                 }
             }
             var passed = 0, failed = 0
@@ -102,16 +98,14 @@ extension Matrix {
             // Both still agree after a final key update by the (restored) authority.
             if let authority = try await MatrixMLSClient.restore(homeserver: homeserver, store: try authorityStore()) {
                 try await authority.updateKeys(in: room)
-                for _ in 0..<40 {
-                    let pending = await authority.hasPendingCommit(in: room)
-                    let same = await citizen.epoch(of: room) == authority.epoch(of: room)
-                    if !pending, same { break }
-                    try await authority.syncOnce()
-                    try await citizen.syncOnce()
-                }
-                let agree = await authority.epochAuthenticator(of: room) == citizen.epochAuthenticator(of: room)
+                let settled = try await MatrixMLSClient.settle([authority, citizen], room: room)
+                let same = await authority.epochAuthenticator(of: room) == citizen.epochAuthenticator(of: room)
+                let agree = settled && same
                 print("after the kills: authority and citizen \(agree ? "agree" : "DISAGREE") at epoch \(await authority.epoch(of: room) ?? 0)")
                 if !agree { failed += 1 }
+            } else {
+                print("after the kills: the authority's state did not restore")
+                failed += 1
             }
             print("\(passed) passed, \(failed) failed")
             if failed > 0 { throw ExitCode.failure }

@@ -26,23 +26,8 @@ func connect(_ role: String) async throws -> MatrixMLSClient {
 
 /// Syncs everyone until no commit is pending, nothing is queued and all members of `room`
 /// agree on the epoch.
-func settle(_ clients: [MatrixMLSClient], room: String, rounds: Int = 40) async throws {
-    for _ in 0..<rounds {
-        for c in clients {
-            try await c.syncOnce(timeout: 0)
-            try await c.reproposeLostCommits()
-            try await c.flush()
-        }
-        var pending = false
-        var epochs: Set<UInt64> = []
-        for c in clients {
-            let queued = try await c.pendingOutgoing()
-            if await c.hasPendingCommit(in: room) || queued > 0 { pending = true }
-            if let e = await c.epoch(of: room) { epochs.insert(e) }
-        }
-        if !pending, epochs.count <= 1 { return }
-        try await Task.sleep(for: .milliseconds(200))
-    }
+func settle(_ clients: [MatrixMLSClient], room: String) async throws {
+    if try await MatrixMLSClient.settle(clients, room: room, rounds: 40) { return }
     var report: [String] = []
     for c in clients {
         report.append("\(c.session.userID): epoch \(String(describing: await c.epoch(of: room))) pending \(await c.hasPendingCommit(in: room)) queued \(try await c.pendingOutgoing()) parent \(await c.rooms[room]?.epochParent ?? "-")")

@@ -64,6 +64,8 @@ struct CrashSession {
     var names: UInt64 = 0
     var intentLog: FileHandle?
     var steps = 0
+    /// Digest of `mirror`, kept from the previous step (whose "after" is this step's "before").
+    var mirrorDigest: String?
 
     init(path: String, key: SecretBytes, intentLog: String?) throws {
         backend = try SQLiteStorage(path: path)
@@ -84,8 +86,6 @@ struct CrashSession {
         try GroupStore(backend: backend, clientID: Array(name.utf8), encryptionKey: key)
     }
 
-    static func be(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (56 - 8 * UInt64($0))) } }
-    static func readBE(_ b: [UInt8]) -> UInt64 { b.reduce(0) { $0 << 8 | UInt64($1) } }
 
     /// Reads the roster, counters and every joined member's group from the database.
     mutating func load() throws {
@@ -94,10 +94,10 @@ struct CrashSession {
         for (key, value) in try control.values(namespace: "roster") {
             guard value.count == 9 else { throw CrashTestError("bad roster entry") }
             let name = String(decoding: key, as: UTF8.self)
-            seats[name] = Seat(cursor: Self.readBE(Array(value[0..<8])), joined: value[8] == 1)
+            seats[name] = Seat(cursor: try UInt64(tlsSerialized: Array(value[0..<8])), joined: value[8] == 1)
         }
-        next = try control.value(namespace: "meta", key: Array("next".utf8)).map(Self.readBE) ?? 0
-        names = try control.value(namespace: "meta", key: Array("names".utf8)).map(Self.readBE) ?? 0
+        next = try control.value(namespace: "meta", key: Array("next".utf8)).map { try UInt64(tlsSerialized: $0) } ?? 0
+        names = try control.value(namespace: "meta", key: Array("names".utf8)).map { try UInt64(tlsSerialized: $0) } ?? 0
         for (name, seat) in seats where seat.joined {
             guard let g = try PersistentGroup.load(Self.groupID, from: try store(name)) else { throw CrashTestError("\(name)'s group is missing") }
             groups[name] = g
@@ -109,32 +109,37 @@ struct CrashSession {
     }
 
     func seatWrite(_ name: String, _ seat: Seat) throws -> (namespace: String, key: [UInt8], blob: [UInt8]) {
-        try control.valueWrite(namespace: "roster", key: Array(name.utf8), value: Self.be(seat.cursor) + [seat.joined ? 1 : 0])
+        try control.valueWrite(namespace: "roster", key: Array(name.utf8), value: seat.cursor.tlsSerialized + [seat.joined ? 1 : 0])
     }
 
     /// Appends log entries and advances the counter, in `batch`.
     mutating func append(_ entries: [Entry], to batch: inout StorageBatch) throws {
         for e in entries {
-            batch.putValues.append(try control.valueWrite(namespace: "ds", key: Self.be(next), value: e.bytes))
+            batch.putValues.append(try control.valueWrite(namespace: "ds", key: next.tlsSerialized, value: e.bytes))
             next += 1
         }
-        batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("next".utf8), value: Self.be(next)))
+        batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("next".utf8), value: next.tlsSerialized))
     }
 
     /// Logs the intent, writes the batch, and mirrors it. The intent line is synced before the
     /// write, so a kill during the write always finds it.
     mutating func apply(_ batch: StorageBatch, label: String) throws {
         if let intentLog {
-            let before = try Self.digest(mirror)
-            let probe = InMemoryStorage()
-            try probe.write(try mirror.contents())
-            try probe.write(batch)
-            let after = try Self.digest(probe)
+            let before = try mirrorDigest ?? Self.digest(mirror)
+            let next = InMemoryStorage()
+            try next.write(try mirror.contents())
+            try next.write(batch)
+            let after = try Self.digest(next)
             try intentLog.write(contentsOf: Data("\(before) \(after) \(label)\n".utf8))
             try intentLog.synchronize()
+            try backend.write(batch)
+            mirror = next
+            mirrorDigest = after
+        } else {
+            try backend.write(batch)
+            try mirror.write(batch)
+            mirrorDigest = nil
         }
-        try backend.write(batch)
-        try mirror.write(batch)
         steps += 1
     }
 
@@ -147,7 +152,7 @@ struct CrashSession {
     @discardableResult
     mutating func deliver(_ name: String) throws -> [UInt8]? {
         guard var seat = seats[name], seat.cursor < next else { return nil }
-        guard let raw = try control.value(namespace: "ds", key: Self.be(seat.cursor)) else { throw CrashTestError("log entry \(seat.cursor) missing") }
+        guard let raw = try control.value(namespace: "ds", key: seat.cursor.tlsSerialized) else { throw CrashTestError("log entry \(seat.cursor) missing") }
         let entry = try Entry(raw)
         seat.cursor += 1
         var batch = StorageBatch()
@@ -196,7 +201,7 @@ struct CrashSession {
         var after = seats
         if removed { after[name] = nil } else { after[name] = seat }
         let newFloor = after.values.map(\.cursor).min() ?? next
-        for i in oldFloor..<newFloor { batch.deleteValues.append(control.valueDeletion(namespace: "ds", key: Self.be(i))) }
+        for i in oldFloor..<newFloor { batch.deleteValues.append(control.valueDeletion(namespace: "ds", key: i.tlsSerialized)) }
         try apply(batch, label: "deliver \(entry.kind) to \(name)")
         seats = after
         if removed { groups[name] = nil } else if let newGroup { groups[name] = newGroup }
@@ -227,7 +232,7 @@ struct CrashSession {
             let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array(newName.utf8)),
                                                        signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
             batch.putKeyPackages.append(try store(newName).keyPackageWrite(bundle))
-            batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("names".utf8), value: Self.be(names)))
+            batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("names".utf8), value: names.tlsSerialized))
             let seat = Seat(cursor: next, joined: false)
             batch.putValues.append(try seatWrite(newName, seat))
             newcomer = (newName, seat)
