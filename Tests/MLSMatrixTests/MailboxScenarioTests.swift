@@ -241,6 +241,20 @@ struct DeliveryTests {
         #expect(await citizen.backfilledEvents >= 30)
     }
 
+    @Test("one-time KeyPackages are replenished from the counts /sync reports")
+    func keyPackagesReplenished() async throws {
+        let authority = try await connect("authority")
+        let citizen = try await connect("citizen")
+        let citizenAPI = MatrixAPI(baseURL: homeserver!, accessToken: citizen.session.accessToken)
+        let algorithm = "\(MatrixMLSClient.namespace).key_package.1"
+        try await citizen.publishKeyPackages(count: 1)
+        #expect(try await citizenAPI.uploadKeys([:])[algorithm] == 1)
+        #expect(try await authority.claimKeyPackages(of: citizen.session.userID).count == 1)
+        #expect(try await citizenAPI.uploadKeys([:])[algorithm] ?? 0 == 0)
+        try await citizen.syncOnce()
+        #expect(try await citizenAPI.uploadKeys([:])[algorithm] == 5)
+    }
+
     @Test("a client killed before or during a send and restarted delivers every message exactly once")
     func clientRestart() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("mlskit-restart-\(UUID().uuidString).sqlite").path
