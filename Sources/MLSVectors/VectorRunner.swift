@@ -117,10 +117,38 @@ public enum OfficialVectors {
     /// reported as skipped, with this reason, rather than silently ignored.
     public static let pending: [String: String] = [:]
 
-    /// The directory named by `MLS_TEST_VECTORS`, else `../shared/mls-test-vectors`.
-    public static var defaultDirectory: String {
-        if let env = ProcessInfo.processInfo.environment["MLS_TEST_VECTORS"], !env.isEmpty { return env }
-        return "../shared/mls-test-vectors"
+    /// The places the official vectors are looked for, in order, for a checkout at `packageRoot`:
+    /// `$MLS_TEST_VECTORS`, then `../shared/mls-test-vectors` beside the checkout, then the cache
+    /// `.vectors/` that `Scripts/vectors.sh` fills. The script follows the same order. When
+    /// `MLS_TEST_VECTORS` is set it is the only candidate: an explicit choice is never silently
+    /// replaced by another copy.
+    public static func candidateDirectories(
+        packageRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String] {
+        if let env = environment["MLS_TEST_VECTORS"], !env.isEmpty { return [env] }
+        let root = URL(fileURLWithPath: packageRoot)
+        return [
+            root.deletingLastPathComponent().appendingPathComponent("shared/mls-test-vectors").path,
+            root.appendingPathComponent(".vectors").path,
+        ]
+    }
+
+    /// The first existing directory of `candidateDirectories(packageRoot:)`, or `nil`.
+    public static func locate(
+        packageRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String? {
+        candidateDirectories(packageRoot: packageRoot, environment: environment).first { dir in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue
+        }
+    }
+
+    /// What to tell a user who has no vectors: where they were looked for, and how to get them.
+    public static func missingVectorsAdvice(packageRoot: String) -> String {
+        "the official test vectors were not found (looked in "
+            + candidateDirectories(packageRoot: packageRoot).joined(separator: ", ")
+            + "); run Scripts/vectors.sh (part of Scripts/bootstrap.sh) to fetch them at the pinned commit,"
+            + " or set MLS_TEST_VECTORS to a copy of mlswg/mls-implementations/test-vectors"
     }
 
     /// The kind for a file name (with or without `.json`).

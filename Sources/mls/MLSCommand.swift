@@ -22,7 +22,11 @@ extension Vectors {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run every official vector file found in DIR; exit 0 only when nothing failed.",
-            discussion: "DIR defaults to $MLS_TEST_VECTORS, else ../shared/mls-test-vectors.")
+            discussion: """
+                Without DIR the vectors are looked up in this order: $MLS_TEST_VECTORS, then \
+                ../shared/mls-test-vectors beside the current directory, then .vectors/ (filled by \
+                Scripts/vectors.sh).
+                """)
 
         @Argument(help: "Directory holding the vector JSON files.")
         var directory: String?
@@ -31,7 +35,12 @@ extension Vectors {
         var files: [String] = []
 
         func run() throws {
-            let dir = directory ?? OfficialVectors.defaultDirectory
+            let cwd = FileManager.default.currentDirectoryPath
+            guard let dir = directory ?? OfficialVectors.locate(packageRoot: cwd) else {
+                FileHandle.standardError.write(Data("mls vectors verify: \(OfficialVectors.missingVectorsAdvice(packageRoot: cwd))\n".utf8))
+                throw ExitCode.failure
+            }
+            if directory == nil { print("vectors: \(dir)") }
             let report = try VectorVerification.run(directory: dir, only: files)
             for line in report.lines { print(line) }
             if report.failed > 0 { throw ExitCode.failure }

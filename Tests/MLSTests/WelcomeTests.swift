@@ -277,9 +277,8 @@ import Testing
 
     // MARK: Vectors
 
-    @Test func officialWelcomeVectors() throws {
-        let path = (OfficialVectorTests.directory as NSString).appendingPathComponent("welcome.json")
-        let data = try #require(FileManager.default.contents(atPath: path), "official vector file \(path) is missing")
+    @Test(.officialVectors) func officialWelcomeVectors() throws {
+        let data = try OfficialVectorTests.file("welcome")
         let tally = try WelcomeVectors.verify(data)
         for note in tally.notes { Issue.record("\(note)") }
         #expect(tally.passed == 7)

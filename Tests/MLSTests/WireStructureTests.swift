@@ -200,9 +200,8 @@ import Testing
 
     // MARK: Official vectors (the full runs are in OfficialVectorTests)
 
-    @Test func corruptedKeyPackageSignatureFails() throws {
-        let path = (OfficialVectorTests.directory as NSString).appendingPathComponent("messages.json")
-        let data = try #require(FileManager.default.contents(atPath: path), "official vector file \(path) is missing")
+    @Test(.officialVectors) func corruptedKeyPackageSignatureFails() throws {
+        let data = try OfficialVectorTests.file("messages")
         var json = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         // The last byte of an MLSMessage(KeyPackage) is the last byte of the KeyPackage signature.
         let hex = try #require(json[0]["mls_key_package"] as? String)
