@@ -59,11 +59,12 @@ struct PassiveClientScenario {
 
     // MARK: Clients
 
-    /// A fresh KeyPackage with its private keys, under a fresh basic credential.
-    mutating func newBundle() throws -> KeyPackageBundle {
+    /// A fresh KeyPackage with its private keys, under a fresh basic credential, or under
+    /// `credential` for a member that comes back (§5.3.1: its identity must not change).
+    mutating func newBundle(credential: Credential? = nil) throws -> KeyPackageBundle {
         clients += 1
         let signature = suite.signature.generateKeyPair()
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("client-\(clients)".utf8)),
+        return try KeyPackageBundle.generate(suite: suite, credential: credential ?? .basic(identity: Array("client-\(clients)".utf8)),
                                              signaturePrivateKey: signature.privateKey, signaturePublicKey: signature.publicKey)
     }
 
@@ -118,7 +119,8 @@ struct PassiveClientScenario {
     /// replacing the leaf of member `removing` (resynchronisation).
     mutating func externalJoin(from i: Int, removing: Int? = nil) throws {
         let info = try members[i].group.groupInfo(withTree: true)
-        let b = try newBundle()
+        // A resynchronising client is the removed member coming back, under its own identity.
+        let b = try newBundle(credential: removing.flatMap { members[$0].group.myLeafNode?.credential })
         let (group, commit) = try MLSGroup.externalJoin(groupInfo: info, keyPackage: b, removing: removing.map(leaf), configuration: configuration)
         var next: [Member] = []
         for j in members.indices {

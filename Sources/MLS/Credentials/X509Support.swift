@@ -45,6 +45,18 @@ enum X509Support {
         return cert
     }
 
+    /// Whether two DER end-entity certificates name the same subject (`X509_NAME_cmp`, which
+    /// compares canonical encodings); `false` when either does not parse.
+    static func sameSubject(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard let ca = parseCertificate(a) else { return false }
+        defer { X509_free(ca) }
+        guard let cb = parseCertificate(b) else { return false }
+        defer { X509_free(cb) }
+        defer { ERR_clear_error() }
+        guard let na = X509_get_subject_name(ca), let nb = X509_get_subject_name(cb) else { return false }
+        return X509_NAME_cmp(na, nb) == 0
+    }
+
     /// The DER encoding of `cert`, or `nil` if OpenSSL cannot encode it.
     static func encode(_ cert: OpaquePointer) -> [UInt8]? {
         let length = i2d_X509(cert, nil)

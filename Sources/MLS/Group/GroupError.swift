@@ -59,6 +59,9 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case crypto(CryptoError)
     /// Malformed bytes.
     case decoding(String)
+    /// The epoch counter cannot advance: a GroupContext at epoch 2^64 − 1 has no next epoch
+    /// (§8.1), so such a group is refused on join and can take no commit.
+    case epochExhausted
 
     public var description: String {
         switch self {
@@ -90,6 +93,7 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .reinitPending: "a ReInit was committed"
         case let .crypto(e): "crypto: \(e)"
         case let .decoding(d): "malformed input: \(d)"
+        case .epochExhausted: "the epoch counter is at its maximum"
         }
     }
 

@@ -86,7 +86,7 @@ extension MLSGroup {
         do {
             let effects = try next.applyProposals(list, committer: .member(myLeaf))
             var provisional = next.context
-            provisional.epoch = epoch + 1
+            provisional.epoch = try nextEpoch
             provisional.confirmedTranscriptHash = context.confirmedTranscriptHash
             var path: UpdatePath?
             var commitSecret: SecretBytes?
@@ -162,7 +162,7 @@ extension MLSGroup {
     /// `self` must already hold the new tree and extensions; its context becomes the new one.
     mutating func deriveNextEpoch(commit: AuthenticatedContent, initSecret: SecretBytes, commitSecret: SecretBytes?, psks: [PreSharedKeyID]) throws -> (KeyScheduleEpoch, [UInt8]) {
         let confirmed = TranscriptHash.confirmed(suite: suite, interimBefore: interimTranscriptHash, commit: commit)
-        context.epoch += 1
+        context.epoch = try nextEpoch
         context.treeHash = tree.treeHash()
         context.confirmedTranscriptHash = confirmed
         let secrets = try KeyScheduleEpoch.derive(suite: suite, initSecret: initSecret, commitSecret: commitSecret,
@@ -212,23 +212,20 @@ extension MLSGroup {
         do {
             let effects = try applyProposals(list, committer: sender)
             if effects.pathRequired, commit.path == nil { throw GroupError.pathRequired }
-            if effects.removedMe {
-                // Removed: nothing of the next epoch is ours to know.
-                isActive = false
-                return true
+            if external, let removed = effects.removedLeaves.first {
+                // §12.4.3.2: an external commit may remove only the joiner's own old leaf, so the
+                // new leaf must carry a valid successor of the removed member's credential.
+                guard let old = previous.tree.leaf(removed), let path = commit.path,
+                      configuration.credentials.validSuccessor(old: old.credential, new: path.leafNode.credential) else {
+                    throw GroupError.leafNode(.invalidSuccessorCredential)
+                }
             }
             var committer: LeafIndex
             if case let .member(leaf) = sender { committer = leaf } else { committer = tree.leftmostBlankLeaf() }
-            var commitSecret: SecretBytes?
-            if let path = commit.path {
-                var provisional = context
-                provisional.epoch = previous.epoch + 1
-                let newLeaves = Set(effects.newMembers.map(\.leaf))
-                let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil)
-                let r = try tree.processUpdatePath(path, from: committer, groupContext: provisional, privateKey: &privateKey,
-                                                   excluding: newLeaves, validator: validator, senderIsNew: external)
-                commitSecret = r.commitSecret
-            }
+            var provisional = context
+            provisional.epoch = try previous.nextEpoch
+            let newLeaves = Set(effects.newMembers.map(\.leaf))
+            let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil)
             var initSecret = previous.epochSecrets.initSecret
             if let ei = effects.externalInit {
                 let external = try previous.epochSecrets.externalKeyPair()
@@ -238,6 +235,25 @@ extension MLSGroup {
                 } catch {
                     throw GroupError.invalidProposal("ExternalInit kem_output does not decapsulate")
                 }
+            }
+            if effects.removedMe {
+                // Removed (§12.4.2): the path secrets are encrypted to the remaining members only,
+                // so the commit secret, and with it the confirmation tag, is beyond this member.
+                // Everything else is checked as for any commit (signature and membership tag
+                // above, the proposal list, ExternalInit, and the UpdatePath's leaf, keys and
+                // parent hashes), so a commit the other members would refuse cannot evict us.
+                if let path = commit.path {
+                    _ = try tree.mergeUpdatePath(path, from: committer, groupContext: provisional, excluding: newLeaves,
+                                                 validator: validator, senderIsNew: external)
+                }
+                isActive = false
+                return true
+            }
+            var commitSecret: SecretBytes?
+            if let path = commit.path {
+                let r = try tree.processUpdatePath(path, from: committer, groupContext: provisional, privateKey: &privateKey,
+                                                   excluding: newLeaves, validator: validator, senderIsNew: external)
+                commitSecret = r.commitSecret
             }
             let (secrets, confirmed) = try deriveNextEpoch(commit: ac, initSecret: initSecret, commitSecret: commitSecret, psks: effects.psks)
             let expected = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)

@@ -24,6 +24,8 @@ extension MLSGroup {
                 throw GroupError.invalidProposal("an extension list repeats a type")
             }
             guard context.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
+            // A group whose epoch cannot advance could take no commit: refuse it now (§8.1).
+            guard context.epoch < UInt64.max else { throw GroupError.epochExhausted }
             if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal("reinit/branch Welcome must be for epoch 1") }
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
@@ -88,6 +90,8 @@ extension MLSGroup {
         guard case let .groupInfo(info) = message.body else { throw GroupError.unexpectedWireFormat }
         guard let suite = CipherSuite(id: info.groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         guard bundle.keyPackage.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
+        // The external commit creates epoch + 1 (§8.1): impossible at the counter's maximum.
+        guard info.groupContext.epoch < UInt64.max else { throw GroupError.epochExhausted }
         do {
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
@@ -111,7 +115,7 @@ extension MLSGroup {
             let me = group.tree.leftmostBlankLeaf()
             group.tree.setLeaf(me, bundle.keyPackage.leafNode)
             var provisional = group.context
-            provisional.epoch = context.epoch + 1
+            provisional.epoch = try group.nextEpoch
             let (creation, key) = try group.tree.createUpdatePath(from: me, signingKey: bundle.signaturePrivateKey, groupContext: provisional)
             group.privateKey = key
             let content = FramedContent(groupID: context.groupID, epoch: context.epoch, sender: .newMemberCommit, authenticatedData: [],

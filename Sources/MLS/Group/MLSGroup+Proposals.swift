@@ -9,6 +9,8 @@ struct ProposalEffects: Sendable {
     var reinit: ReInit?
     var pathRequired = false
     var removedMe = false
+    /// The leaves the list removes, in order.
+    var removedLeaves: [LeafIndex] = []
 }
 
 extension MLSGroup {
@@ -253,6 +255,7 @@ extension MLSGroup {
                 privateKey.forget(TreeMath.directPath(leaf.nodeIndex, leafCount: tree.leafCount))
             }
         }
+        effects.removedLeaves = removes
         for leaf in removes {
             privateKey.forget(TreeMath.directPath(leaf.nodeIndex, leafCount: tree.leafCount))
             try tree.remove(leaf)

@@ -71,6 +71,16 @@ public struct MLSGroup: Sendable {
     public var groupID: [UInt8] { context.groupID }
     /// The current epoch.
     public var epoch: UInt64 { context.epoch }
+
+    /// The number of the epoch the next commit creates (§8.1); throws instead of wrapping when
+    /// the counter is exhausted, since the epoch comes from a received GroupContext.
+    var nextEpoch: UInt64 {
+        get throws(GroupError) {
+            let (next, overflow) = context.epoch.addingReportingOverflow(1)
+            guard !overflow else { throw .epochExhausted }
+            return next
+        }
+    }
     /// This member's leaf.
     public var myLeaf: LeafIndex { privateKey.leafIndex }
     /// This member's current leaf node.
@@ -320,8 +330,9 @@ extension MLSGroup {
         let bytes = message.tlsSerialized
         if let pending, pending.messageHash == suite.digest(bytes) {
             let sender = Sender.member(myLeaf)
+            let committedIn = epoch
             self = merged(pending.next.group)
-            return ProcessedMessage(sender: sender, epoch: epoch - 1, content: .commit(removed: false), authenticatedData: [])
+            return ProcessedMessage(sender: sender, epoch: committedIn, content: .commit(removed: false), authenticatedData: [])
         }
         if let own = ownProposalMessages[bytes] {
             // Our own proposal came back; it was cached when sent.

@@ -27,6 +27,8 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
     case duplicateEncryptionKey
     /// An Update or commit leaf must change the encryption key (§7.3).
     case encryptionKeyUnchanged
+    /// The new credential is not a valid successor of the member's old one (§5.3.1).
+    case invalidSuccessorCredential
 
     public var description: String {
         switch self {
@@ -42,6 +44,7 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
         case .duplicateSignatureKey: "signature key already in use"
         case .duplicateEncryptionKey: "encryption key already in use"
         case .encryptionKeyUnchanged: "encryption key must change"
+        case .invalidSuccessorCredential: "credential is not a valid successor of the member's old one"
         }
     }
 }
@@ -51,6 +54,24 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
 public protocol CredentialValidator: Sendable {
     /// Whether `credential` is valid and authorizes `signatureKey`.
     func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool
+
+    /// Whether `new` may replace `old` as the credential of the same member (§5.3.1: "the new
+    /// credential is a valid successor of the old credential"). Asked for Update proposals, for
+    /// the leaf of a commit's UpdatePath, and for an external commit that removes a leaf (the
+    /// joiner must be the removed member coming back, §12.4.3.2). The default demands the same
+    /// identity: equal basic identities, or X.509 end-entity certificates with the same subject.
+    func validSuccessor(old: Credential, new: Credential) -> Bool
+}
+
+extension CredentialValidator {
+    /// The default successor rule: the same identity (see ``CredentialValidator/validSuccessor(old:new:)``).
+    public func validSuccessor(old: Credential, new: Credential) -> Bool {
+        switch (old, new) {
+        case let (.basic(a), .basic(b)): a == b
+        case let (.x509(a), .x509(b)): !a.isEmpty && !b.isEmpty && X509Support.sameSubject(a[0], b[0])
+        default: false
+        }
+    }
 }
 
 /// The default credential policy: basic credentials are accepted (their identity is the
@@ -136,8 +157,10 @@ public struct LeafNodeValidator: Sendable {
         if let e = checkContent(leaf, expectedSource: expectedSource) { return e }
         if let owner = tree.leafIndex(signatureKey: leaf.signatureKey), owner != leafIndex { return .duplicateSignatureKey }
         if let owner = tree.nodeIndex(encryptionKey: leaf.encryptionKey), owner != leafIndex.nodeIndex { return .duplicateEncryptionKey }
-        if expectedSource == .update || expectedSource == .commit, tree.leaf(leafIndex)?.encryptionKey == leaf.encryptionKey {
-            return .encryptionKeyUnchanged
+        if expectedSource == .update || expectedSource == .commit, let old = tree.leaf(leafIndex) {
+            if old.encryptionKey == leaf.encryptionKey { return .encryptionKeyUnchanged }
+            // §5.3.1: a member replacing its leaf keeps its identity, as the application defines it.
+            guard credentials.validSuccessor(old: old.credential, new: leaf.credential) else { return .invalidSuccessorCredential }
         }
         guard tree.credentialTypesCompatible(adding: leaf, at: leafIndex) else { return .credentialTypeNotSupportedByGroup }
         guard verifySignature(leaf, at: leafIndex) else { return .invalidSignature }

@@ -88,8 +88,10 @@ extension RatchetTree {
             for u in p.unmergedLeaves {
                 guard previous.map({ $0 < u }) ?? true else { throw TreeError.invalidUnmergedLeaves(node) }
                 previous = u
+                // Range first: the entry is a wire value, and only a leaf of this tree has a node.
+                guard u < leafCount else { throw TreeError.invalidUnmergedLeaves(node) }
                 let leafNode = LeafIndex(u).nodeIndex
-                guard u < leafCount, !slots[Int(leafNode.rawValue)].isBlank, TreeMath.isAncestor(node, of: leafNode) else {
+                guard !slots[Int(leafNode.rawValue)].isBlank, TreeMath.isAncestor(node, of: leafNode) else {
                     throw TreeError.invalidUnmergedLeaves(node)
                 }
                 var n = leafNode

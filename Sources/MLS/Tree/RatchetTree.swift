@@ -268,10 +268,13 @@ public struct RatchetTree: Sendable {
         return resolutionIsEmpty(l) && resolutionIsEmpty(r)
     }
 
+    /// A node of a filtered direct path and the child of it on the copath side (§4.1.2).
+    public typealias FilteredPathEntry = (node: NodeIndex, copathChild: NodeIndex)
+
     /// The filtered direct path of `leaf` (§4.1.2), leaf to root, each entry with the child of
     /// that node on the leaf's copath.
-    public func filteredDirectPath(_ leaf: LeafIndex) -> [(node: NodeIndex, copathChild: NodeIndex)] {
-        var out: [(node: NodeIndex, copathChild: NodeIndex)] = []
+    public func filteredDirectPath(_ leaf: LeafIndex) -> [FilteredPathEntry] {
+        var out: [FilteredPathEntry] = []
         var n = leaf.nodeIndex
         while let p = TreeMath.parent(n, leafCount: leafCount), let s = TreeMath.sibling(n, leafCount: leafCount) {
             if !resolutionIsEmpty(s) { out.append((p, s)) }

@@ -160,8 +160,57 @@ extension RatchetTree {
         excluding newMembers: Set<LeafIndex> = [], validator: LeafNodeValidator? = nil, senderIsNew: Bool = false
     ) throws -> UpdatePathProcessing {
         let me = privateKey.leafIndex
+        guard sender != me, leaf(me) != nil else { throw TreeKEMError.invalidSender(sender) }
+        let (path, undo) = try mergeUpdatePath(updatePath, from: sender, groupContext: groupContext, excluding: newMembers,
+                                               validator: validator, senderIsNew: senderIsNew)
+        func rollback() { for (n, slot) in undo { setSlot(n, slot) } }
+        var context = groupContext
+        context.treeHash = treeHash()
+        let directPath = TreeMath.directPath(sender.nodeIndex, leafCount: leafCount)
+
+        do {
+            // The first path node whose copath subtree holds our leaf is the one encrypted to us.
+            guard let k = path.firstIndex(where: { TreeMath.isAncestor($0.copathChild, of: me.nodeIndex) }) else { throw TreeKEMError.noDecryptionKey }
+            let targets = resolution(path[k].copathChild, excluding: newMembers)
+            guard let position = targets.firstIndex(where: { privateKey.keys[$0.rawValue] != nil }),
+                  let key = privateKey.keys[targets[position].rawValue] else { throw TreeKEMError.noDecryptionKey }
+            let plain: [UInt8]
+            do {
+                plain = try suite.decryptWithLabel(privateKey: key, label: "UpdatePathNode", context: context.tlsSerialized,
+                                                   ciphertext: updatePath.nodes[k].encryptedPathSecret[position])
+            } catch {
+                throw TreeKEMError.decryptionFailed
+            }
+            var plainCopy = plain
+            let pathSecret = SecretBytes(zeroizing: &plainCopy)
+            var updated = privateKey
+            updated.forget(directPath)
+            let commitSecret = try updated.implant(pathSecret: pathSecret, path: path.map(\.node), from: k,
+                                                   publicKeys: { n in path.firstIndex { $0.node == n }.map { updatePath.nodes[$0].encryptionKey } })
+            privateKey = updated
+            return UpdatePathProcessing(commitSecret: commitSecret, decryptedPathSecret: pathSecret, decryptedNode: path[k].node, treeHash: context.treeHash)
+        } catch {
+            rollback()
+            throw error
+        }
+    }
+
+    /// The public half of processing an UpdatePath (§7.5, §12.4.2): every check that needs no
+    /// private key, then the merge. It is all a member can verify of a commit that removes it,
+    /// since the path secrets are encrypted to the remaining members only.
+    ///
+    /// Checks: the sender is in range (and its leaf present unless `senderIsNew`); the new leaf
+    /// passes `validator` (if given) as a `commit` leaf; the path length matches the sender's
+    /// filtered direct path; each node carries one ciphertext per copath-resolution member
+    /// (minus `newMembers`); no path key is already in the tree or repeated; the leaf's
+    /// `parent_hash` matches the merged path. On failure the tree is unchanged; on success the
+    /// returned undo list restores it.
+    mutating func mergeUpdatePath(
+        _ updatePath: UpdatePath, from sender: LeafIndex, groupContext: GroupContext, excluding newMembers: Set<LeafIndex>,
+        validator: LeafNodeValidator?, senderIsNew: Bool
+    ) throws -> (path: [FilteredPathEntry], undo: [(NodeIndex, Slot)]) {
         // An external committer's leaf is the blank one reserved for it (§12.4.3.2).
-        guard senderIsNew || leaf(sender) != nil, sender != me, leaf(me) != nil, sender.rawValue < leafCount else { throw TreeKEMError.invalidSender(sender) }
+        guard sender.rawValue < leafCount, senderIsNew || leaf(sender) != nil else { throw TreeKEMError.invalidSender(sender) }
         if let validator, let e = validator.validate(updatePath.leafNode, at: sender, in: self, expectedSource: .commit) {
             throw TreeKEMError.invalidLeafNode(e)
         }
@@ -193,33 +242,6 @@ extension RatchetTree {
             throw TreeKEMError.parentHashMismatch
         }
         setSlot(sender.nodeIndex, .leaf(updatePath.leafNode))
-        var context = groupContext
-        context.treeHash = treeHash()
-
-        do {
-            // The first path node whose copath subtree holds our leaf is the one encrypted to us.
-            guard let k = path.firstIndex(where: { TreeMath.isAncestor($0.copathChild, of: me.nodeIndex) }) else { throw TreeKEMError.noDecryptionKey }
-            let targets = resolution(path[k].copathChild, excluding: newMembers)
-            guard let position = targets.firstIndex(where: { privateKey.keys[$0.rawValue] != nil }),
-                  let key = privateKey.keys[targets[position].rawValue] else { throw TreeKEMError.noDecryptionKey }
-            let plain: [UInt8]
-            do {
-                plain = try suite.decryptWithLabel(privateKey: key, label: "UpdatePathNode", context: context.tlsSerialized,
-                                                   ciphertext: updatePath.nodes[k].encryptedPathSecret[position])
-            } catch {
-                throw TreeKEMError.decryptionFailed
-            }
-            var plainCopy = plain
-            let pathSecret = SecretBytes(zeroizing: &plainCopy)
-            var updated = privateKey
-            updated.forget(Array(directPath))
-            let commitSecret = try updated.implant(pathSecret: pathSecret, path: path.map(\.node), from: k,
-                                                   publicKeys: { n in path.firstIndex { $0.node == n }.map { updatePath.nodes[$0].encryptionKey } })
-            privateKey = updated
-            return UpdatePathProcessing(commitSecret: commitSecret, decryptedPathSecret: pathSecret, decryptedNode: path[k].node, treeHash: context.treeHash)
-        } catch {
-            rollback()
-            throw error
-        }
+        return (path, undo)
     }
 }

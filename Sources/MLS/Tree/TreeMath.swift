@@ -7,7 +7,14 @@ public struct LeafIndex: RawRepresentable, Hashable, Comparable, Sendable, Custo
     /// Wraps a leaf position.
     public init(_ value: UInt32) { rawValue = value }
     /// The node index of this leaf in the array representation (`2 * leaf`).
-    public var nodeIndex: NodeIndex { NodeIndex(rawValue * 2) }
+    ///
+    /// Leaf indices arrive from the wire (`unmerged_leaves`, senders, Remove proposals) as any
+    /// `uint32`, but no tree has more than 2^31 leaves (its node width is a `uint32`). A leaf
+    /// index of 2^31 or more maps to ``NodeIndex/outside``, which every range check refuses,
+    /// rather than trapping on the doubling.
+    public var nodeIndex: NodeIndex {
+        rawValue < 1 << 31 ? NodeIndex(rawValue << 1) : .outside
+    }
     public static func < (a: LeafIndex, b: LeafIndex) -> Bool { a.rawValue < b.rawValue }
     public var description: String { "leaf \(rawValue)" }
 }
@@ -23,6 +30,10 @@ public struct NodeIndex: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public init(_ value: UInt32) { rawValue = value }
     public static func < (a: NodeIndex, b: NodeIndex) -> Bool { a.rawValue < b.rawValue }
     public var description: String { "node \(rawValue)" }
+
+    /// An index beyond every tree: the largest tree (2^31 leaves) has node indices up to
+    /// 2^32 − 2. Leaf indices too large to double map here (see ``LeafIndex/nodeIndex``).
+    public static let outside = NodeIndex(UInt32.max)
 
     /// Whether this is a leaf (even index).
     @inlinable public var isLeaf: Bool { rawValue & 1 == 0 }
