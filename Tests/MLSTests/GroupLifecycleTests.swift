@@ -111,6 +111,9 @@ import Testing
         let out = try creator.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
         try creator.mergePendingCommit()
         var joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: clerk)
+        // Proposals from external senders are refused unless the application opts in.
+        creator.configuration.proposals = DefaultProposalPolicy(acceptsExternalSenderProposals: true)
+        joined.configuration.proposals = DefaultProposalPolicy(acceptsExternalSenderProposals: true)
         let message = try MLSGroup.externalProposal(.remove(Remove(removed: 1)), groupContext: creator.context, senderIndex: 0, signingKey: ds.privateKey)
         _ = try creator.process(message)
         _ = try joined.process(message)
@@ -128,6 +131,7 @@ import Testing
         var members = try group(["authority"])
         let citizen = try Client("citizen").bundle()
         let request = try MLSGroup.joinProposal(citizen, groupContext: members[0].context)
+        members[0].configuration.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true)
         #expect(try members[0].process(request).content == .proposal(.add(Add(keyPackage: citizen.keyPackage))))
         let out = try members[0].commit()
         try members[0].mergePendingCommit()

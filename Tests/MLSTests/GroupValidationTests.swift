@@ -608,7 +608,8 @@ import Testing
         let ds = GroupTestKit.Client("delivery service")
         init() throws {
             let list = ExternalSender.encodeList([ExternalSender(signatureKey: ds.signature.publicKey, credential: ds.credential)])
-            f = try Fixture(3, extensions: [Extension(extensionType: .externalSenders, extensionData: list)])
+            f = try Fixture(3, extensions: [Extension(extensionType: .externalSenders, extensionData: list)],
+                            configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsExternalSenderProposals: true) })
         }
         func proposal(_ p: Proposal, index: UInt32 = 0, key: SecretBytes? = nil) throws -> MLSMessage {
             try f.forgeProposal(from: 0, p, sender: .external(senderIndex: index), signingKey: key ?? ds.signature.privateKey, wireFormat: .publicMessage)
@@ -671,12 +672,59 @@ import Testing
 
     /// Control: a new member's own Add is accepted.
     @Test func newMemberProposalAddIsAccepted() throws {
-        var f = try Fixture(3)
+        var f = try Fixture(3, configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true) })
         let bundle = try GroupTestKit.Client("zed").bundle()
         let m = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
         for i in 0..<3 { #expect(try f.groups[i].process(m).sender == .newMemberProposal) }
         try f.expectStillWorks()
         #expect(f.groups[0].members.count == 4)
+    }
+
+    /// The default policy refuses proposals from outside the group: an outsider who knows the
+    /// group ID and epoch cannot get itself (or anyone) added by the next ordinary commit.
+    @Test func outsidersProposalsAreRefusedByDefault() throws {
+        var f = try Fixture(3)
+        let bundle = try GroupTestKit.Client("zed").bundle()
+        let join = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
+        f.expectRejected(join, from: nil, .rejectedByPolicy("proposal type \(ProposalType.add.rawValue)"))
+        var x = try ExternalSenderFixture()
+        x.f.groups = try x.f.groups.map { g in var g = g; g.configuration.proposals = DefaultProposalPolicy(); return g }
+        let m = try x.proposal(.remove(Remove(removed: 2)))
+        x.f.expectRejected(m, from: nil, .rejectedByPolicy("proposal type \(ProposalType.remove.rawValue)"))
+        // Nothing was cached: the next commit adds and removes no one.
+        try f.expectStillWorks()
+        #expect(f.groups[0].members.count == 3)
+        try x.f.expectStillWorks()
+        #expect(x.f.groups[0].members.count == 3)
+    }
+
+    /// A proposal cached while the policy accepted it is not committed by reference once the
+    /// policy refuses it.
+    @Test func commitIncludesOnlyProposalsThePolicyAccepts() throws {
+        var f = try Fixture(3, configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true) })
+        let bundle = try GroupTestKit.Client("zed").bundle()
+        let join = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
+        for i in 0..<3 { _ = try f.groups[i].process(join) }
+        f.groups[0].configuration.proposals = DefaultProposalPolicy()
+        let out = try f.groups[0].commit()
+        #expect(out.welcome == nil)
+        guard case let .publicMessage(pm) = out.commit.body, case let .commit(c) = pm.content.content else {
+            Issue.record("expected a PublicMessage commit"); return
+        }
+        #expect(c.proposals.isEmpty)
+    }
+
+    /// The proposal cache is bounded; a full cache refuses further proposals with a typed error
+    /// and leaves the group unchanged.
+    @Test func proposalCacheIsBounded() throws {
+        var f = try Fixture(3, configure: { _, c in c.maxCachedProposals = 2 })
+        for _ in 0..<2 {
+            let m = try f.groups[1].proposeExternalPSK(id: [1])
+            _ = try f.groups[0].process(m)
+        }
+        let third = try f.groups[2].proposeExternalPSK(id: [1])
+        f.expectRejected(third, from: 2, .proposalCacheFull)
+        #expect(f.groups[0].pendingProposals.count == 2)
     }
 
     @Test func newMemberProposalThatIsNotAnAdd() throws {

@@ -8,9 +8,40 @@ public protocol ProposalPolicy: Sendable {
     func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool
 }
 
-/// The default policy: every proposal that RFC 9420 allows is accepted.
+/// The default policy: proposals from members are accepted; proposals from outside the group
+/// are refused unless the application opts in.
+///
+/// A `new_member_proposal` can be sent by anyone who knows the group ID and epoch, and an
+/// accepted proposal is cached and then committed by reference by the next ordinary commit
+/// (§12.4), so accepting it by default would let an identity nobody approved become a member.
+/// Proposals from the group's `external_senders` (§12.1.8.1) are refused too until the
+/// application says which of them it expects.
+public struct DefaultProposalPolicy: ProposalPolicy {
+    /// Whether `new_member_proposal` Adds (§12.1.8) are accepted.
+    public var acceptsNewMemberProposals: Bool
+    /// Whether proposals from the `external_senders` extension's senders are accepted.
+    public var acceptsExternalSenderProposals: Bool
+
+    /// Creates the policy; both kinds of proposals from outside the group are refused by default.
+    public init(acceptsNewMemberProposals: Bool = false, acceptsExternalSenderProposals: Bool = false) {
+        self.acceptsNewMemberProposals = acceptsNewMemberProposals
+        self.acceptsExternalSenderProposals = acceptsExternalSenderProposals
+    }
+
+    /// Accepts members' proposals, and outsiders' only where opted in.
+    public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool {
+        switch sender {
+        case .newMemberProposal: acceptsNewMemberProposals
+        case .external: acceptsExternalSenderProposals
+        case .member, .newMemberCommit: true
+        }
+    }
+}
+
+/// A policy that accepts every proposal RFC 9420 allows, from members and outsiders alike. Use it
+/// only where the delivery service already admits nothing the application has not approved.
 public struct AcceptAllProposals: ProposalPolicy {
-    /// Creates the default policy.
+    /// Creates the policy.
     public init() {}
     /// Accepts every proposal; the RFC's own rules are enforced by the group regardless.
     public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool { true }
@@ -69,8 +100,12 @@ public struct GroupConfiguration: Sendable {
     public var paddingBlock = 32
     /// Which credentials are valid (§5.3.1).
     public var credentials: any CredentialValidator = BasicCredentialValidator()
-    /// Which proposals are accepted.
-    public var proposals: any ProposalPolicy = AcceptAllProposals()
+    /// Which proposals are accepted: by default members' only (``DefaultProposalPolicy``).
+    public var proposals: any ProposalPolicy = DefaultProposalPolicy()
+    /// How many received proposals an epoch may cache (§12.1) before further ones are refused
+    /// with ``GroupError/proposalCacheFull``: every cached proposal is committed, persisted and
+    /// re-validated, so an unbounded cache is unbounded work for whoever can send proposals.
+    public var maxCachedProposals = 256
     /// PSKs available to this member.
     public var psks: any PSKStore = InMemoryPSKStore()
     /// Whether Welcomes carry the ratchet tree in the `ratchet_tree` extension (§12.4.3.3).

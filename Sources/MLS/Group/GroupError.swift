@@ -59,6 +59,9 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case crypto(CryptoError)
     /// Malformed bytes.
     case decoding(String)
+    /// This epoch already caches ``GroupConfiguration/maxCachedProposals`` proposals; commit
+    /// them before more are accepted.
+    case proposalCacheFull
     /// The epoch counter cannot advance: a GroupContext at epoch 2^64 − 1 has no next epoch
     /// (§8.1), so such a group is refused on join and can take no commit.
     case epochExhausted
@@ -93,6 +96,7 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .reinitPending: "a ReInit was committed"
         case let .crypto(e): "crypto: \(e)"
         case let .decoding(d): "malformed input: \(d)"
+        case .proposalCacheFull: "too many proposals are pending in this epoch"
         case .epochExhausted: "the epoch counter is at its maximum"
         }
     }

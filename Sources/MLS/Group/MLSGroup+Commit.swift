@@ -35,12 +35,15 @@ public struct CommitOutput: Sendable {
 }
 
 extension MLSGroup {
-    /// Chooses which cached proposals a commit includes: none of this member's own Updates, no
-    /// Remove of itself, and per leaf a Remove before the latest Update (§12.2's SHOULDs).
+    /// Chooses which cached proposals a commit includes: only those the application's policy
+    /// accepts now (it may have changed since they were cached), none of this member's own
+    /// Updates, no Remove of itself, and per leaf a Remove before the latest Update (§12.2's
+    /// SHOULDs).
     func proposalsToCommit() -> [CachedProposal] {
         var chosen: [CachedProposal] = []
         var byLeaf: [UInt32: Int] = [:]
-        for p in proposalCache {
+        let lastGCE = proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref
+        for p in proposalCache where configuration.proposals.accepts(p.proposal, from: p.sender, in: self) {
             var leaf: UInt32?
             switch p.proposal {
             case .update:
@@ -51,7 +54,7 @@ extension MLSGroup {
                 leaf = r.removed
             case .reInit where proposalCache.count > 1:
                 continue  // §12.2: prefer the other proposals; the ReInit can be resent.
-            case .groupContextExtensions where proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref != p.ref:
+            case .groupContextExtensions where lastGCE != p.ref:
                 continue  // only one may be committed: keep the most recent
             default: break
             }
@@ -200,12 +203,14 @@ extension MLSGroup {
         default: throw GroupError.invalidSender("commits come from members or new members")
         }
         var list: [(proposal: Proposal, sender: Sender)] = []
+        // One lookup per reference: linear in the commit and the cache, not their product.
+        let cache = Dictionary(proposalCache.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         for item in commit.proposals {
             switch item {
             case let .proposal(p):
                 list.append((p, sender))
             case let .reference(ref):
-                guard !external, let cached = proposalCache.first(where: { $0.ref == ref }) else { throw GroupError.unknownProposalReference }
+                guard !external, let cached = cache[ref] else { throw GroupError.unknownProposalReference }
                 list.append((cached.proposal, cached.sender))
             }
         }
