@@ -565,7 +565,8 @@ import Testing
     // MARK: §12.1.2 Update proposals, §7.3 their leaves
 
     enum UpdateDefect: CaseIterable, Sendable {
-        case unchangedEncryptionKey, sourceKeyPackage, sourceCommit, signedForAnotherLeaf, encryptionKeyOfAnotherMember, signatureKeyOfAnotherMember
+        case unchangedEncryptionKey, sourceKeyPackage, sourceCommit, signedForAnotherLeaf, encryptionKeyOfAnotherMember, signatureKeyOfAnotherMember,
+             renamed
 
         var expected: GroupError {
             switch self {
@@ -574,6 +575,7 @@ import Testing
             case .signedForAnotherLeaf: .leafNode(.invalidSignature)
             case .encryptionKeyOfAnotherMember: .leafNode(.duplicateEncryptionKey)
             case .signatureKeyOfAnotherMember: .leafNode(.duplicateSignatureKey)
+            case .renamed: .leafNode(.invalidSuccessorCredential)
             }
         }
     }
@@ -590,6 +592,7 @@ import Testing
             case .sourceCommit: leaf.leafNodeSource = .commit(parentHash: [])
             case .encryptionKeyOfAnotherMember: leaf.encryptionKey = carol.encryptionKey
             case .signatureKeyOfAnotherMember: leaf.signatureKey = carol.signatureKey
+            case .renamed: leaf.credential = .basic(identity: Array("mallory".utf8))  // §5.3.1
             case .signedForAnotherLeaf: break
             }
         }
@@ -598,6 +601,18 @@ import Testing
         }
         let m = try f.forgeProposal(from: 1, .update(Update(leafNode: leaf)))
         f.expectRejected(m, from: 1, defect.expected)
+        try f.expectStillWorks()
+    }
+
+    /// §5.3.1: a commit's path leaf may not rename the committer either.
+    @Test func commitPathLeafWithAnotherIdentity() throws {
+        var f = try Fixture()
+        let g = f.groups[0]
+        let m = try f.forgeCommit(from: 0, []) { path in
+            path.leafNode.credential = .basic(identity: Array("mallory".utf8))
+            try path.leafNode.sign(suite: f.suite, signaturePrivateKey: g.signaturePrivateKey, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
+        }
+        f.expectRejected(m, from: 0, .treeKEM(.invalidLeafNode(.invalidSuccessorCredential)))
         try f.expectStillWorks()
     }
 
