@@ -154,12 +154,15 @@ public struct MatrixAPI: Sendable {
         return uri
     }
 
-    /// Authenticated media download (`GET /_matrix/client/v1/media/download/{server}/{id}`).
-    public func downloadMedia(_ mxc: String) async throws -> [UInt8] {
+    /// Authenticated media download (`GET /_matrix/client/v1/media/download/{server}/{id}`),
+    /// reading at most `maxBytes` (a longer answer fails with ``MatrixError/responseTooLarge(limit:)``
+    /// without being buffered).
+    public func downloadMedia(_ mxc: String, maxBytes: Int = MatrixHTTP.maxResponseBytes, timeout: Duration = .seconds(90)) async throws -> [UInt8] {
         guard mxc.hasPrefix("mxc://") else { throw MatrixError.invalidResponse("not an mxc URI: \(mxc)") }
         let parts = mxc.dropFirst(6).split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { throw MatrixError.invalidResponse("bad mxc URI") }
-        return try await http.call(.GET, "/_matrix/client/v1/media/download/\(MatrixHTTP.segment(parts[0]))/\(MatrixHTTP.segment(parts[1]))")
+        return try await http.call(.GET, "/_matrix/client/v1/media/download/\(MatrixHTTP.segment(parts[0]))/\(MatrixHTTP.segment(parts[1]))",
+                                   timeout: timeout, maxBytes: maxBytes)
     }
 }
 

@@ -14,6 +14,8 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidResponse(String)
     /// A payload is larger than a single event may be (64 KiB after encoding).
     case tooLarge(Int)
+    /// The homeserver's answer is longer than the caller allows; reading stopped at `limit` bytes.
+    case responseTooLarge(limit: Int)
 
     /// Whether the same request may succeed later: rate limits, server errors and network errors
     /// are transient; every other 4xx is permanent (../shared/design/matrix-mapping.md).
@@ -21,7 +23,7 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .server(status, _, _, _): status == 429 || status >= 500
         case .network: true
-        case .invalidResponse, .tooLarge: false
+        case .invalidResponse, .tooLarge, .responseTooLarge: false
         }
     }
 
@@ -31,6 +33,7 @@ public enum MatrixError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .network(m): "network error: \(m)"
         case let .invalidResponse(m): "unexpected homeserver response: \(m)"
         case let .tooLarge(n): "payload of \(n) bytes is too large for one event"
+        case let .responseTooLarge(limit): "homeserver answer longer than the \(limit) bytes allowed"
         }
     }
 }
@@ -62,12 +65,20 @@ public struct RetryPolicy: Sendable {
                 return try await operation()
             } catch let error as MatrixError where error.isTransient {
                 if let maxAttempts, attempt >= maxAttempts { throw error }
-                var wait = delay
-                if case let .server(429, _, _, retryAfter?) = error { wait = .milliseconds(retryAfter) }
-                try await Task.sleep(for: wait)
+                try await Task.sleep(for: wait(after: error, backoff: delay))
                 delay = min(delay * 2, maximum)
             }
         }
+    }
+
+    /// How long to wait after `error` when exponential back-off is at `backoff`. The homeserver's
+    /// hint for a 429 (`retry_after_ms`, `Retry-After`) is honoured but clamped to ``maximum``: a
+    /// hostile server answering `Int.max` must not put the client to sleep for good. A hint of
+    /// zero or less is no usable hint (it would make the retry loop spin), so back-off applies.
+    public func wait(after error: MatrixError, backoff: Duration) -> Duration {
+        guard case let .server(429, _, _, hint?) = error, hint > 0 else { return min(backoff, maximum) }
+        // `.milliseconds` of any Int is exact (Duration counts attoseconds in 128 bits).
+        return min(.milliseconds(hint), maximum)
     }
 }
 
@@ -104,9 +115,19 @@ public struct MatrixHTTP: Sendable {
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
 
-    /// Sends one request with an optional body; returns the response body raw.
+    /// Largest answer read for an ordinary JSON request. `/sync` answers may legitimately be
+    /// large (100 events per room, 64 KiB each); media downloads pass their own, smaller limit.
+    public static let maxResponseBytes = 256 << 20
+    /// Largest error body read: an error answer is a small JSON object (`errcode`, `error`).
+    static let maxErrorBodyBytes = 64 << 10
+
+    /// Sends one request with an optional body; returns the response body raw. The body is read
+    /// only up to `maxBytes`: a longer answer (by `Content-Length` or by what arrives) stops the
+    /// reading and fails with ``MatrixError/responseTooLarge(limit:)``, so a hostile homeserver
+    /// cannot make the client buffer more than the caller allowed.
     public func call(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [],
-                     body: (bytes: [UInt8], contentType: String)? = nil, timeout: Duration = .seconds(90)) async throws -> [UInt8] {
+                     body: (bytes: [UInt8], contentType: String)? = nil, timeout: Duration = .seconds(90),
+                     maxBytes: Int = MatrixHTTP.maxResponseBytes) async throws -> [UInt8] {
         var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\(Self.segment($0.0))=\(Self.segment($0.1))" }.joined(separator: "&")
@@ -120,22 +141,41 @@ public struct MatrixHTTP: Sendable {
         }
         let response: HTTPClientResponse
         var buffer: ByteBuffer
+        let success: Bool
+        let limit = max(0, maxBytes)
         do {
             let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
             response = try await client.execute(request, timeout: .nanoseconds(nanos))
-            buffer = try await response.body.collect(upTo: 256 << 20)
+            success = (200..<300).contains(response.status.code)
+            // `collect(upTo:)` refuses a longer `Content-Length` before reading and stops reading
+            // (dropping the connection) as soon as more than the limit has arrived.
+            buffer = try await response.body.collect(upTo: success ? limit : min(limit, Self.maxErrorBodyBytes))
+        } catch is NIOTooManyBytesError {
+            throw MatrixError.responseTooLarge(limit: limit)
         } catch {
             throw MatrixError.network("\(method) \(path): \(error)")
         }
         let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        guard (200..<300).contains(Int(response.status.code)) else {
+        guard success else {
             let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
-            var retry = object?["retry_after_ms"] as? Int
-            if retry == nil, let header = response.headers.first(name: "Retry-After"), let seconds = Int(header) { retry = seconds * 1000 }
             throw MatrixError.server(status: Int(response.status.code), errcode: object?["errcode"] as? String,
-                                     message: object?["error"] as? String, retryAfterMilliseconds: retry)
+                                     message: object?["error"] as? String,
+                                     retryAfterMilliseconds: Self.retryAfterMilliseconds(body: object, header: response.headers.first(name: "Retry-After")))
         }
         return bytes
+    }
+
+    /// The back-off a 429 answer asks for, in milliseconds: the body's `retry_after_ms`
+    /// (Client-Server API, "Rate limiting"), else the `Retry-After` header in whole seconds
+    /// (RFC 9110 §10.2.3; the HTTP-date form is not used by homeservers and is ignored). Both come
+    /// from the homeserver, so nothing here may trap: seconds are converted with an overflow
+    /// check (saturating at `Int.max`) and negative values become 0. ``RetryPolicy`` clamps the
+    /// result to its maximum.
+    public static func retryAfterMilliseconds(body: [String: Any]?, header: String?) -> Int? {
+        if let ms = body?["retry_after_ms"] as? Int { return max(0, ms) }
+        guard let header, let seconds = Int(header.trimmingCharacters(in: .whitespaces)) else { return nil }
+        let (ms, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1000)
+        return overflow ? Int.max : ms
     }
 
     /// Sends a JSON object (or no body) and parses the JSON object answered.

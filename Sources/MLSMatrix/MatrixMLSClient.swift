@@ -5,15 +5,29 @@ import MLSCrypto
 import MLSStore
 
 /// An application message received in a mailbox room.
+///
+/// Its author is ``author``, the member MLS authenticated (RFC 9420 §6). ``sender`` is only what
+/// the homeserver claims; when the Matrix user this client expects for the author (see
+/// ``MatrixUserMapping``) is not that claim, ``senderMismatch`` says so. The message is still
+/// delivered, because its content is authentic; the mismatch tells the application that the
+/// homeserver (or the author's account) is not who the author's credential says.
 public struct MailboxMessage: Sendable, Equatable {
     /// The room (= MLS group) it arrived in.
     public let roomID: String
     /// The Matrix event ID: unique, so a message handed out twice would be visible.
     public let eventID: String
-    /// The Matrix user who sent it.
+    /// The Matrix user who sent it, as the homeserver claims ("" if the event named none). Not
+    /// authenticated: use ``author``.
     public let sender: String
     /// The decrypted application data.
     public let plaintext: [UInt8]
+    /// The group member who wrote it, authenticated by MLS.
+    public let author: MessageAuthor
+    /// The Matrix user this client expects the author to send from, if it knows one.
+    public let expectedSender: String?
+    /// Whether the homeserver's ``sender`` differs from ``expectedSender`` (also when no user is
+    /// known for the author: the claim then cannot be confirmed).
+    public var senderMismatch: Bool { expectedSender != sender }
 }
 
 /// One member device in MLS groups carried by Matrix rooms, per ../shared/design/matrix-mapping.md
@@ -47,15 +61,60 @@ public actor MatrixMLSClient {
     var filterID: String?
     /// Application messages received and not yet taken by ``takeMessages()``.
     var inbox: [MailboxMessage] = []
+    /// Skipped incoming events, oldest first, not yet taken by ``takeFailures()``; at most
+    /// ``failureLimit`` are kept (older ones are counted in ``droppedFailures``), so a flood of
+    /// bad events cannot grow memory without bound.
+    var failures: [EventFailure] = []
+    /// How many failures were dropped from a full ``takeFailures()`` list.
+    public internal(set) var droppedFailures = 0
+    /// Most failures kept for ``takeFailures()``.
+    public static let failureLimit = 1024
     /// Back-off for every request.
-    public var retry = RetryPolicy()
+    public internal(set) var retry = RetryPolicy()
+    /// Limits on media downloads.
+    public internal(set) var mediaLimits = MediaLimits()
+    /// Bytes of media this `/sync` round may still download.
+    var mediaBudget = MediaLimits().maxBytesPerSync
+    /// Who may add this device to rooms; the default accepts every valid Welcome.
+    var welcomePolicy: WelcomePolicy = { _ in true }
+    /// The Matrix user expected for a member's credential (``MailboxMessage/senderMismatch``).
+    var matrixUserMapping: MatrixUserMapping = defaultMatrixUserMapping
+    /// How many times this client asked the homeserver to join a room for a Welcome.
+    public internal(set) var welcomeJoinAttempts = 0
     var outboxSequence: UInt64 = 0
     /// How many payloads went to the media repository (too large for an event).
     public internal(set) var mediaUploads = 0
     /// How many events were fetched from `/messages` to fill `limited` timelines.
     public internal(set) var backfilledEvents = 0
     /// Proposals (and Welcome recipients) of our commits that lost, to re-propose on top of the winner.
-    var reproposals: [String: ([String], [[String]])] = [:]
+    var reproposals: [String: ([String], [Recipient])] = [:]
+
+    /// One device a commit welcomes. Stored as the JSON array `[user, device]`; decoding checks
+    /// that shape, so a damaged store is a decoding error, never an out-of-bounds index.
+    struct Recipient: Codable, Sendable, Equatable {
+        var user: String
+        var device: String
+
+        init(user: String, device: String) {
+            self.user = user
+            self.device = device
+        }
+
+        init(from decoder: any Decoder) throws {
+            var c = try decoder.unkeyedContainer()
+            guard c.count == 2 else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "a recipient is [user, device]")
+            }
+            user = try c.decode(String.self)
+            device = try c.decode(String.self)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.unkeyedContainer()
+            try c.encode(user)
+            try c.encode(device)
+        }
+    }
 
     /// Per-room ordering state (persisted beside the group).
     struct RoomState: Codable, Sendable {
@@ -65,8 +124,8 @@ public actor MatrixMLSClient {
         var pendingTransaction: String?
         /// The proposals of that commit, re-proposed on top of a competing winner.
         var pendingIntent: [String]
-        /// The `[user, device]` pairs that commit welcomes.
-        var pendingRecipients: [[String]] = []
+        /// The devices that commit welcomes.
+        var pendingRecipients: [Recipient] = []
         /// The Welcome's queue entry, queued once the commit is confirmed.
         var heldWelcome: String?
         /// Whether a commit removed us.
@@ -138,11 +197,62 @@ public actor MatrixMLSClient {
         nextBatch = try store.value(namespace: Self.accountNS, key: Array("next_batch".utf8)).map { String(decoding: $0, as: UTF8.self) }
         for (key, value) in try store.values(namespace: Self.roomNS) {
             let roomID = String(decoding: key, as: UTF8.self)
-            let state = try JSONDecoder().decode(RoomState.self, from: Data(value))
+            let state: RoomState
+            do { state = try JSONDecoder().decode(RoomState.self, from: Data(value)) } catch {
+                throw MatrixClientError.corruptState("room state of \(roomID): \(error)")
+            }
             rooms[roomID] = state
             if !state.removed, let g = try PersistentGroup.load(Array(roomID.utf8), from: store) { groups[roomID] = g }
         }
-        outboxSequence = try store.values(namespace: Self.outboxNS).last.map { try UInt64(tlsSerialized: $0.key) + 1 } ?? 0
+        outboxSequence = 0
+        if let last = try store.values(namespace: Self.outboxNS).last {
+            // The key is ours, but the store is outside the process: a damaged or planted key at
+            // UInt64.max must be an error, not an overflow trap.
+            let (next, overflow) = try UInt64(tlsSerialized: last.key).addingReportingOverflow(1)
+            guard !overflow else { throw MatrixClientError.corruptState("outgoing queue sequence exhausted") }
+            outboxSequence = next
+        }
+    }
+
+    // MARK: Configuration
+
+    /// Sets the back-off for every request (media downloads use ``MediaLimits/retry``).
+    public func setRetryPolicy(_ policy: RetryPolicy) { retry = policy }
+
+    /// Sets the limits on media downloads.
+    public func setMediaLimits(_ limits: MediaLimits) {
+        mediaLimits = limits
+        mediaBudget = limits.maxBytesPerSync
+    }
+
+    /// Sets who may add this device to rooms. The policy sees the Matrix user that sent the
+    /// Welcome (a homeserver claim) and the member that signed its GroupInfo (authenticated by
+    /// MLS). The default accepts every Welcome that opens and verifies, which suits a client
+    /// whose homeserver only lets trusted users invite it; anything else should restrict it.
+    public func setWelcomePolicy(_ policy: @escaping WelcomePolicy) { welcomePolicy = policy }
+
+    /// Sets how a member's credential maps to the Matrix user it is expected to send from.
+    public func setMatrixUserMapping(_ mapping: @escaping MatrixUserMapping) { matrixUserMapping = mapping }
+
+    /// Takes the incoming events skipped so far, with their reasons.
+    public func takeFailures() -> [EventFailure] {
+        defer { failures = [] }
+        return failures
+    }
+
+    func record(_ reason: EventFailureReason, roomID: String?, eventID: String?, sender: String?) {
+        if failures.count >= Self.failureLimit {
+            failures.removeFirst()
+            droppedFailures += 1
+        }
+        failures.append(EventFailure(roomID: roomID, eventID: eventID, matrixSender: sender, reason: reason))
+    }
+
+    /// The epoch as the JSON integer events carry. A Welcome chooses the epoch a joiner starts
+    /// in, so it may exceed `Int.max`; such a group cannot be carried and is refused here.
+    static func eventEpoch(_ epoch: UInt64) throws -> Int {
+        guard let e = Int(exactly: epoch) else { throw MatrixClientError.epochOutOfRange(epoch) }
+        return e
     }
 
     var credential: Credential { .basic(identity: Array(session.userID.utf8)) }
@@ -290,12 +400,12 @@ public actor MatrixMLSClient {
     /// `{ try $0.proposeUpdate() }` or `{ try $0.proposeRemove(leaf) }`.
     public func propose(in roomID: String, _ make: (inout MLSGroup) throws -> MLSMessage) async throws {
         guard var handle = groups[roomID], let state = rooms[roomID] else { throw GroupError.inactive }
-        let epoch = handle.group.epoch
+        let epoch = try Self.eventEpoch(handle.group.epoch)
         let prepared = try handle.prepareUpdate(make)
         var batch = prepared.batch
         try append([OutboxItem(kind: .room, roomID: roomID, type: Self.proposalType, transactionID: newTransactionID(), content: [
             "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.tlsSerialized),
-            "epoch": Int(epoch), "parent": state.epochParent,
+            "epoch": epoch, "parent": state.epochParent,
         ])], to: &batch)
         try store.backend.write(batch)
         handle.adopt(prepared.next)
@@ -327,12 +437,12 @@ public actor MatrixMLSClient {
     func commit(_ roomID: String, proposals: [Proposal], welcomeTo recipients: [(String, String)]) throws {
         guard var handle = groups[roomID], var state = rooms[roomID] else { throw GroupError.inactive }
         guard state.pendingTransaction == nil else { throw GroupError.invalidProposal("a commit is already pending in \(roomID)") }
-        let epoch = handle.group.epoch
+        let epoch = try Self.eventEpoch(handle.group.epoch)
         let prepared = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
         let txn = newTransactionID()
         let items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
             "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.commit.tlsSerialized),
-            "epoch": Int(epoch), "parent": state.epochParent,
+            "epoch": epoch, "parent": state.epochParent,
         ])]
         if let welcome = prepared.result.welcome, !recipients.isEmpty {
             var messages: [String: [String: JSONObject]] = [:]
@@ -347,7 +457,7 @@ public actor MatrixMLSClient {
         }
         state.pendingTransaction = txn
         state.pendingIntent = proposals.map { Base64.encode($0.tlsSerialized) }
-        state.pendingRecipients = recipients.map { [$0.0, $0.1] }
+        state.pendingRecipients = recipients.map { Recipient(user: $0.0, device: $0.1) }
         var batch = prepared.batch
         batch.putValues += try roomWrite(roomID, state).putValues
         try append(items, to: &batch)

@@ -25,15 +25,37 @@ extension MatrixMLSClient {
         content[field + "_sha256"] = media.sha256
     }
 
-    /// The bytes of `field`, inline or from the media repository and checked against their hash;
-    /// `nil` if absent, malformed, altered or unresolvable. A URI that does not resolve makes this
-    /// one event unreadable rather than failing the whole sync, or one bad event would block the
-    /// room for good; transient errors are retried like every request.
-    func binaryField(_ field: String, in content: JSONObject) async -> [UInt8]? {
-        if let text = content[field] as? String { return Base64.decode(text) }
-        guard let uri = content[field + "_url"] as? String, let digest = content[field + "_sha256"] as? String else { return nil }
+    /// The bytes of `field`, inline or from the media repository and checked against their hash.
+    /// Throws the reason the field is unreadable: absent or malformed, altered, too large, over
+    /// this round's budget, or not delivered within ``MediaLimits/retry``'s bounded attempts (a
+    /// URI that answers 5xx forever costs a few attempts and makes this one event unreadable,
+    /// rather than blocking the room for good).
+    func binaryField(_ field: String, in content: JSONObject) async throws(EventFailureReason) -> [UInt8] {
+        if let text = content[field] as? String {
+            guard let bytes = Base64.decode(text) else { throw .malformed("\(field) is not base64") }
+            return bytes
+        }
+        guard let uri = content[field + "_url"] as? String, let digest = content[field + "_sha256"] as? String else {
+            throw .malformed("no \(field)")
+        }
+        let limits = mediaLimits
+        guard mediaBudget > 0 else { throw .mediaBudgetExhausted }
+        let limit = min(max(0, limits.maxBytesPerMedia), mediaBudget)
         let api = self.api
-        guard let bytes = try? await retry.run({ try await api.downloadMedia(uri) }), Hex.encode(suite.digest(bytes)) == digest else { return nil }
+        let bytes: [UInt8]
+        do {
+            bytes = try await limits.retry.run { try await api.downloadMedia(uri, maxBytes: limit, timeout: limits.timeout) }
+        } catch MatrixError.responseTooLarge {
+            // Nothing beyond the limit was read; the round's budget is spent either way.
+            mediaBudget = max(0, mediaBudget - limit)
+            throw limit < limits.maxBytesPerMedia ? .mediaBudgetExhausted : .mediaTooLarge(limit: limits.maxBytesPerMedia)
+        } catch {
+            throw .mediaUnavailable("\(error)")
+        }
+        // Charged after the await: another task on this actor may have spent budget meanwhile,
+        // so the subtraction is clamped instead of trusted to stay positive.
+        mediaBudget = max(0, mediaBudget - bytes.count)
+        guard Hex.encode(suite.digest(bytes)) == digest.lowercased() else { throw .mediaDigestMismatch }
         return bytes
     }
 }

@@ -50,8 +50,12 @@ extension MatrixMLSClient {
     /// that produced them.
     func append(_ items: [OutboxItem], to batch: inout StorageBatch) throws {
         for item in items {
+            // The counter continues from the largest stored key, which a damaged store could set
+            // to UInt64.max: refuse rather than trap or wrap around onto older entries.
+            let (next, overflow) = outboxSequence.addingReportingOverflow(1)
+            guard !overflow else { throw MatrixClientError.corruptState("outgoing queue sequence exhausted") }
             batch.putValues.append(try store.valueWrite(namespace: Self.outboxNS, key: outboxSequence.tlsSerialized, value: item.encoded))
-            outboxSequence += 1
+            outboxSequence = next
         }
     }
 

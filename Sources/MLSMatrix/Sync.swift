@@ -19,6 +19,11 @@ extension MatrixMLSClient {
     /// One `/sync` round: to-device Welcomes first, then each room's timeline in order (filling a
     /// `limited` gap from `/messages`), then `next_batch` is persisted. Returns the messages
     /// received in this round (they are also kept for ``takeMessages()``).
+    ///
+    /// An event that cannot be applied is recorded (``takeFailures()``) and skipped: no failure
+    /// of one event leaves this function, so `next_batch` always advances and no event can wedge
+    /// the sync. What does leave it is the `/sync` request failing, and the local store failing
+    /// (then nothing could be recorded, and replaying the batch later is right).
     @discardableResult
     public func syncOnce(timeout: Int = 0) async throws -> [MailboxMessage] {
         let api = self.api
@@ -29,19 +34,63 @@ extension MatrixMLSClient {
         }
         let since = nextBatch
         let filter = filterID
-        let response = try await retry.run { try await api.sync(since: since, filter: filter, timeout: timeout) }.object
-        let before = inbox.count
-        for event in (response["to_device"] as? JSONObject)?["events"] as? [JSONObject] ?? [] {
-            try await handleToDevice(event)
+        let response = try await retry.run { try await api.sync(since: since, filter: filter, timeout: timeout) }
+        let received = try await apply(syncResponse: response)
+        if let counts = response.object["device_one_time_keys_count"] as? [String: Int], (counts[keyPackageAlgorithm] ?? 0) < 2 {
+            try await publishKeyPackages(count: 5, lastResort: false)
+        }
+        // Welcomes released by confirmed commits, and anything left from before a restart.
+        try await flush()
+        return received
+    }
+
+    /// Applies one `/sync` answer: to-device events, then each joined room's timeline, then
+    /// persists its `next_batch`. Returns the application messages it carried. Each event's
+    /// failure is recorded and skipped (see ``syncOnce(timeout:)``).
+    func apply(syncResponse document: JSONDocument) async throws -> [MailboxMessage] {
+        let response = document.object
+        mediaBudget = mediaLimits.maxBytesPerSync
+        // This round's messages are collected here, not sliced out of `inbox` afterwards: the
+        // awaits below let `takeMessages()` run and empty `inbox` in between.
+        var received: [MailboxMessage] = []
+        for event in (response["to_device"] as? JSONObject)?["events"] as? [Any] ?? [] {
+            guard let event = event as? JSONObject else {
+                record(.malformed("to-device event is not an object"), roomID: nil, eventID: nil, sender: nil)
+                continue
+            }
+            do {
+                try await handleToDevice(event)
+            } catch {
+                try recordFailure(error, roomID: event["content"].flatMap { ($0 as? JSONObject)?["room_id"] as? String },
+                                  eventID: nil, sender: event["sender"] as? String)
+            }
         }
         let joined = (response["rooms"] as? JSONObject)?["join"] as? JSONObject ?? [:]
         for (roomID, value) in joined.sorted(by: { $0.key < $1.key }) {
             guard let room = value as? JSONObject, let timeline = room["timeline"] as? JSONObject else { continue }
-            var events = timeline["events"] as? [JSONObject] ?? []
+            var events = timeline["events"] as? [Any] ?? []
             if timeline["limited"] as? Bool == true, let prev = timeline["prev_batch"] as? String {
-                events = try await backfill(roomID: roomID, from: prev) + events
+                do {
+                    events = try await backfill(roomID: roomID, from: prev) + events
+                } catch let error as StorageError {
+                    throw error
+                } catch {
+                    // The gap stays unfilled (its commits will be missing and later ones fail
+                    // to apply, each recorded); the events we have are still applied.
+                    record(.backfillFailed("\(error)"), roomID: roomID, eventID: nil, sender: nil)
+                }
             }
-            for event in events { try await handleRoomEvent(event, roomID: roomID) }
+            for event in events {
+                guard let event = event as? JSONObject else {
+                    record(.malformed("timeline event is not an object"), roomID: roomID, eventID: nil, sender: nil)
+                    continue
+                }
+                do {
+                    if let message = try await handleRoomEvent(event, roomID: roomID) { received.append(message) }
+                } catch {
+                    try recordFailure(error, roomID: roomID, eventID: event["event_id"] as? String, sender: event["sender"] as? String)
+                }
+            }
         }
         if let next = response["next_batch"] as? String {
             // Written only after the whole batch was applied: a crash before this line replays
@@ -49,27 +98,40 @@ extension MatrixMLSClient {
             try store.putValue(namespace: Self.accountNS, key: Array("next_batch".utf8), value: Array(next.utf8))
             nextBatch = next
         }
-        if let counts = response["device_one_time_keys_count"] as? [String: Int], (counts[keyPackageAlgorithm] ?? 0) < 2 {
-            try await publishKeyPackages(count: 5, lastResort: false)
+        return received
+    }
+
+    /// Turns the failure of one incoming event into a record. Only a failing store is rethrown:
+    /// the event's effect and its "seen" record could not be written, so the batch must be
+    /// replayed rather than skipped. Everything else (the event's own fault, MLS refusing it, a
+    /// request made on its behalf failing) is recorded, and a timeline event is marked seen so
+    /// that a backfill does not apply it again.
+    func recordFailure(_ error: any Error, roomID: String?, eventID: String?, sender: String?) throws {
+        if let error = error as? StorageError {
+            if case .backend = error { throw error }
+            record(.corruptState("\(error)"), roomID: roomID, eventID: eventID, sender: sender)
+            return
         }
-        // Welcomes released by confirmed commits, and anything left from before a restart.
-        try await flush()
-        return Array(inbox[before...])
+        record((error as? EventFailureReason) ?? .rejected("\(error)"), roomID: roomID, eventID: eventID, sender: sender)
+        // Only timeline events pass an event ID (a Welcome that failed to join stays
+        // unrecorded, so a redelivery may try again).
+        if let eventID { try? store.backend.write(markSeen(eventID)) }
     }
 
     /// Events before a `limited` timeline, oldest first, back to where we already are.
-    func backfill(roomID: String, from token: String) async throws -> [JSONObject] {
+    func backfill(roomID: String, from token: String) async throws -> [Any] {
         let api = self.api
-        var collected: [JSONObject] = []
+        var collected: [Any] = []
         var from = token
+        // Bounded: a homeserver that keeps answering pages cannot keep this loop going.
         for _ in 0..<20 {
             let f = filterID
             let page = try await retry.run { try await api.messages(roomID: roomID, from: from, limit: 100, filter: f) }.object
-            let chunk = page["chunk"] as? [JSONObject] ?? []
+            let chunk = page["chunk"] as? [Any] ?? []
             // Stop at the first event already applied: everything before it was seen too.
             var reachedKnown = false
             for e in chunk {
-                if let id = e["event_id"] as? String, try seen(id) { reachedKnown = true; break }
+                if let id = (e as? JSONObject)?["event_id"] as? String, try seen(id) { reachedKnown = true; break }
                 collected.append(e)
             }
             guard !reachedKnown, let end = page["end"] as? String, !chunk.isEmpty else { break }
@@ -87,70 +149,170 @@ extension MatrixMLSClient {
         try store.valueWrite(namespace: Self.seenNS, key: Array(id.utf8), value: [1])
     }
 
-    /// A Welcome: join the room and the group. Duplicates (a homeserver restart may deliver
-    /// to-device messages twice) are recognised by the Welcome's digest.
+    /// A Welcome opened and verified, not yet stored.
+    struct OpenedWelcome {
+        var group: MLSGroup
+        var batch: StorageBatch
+        var origin: WelcomeOrigin
+        /// Deletes the one-time KeyPackage the Welcome used (written also when it is refused).
+        var consumedKeyPackages: [[UInt8]]
+    }
+
+    /// Opens a Welcome without touching the network or the store (RFC 9420 §12.4.3.1): finds the
+    /// KeyPackage of ours it is for, joins the group (decrypting the secrets and GroupInfo,
+    /// verifying the GroupInfo signature and the whole ratchet tree, checking the confirmation
+    /// tag), checks that the group is the room the message names and that its epoch fits the
+    /// mapping, and identifies the GroupInfo's signer in the verified tree. `extra` joins the
+    /// returned batch.
+    func openWelcome(_ bytes: [UInt8], roomID: String, matrixSender: String, with extra: StorageBatch) throws -> OpenedWelcome {
+        guard let message = try? MLSMessage(tlsSerialized: bytes), case let .welcome(welcome) = message.body else {
+            throw EventFailureReason.malformed("welcome is not an MLSMessage(Welcome)")
+        }
+        // The same entry `prepareJoin` uses: the first whose KeyPackage we hold.
+        var ours: StoredKeyPackage?
+        for entry in welcome.secrets {
+            if let stored = try store.keyPackage(ref: entry.newMember) { ours = stored; break }
+        }
+        guard let ours else { throw EventFailureReason.welcomeNotForThisDevice }
+        let group: MLSGroup
+        let batch: StorageBatch
+        do {
+            (group, batch) = try store.prepareJoin(welcome: message, with: extra)
+        } catch let error as StorageError {
+            if case .noMatchingKeyPackage = error { throw EventFailureReason.welcomeNotForThisDevice }
+            throw error
+        } catch {
+            throw EventFailureReason.welcomeInvalid("\(error)")
+        }
+        guard group.groupID == Array(roomID.utf8) else { throw EventFailureReason.welcomeRoomMismatch }
+        guard Int(exactly: group.epoch) != nil else { throw EventFailureReason.outOfRange("epoch \(group.epoch)") }
+        // The join verified the GroupInfo but does not return it; open it again for its signer.
+        // Our Welcomes carry no PSKs (a Welcome with PSKs would need them here too).
+        let signer: UInt32
+        do {
+            let secrets = try WelcomeCrypto.decryptGroupSecrets(welcome, keyPackage: ours.bundle.keyPackage, initPrivateKey: ours.bundle.initPrivateKey)
+            guard secrets.psks.isEmpty else { throw EventFailureReason.welcomeInvalid("PSKs are not used by this mapping") }
+            signer = try WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: nil).signer
+        } catch let error as EventFailureReason {
+            throw error
+        } catch {
+            throw EventFailureReason.welcomeInvalid("\(error)")
+        }
+        guard let credential = group.tree.leaf(LeafIndex(signer))?.credential else {
+            throw EventFailureReason.welcomeInvalid("GroupInfo signer is not a member")
+        }
+        let origin = WelcomeOrigin(matrixSender: matrixSender, roomID: roomID, signerLeaf: signer, signerCredential: credential, epoch: group.epoch)
+        return OpenedWelcome(group: group, batch: batch, origin: origin, consumedKeyPackages: batch.deleteKeyPackages)
+    }
+
+    /// A Welcome: verified first, then offered to the ``WelcomePolicy``, and only then is the
+    /// Matrix room joined and the group stored. Nothing in the message is acted on before it has
+    /// proved itself: the room ID it names is joined only for a Welcome that opened with our
+    /// KeyPackage into a group whose ID is that room. Duplicates (a homeserver restart may
+    /// deliver to-device messages twice) are recognised by the Welcome's digest.
     func handleToDevice(_ event: JSONObject) async throws {
-        guard event["type"] as? String == Self.welcomeType, let content = event["content"] as? JSONObject,
-              let roomID = content["room_id"] as? String else { return }
-        guard let bytes = await binaryField("welcome", in: content), let welcome = try? MLSMessage(tlsSerialized: bytes) else { return }
+        guard event["type"] as? String == Self.welcomeType else { return }
+        let matrixSender = event["sender"] as? String ?? ""
+        guard let content = event["content"] as? JSONObject, let roomID = content["room_id"] as? String else {
+            throw EventFailureReason.malformed("welcome without content.room_id")
+        }
+        let bytes = try await binaryField("welcome", in: content)
         let id = "welcome:" + Hex.encode(suite.digest(bytes))
         guard try !seen(id), groups[roomID] == nil else { return }
-        let api = self.api
-        try await retry.run { try await api.join(roomID: roomID) }
         var state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
         state.epochParent = content["commit_event"] as? String ?? ""
         var extra = try roomWrite(roomID, state)
         extra.putValues.append(try seenWrite(id))
-        do {
-            let (group, batch) = try store.prepareJoin(welcome: welcome, with: extra)
-            guard group.groupID == Array(roomID.utf8) else { return }
-            try store.backend.write(batch)
-            groups[roomID] = PersistentGroup(store: store, stored: group)
-            rooms[roomID] = state
-        } catch StorageError.noMatchingKeyPackage {
-            return
+        let opened = try openWelcome(bytes, roomID: roomID, matrixSender: matrixSender, with: extra)
+        guard welcomePolicy(opened.origin) else {
+            // Refused for good: remember it, and delete the one-time KeyPackage it consumed.
+            var refused = StorageBatch()
+            refused.putValues.append(try seenWrite(id))
+            refused.deleteKeyPackages = opened.consumedKeyPackages
+            try store.backend.write(refused)
+            throw EventFailureReason.welcomeRefused
         }
+        let api = self.api
+        welcomeJoinAttempts += 1
+        do {
+            try await retry.run { try await api.join(roomID: roomID) }
+        } catch {
+            // Not recorded as seen: a redelivered Welcome may try again.
+            throw EventFailureReason.joinFailed("\(error)")
+        }
+        // The actor may have handled the same Welcome (or another one for this room) meanwhile.
+        guard try !seen(id), groups[roomID] == nil else { return }
+        try store.backend.write(opened.batch)
+        groups[roomID] = PersistentGroup(store: store, stored: opened.group)
+        rooms[roomID] = state
     }
 
     /// A parsed event handed in from outside the actor.
-    func handleRoomEvent(_ event: JSONDocument, roomID: String) async throws {
+    @discardableResult
+    func handleRoomEvent(_ event: JSONDocument, roomID: String) async throws -> MailboxMessage? {
         try await handleRoomEvent(event.object, roomID: roomID)
     }
 
-    /// One timeline event, applied in one atomic write together with the record that it was seen.
-    func handleRoomEvent(_ event: JSONObject, roomID: String) async throws {
-        guard let eventID = event["event_id"] as? String, let type = event["type"] as? String,
-              let content = event["content"] as? JSONObject, try !seen(eventID) else { return }
-        guard groups[roomID] != nil, rooms[roomID]?.removed == false else { return }
+    /// One timeline event, applied in one atomic write together with the record that it was
+    /// seen. Returns the application message it carried, if any. Throws the reason an event of
+    /// ours could not be applied (the caller records it and marks the event seen); events of
+    /// other types, already seen, or of rooms we are not in are ignored. Whatever can be decided
+    /// from the JSON alone is decided before any media is downloaded.
+    func handleRoomEvent(_ event: JSONObject, roomID: String) async throws -> MailboxMessage? {
+        guard let eventID = event["event_id"] as? String else { throw EventFailureReason.malformed("no event_id") }
+        guard let type = event["type"] as? String, [Self.commitType, Self.proposalType, Self.applicationType].contains(type) else { return nil }
+        guard try !seen(eventID), groups[roomID] != nil, rooms[roomID]?.removed == false else { return nil }
+        guard let content = event["content"] as? JSONObject else { throw EventFailureReason.malformed("content is not an object") }
         let sender = event["sender"] as? String ?? ""
         let transaction = (event["unsigned"] as? JSONObject)?["transaction_id"] as? String
-        let payload = await binaryField("ciphertext", in: content)
-        // The actor may have run other work while downloading: re-read the state.
-        guard var handle = groups[roomID], var state = rooms[roomID], !state.removed else { return }
-        guard let bytes = payload, let message = try? MLSMessage(tlsSerialized: bytes) else {
+        // Our own application message or proposal: its key is consumed, nothing to download.
+        if type != Self.commitType, sender == session.userID, transaction != nil {
             try store.backend.write(markSeen(eventID))
-            return
+            return nil
         }
+        var epoch: UInt64?
+        if type == Self.commitType {
+            // A hostile event may carry any number here: convert without trapping.
+            guard let e = (content["epoch"] as? Int).flatMap({ UInt64(exactly: $0) }) else { throw EventFailureReason.malformed("commit without a valid epoch") }
+            epoch = e
+            guard let handle = groups[roomID], let state = rooms[roomID] else { return nil }
+            let current = handle.group.epoch
+            // A joiner learns its epoch's parent from the Welcome's `commit_event`, or else from
+            // the first commit it sees for the epoch before its own.
+            if state.epochParent.isEmpty, current > 0, e == current - 1 {
+                var learned = state
+                learned.epochParent = eventID
+                var batch = try markSeen(eventID)
+                batch.putValues += try roomWrite(roomID, learned).putValues
+                try store.backend.write(batch)
+                rooms[roomID] = learned
+                return nil
+            }
+            // Commits for other epochs lost (or are not ours to apply): ordinary, not a failure.
+            let parent = content["parent"] as? String ?? ""
+            guard e == current, parent == state.epochParent || (state.epochParent.isEmpty && current > 0) else {
+                try store.backend.write(markSeen(eventID))
+                return nil
+            }
+        }
+        let bytes = try await binaryField("ciphertext", in: content)
+        guard let message = try? MLSMessage(tlsSerialized: bytes) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
+        // The actor may have run other work while downloading: re-read the state.
+        guard var handle = groups[roomID], var state = rooms[roomID], !state.removed, try !seen(eventID) else { return nil }
         var batch = try markSeen(eventID)
         switch type {
         case Self.commitType:
-            // A hostile event may carry any number here: convert without trapping.
-            let epoch = (content["epoch"] as? Int).flatMap { UInt64(exactly: $0) }
-            let parent = content["parent"] as? String ?? ""
-            // A joiner learns its epoch's parent from the Welcome's `commit_event`, or else from the
-            // first commit it sees for the epoch before its own.
-            if state.epochParent.isEmpty, handle.group.epoch > 0, let e = epoch, e + 1 == handle.group.epoch {
-                state.epochParent = eventID
-                batch.putValues += try roomWrite(roomID, state).putValues
-                break
-            }
             // The first valid commit for the current epoch, built on the current epoch's commit,
             // wins. A joiner that never saw its epoch's commit (it was sent before the joiner
             // could read the room) takes the first valid commit for its epoch.
+            let parent = content["parent"] as? String ?? ""
             guard epoch == handle.group.epoch, parent == state.epochParent || (state.epochParent.isEmpty && handle.group.epoch > 0) else { break }
             let ours = transaction != nil && transaction == state.pendingTransaction
             let lostIntent = ours ? nil : state.pendingTransaction.map { _ in (state.pendingIntent, state.pendingRecipients) }
-            guard let prepared = try? handle.prepareUpdate(with: batch, { try $0.process(message) }) else { break }
+            let prepared: (result: ProcessedMessage, next: MLSGroup, batch: StorageBatch)
+            do { prepared = try handle.prepareUpdate(with: batch, { try $0.process(message) }) } catch let error as StorageError { throw error } catch {
+                throw EventFailureReason.rejected("\(error)")
+            }
             batch = prepared.batch
             handle.adopt(prepared.next)
             state.epochParent = eventID
@@ -179,22 +341,34 @@ extension MatrixMLSClient {
             groups[roomID] = state.removed ? nil : handle
             rooms[roomID] = state
             if let lostIntent { reproposals[roomID] = lostIntent }
-            return
+            return nil
         case Self.applicationType, Self.proposalType:
-            if sender == session.userID, transaction != nil { break }  // our own: its key is consumed
-            guard let prepared = try? handle.prepareUpdate(with: batch, { try $0.process(message) }) else { break }
+            let prepared: (result: ProcessedMessage, next: MLSGroup, batch: StorageBatch)
+            do { prepared = try handle.prepareUpdate(with: batch, { try $0.process(message) }) } catch let error as StorageError { throw error } catch {
+                throw EventFailureReason.rejected("\(error)")
+            }
+            var delivered: MailboxMessage?
+            if case let .application(data) = prepared.result.content {
+                // The author is the leaf MLS authenticated (RFC 9420 §6, §15: application data is
+                // only ever sent by members), read from the tree of the epoch it was sent in.
+                guard case let .member(leaf) = prepared.result.sender, let credential = prepared.next.tree.leaf(leaf)?.credential else {
+                    throw EventFailureReason.rejected("application message not from a member")
+                }
+                let author = MessageAuthor(leafIndex: leaf.rawValue, credential: credential)
+                delivered = MailboxMessage(roomID: roomID, eventID: eventID, sender: sender, plaintext: data, author: author,
+                                           expectedSender: matrixUserMapping(credential))
+            }
             batch = prepared.batch
             handle.adopt(prepared.next)
             try store.backend.write(batch)
             groups[roomID] = handle
-            if case let .application(data) = prepared.result.content {
-                inbox.append(MailboxMessage(roomID: roomID, eventID: eventID, sender: sender, plaintext: data))
-            }
-            return
+            if let delivered { inbox.append(delivered) }
+            return delivered
         default:
             break
         }
         try store.backend.write(batch)
+        return nil
     }
 
     func markSeen(_ eventID: String) throws -> StorageBatch {
@@ -220,7 +394,7 @@ extension MatrixMLSClient {
                 if case let .add(a) = p, case let .basic(id) = a.keyPackage.leafNode.credential { return String(decoding: id, as: UTF8.self) }
                 return nil
             })
-            try commit(roomID, proposals: proposals, welcomeTo: recipients.filter { stillAdded.contains($0[0]) }.map { ($0[0], $0[1]) })
+            try commit(roomID, proposals: proposals, welcomeTo: recipients.filter { stillAdded.contains($0.user) }.map { ($0.user, $0.device) })
         }
         try await flush()
     }

@@ -34,7 +34,15 @@ import Testing
             ["type": MatrixMLSClient.commitType, "content": [String: Any]()],
             ["event_id": "$7", "type": MatrixMLSClient.commitType, "content": ["epoch": 0, "ciphertext_url": "https://not-mxc", "ciphertext_sha256": "00"]],
         ]
-        for e in events { try await client.handleRoomEvent(JSONDocument(object: e), roomID: room) }
+        let batch: JSONObject = ["next_batch": "s1", "rooms": ["join": [room: ["timeline": ["events": events]]]]]
+        _ = try await client.apply(syncResponse: JSONDocument(object: batch))
+        #expect(await client.nextBatch == "s1")
+        // Each is recorded with its reason, except the commit for an epoch that is not ours to
+        // apply ($2): commits that lost are ordinary.
+        let reasons = Dictionary(await client.takeFailures().map { ($0.eventID ?? "-", $0.reason) }, uniquingKeysWith: { a, _ in a })
+        #expect(Set(reasons.keys) == ["$1", "$3", "$4", "$5", "$6", "$7", "-"])
+        if case .rejected = reasons["$4"] {} else { Issue.record("foreign message: \(String(describing: reasons["$4"]))") }
+        if case .mediaUnavailable = reasons["$7"] {} else { Issue.record("bad media URI: \(String(describing: reasons["$7"]))") }
         #expect(await client.epochAuthenticator(of: room) == before)
         #expect(await client.epoch(of: room) == 0)
         #expect(await client.takeMessages().isEmpty)

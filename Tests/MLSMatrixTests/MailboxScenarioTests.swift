@@ -59,6 +59,9 @@ struct MailboxScenarioTests {
                 let got = await c.takeMessages()
                 #expect(got.map { String(decoding: $0.plaintext, as: UTF8.self) } == [text])
                 #expect(got.first?.sender == sender.session.userID)
+                // The author is the member MLS authenticated, and the homeserver's claim agrees.
+                #expect(got.first?.author.identity == Array(sender.session.userID.utf8))
+                #expect(got.first?.senderMismatch == false)
             }
         }
 
