@@ -175,7 +175,8 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         #expect(await f.client.epoch(of: room2) == 1)
     }
 
-    @Test("media: capped while reading, a per-sync budget, bounded attempts, and no download for events that do not need it")
+    @Test("media: capped while reading, a per-sync budget, bounded attempts, and no download for events that do not need it",
+          .timeLimit(.minutes(2)))
     func mediaIsBounded() async throws {
         let payload = [UInt8](repeating: 7, count: 1 << 20)
         let server = try FakeHomeserver { _, path in
@@ -199,7 +200,6 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
             if let epoch { content["epoch"] = epoch }
             return ["event_id": id, "type": type, "sender": Fixture.authorityID, "content": content]
         }
-        let started = ContinuousClock.now
         _ = try await f.client.apply(syncResponse: syncResponse(next: "s1", rooms: [room: [
             event("$other-type", "never", type: "m.room.message"),
             event("$stale-commit", "never", type: MatrixMLSClient.commitType, epoch: 7),
@@ -215,7 +215,6 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         #expect(server.requests.filter { $0.hasSuffix("/flaky") }.count == 3)
         // The endless body was abandoned near the cap, not read to its 512 MiB.
         #expect(server.streamedBytes < 64 << 20)
-        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(await f.client.nextBatch == "s1")
 
         // Budget of 1.5 MiB per round: the first MiB is read (and is no MLS message), the second
@@ -232,7 +231,9 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         #expect(await f.client.takeFailures().map(\.reason) == [.malformed("ciphertext is not an MLSMessage")])
     }
 
-    @Test("Retry-After and retry_after_ms never trap and are clamped to the policy's maximum")
+    // A hint of 10^16 s that was not clamped would hang the test: the time limit turns that into
+    // a failure (a hang guard on a shared machine, not a performance assertion).
+    @Test("Retry-After and retry_after_ms never trap and are clamped to the policy's maximum", .timeLimit(.minutes(2)))
     func backOffIsClamped() async throws {
         #expect(MatrixHTTP.retryAfterMilliseconds(body: nil, header: "10000000000000000") == Int.max)
         #expect(MatrixHTTP.retryAfterMilliseconds(body: nil, header: String(Int.max)) == Int.max)
@@ -255,11 +256,9 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         }
         defer { server.stop() }
         let api = MatrixAPI(baseURL: server.url)
-        let started = ContinuousClock.now
         await #expect(throws: MatrixError.self) {
             _ = try await RetryPolicy(initial: .milliseconds(10), maximum: .milliseconds(50), maxAttempts: 2).run { try await api.downloadMedia("mxc://fake/x") }
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(server.requests.count == 2)
     }
 
