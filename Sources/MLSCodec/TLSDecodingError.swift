@@ -17,6 +17,8 @@ public enum TLSDecodingError: Error, Equatable, Sendable, CustomStringConvertibl
     case emptyElement(type: String)
     /// A declared length is larger than the decoder will accept for that field.
     case lengthTooLarge(Int)
+    /// A vector holds more elements than the caller's limit allows.
+    case tooManyElements(type: String, limit: Int)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public enum TLSDecodingError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .invalidValue(type, detail): "invalid \(type): \(detail)"
         case let .emptyElement(type): "vector element of type \(type) consumed no bytes"
         case let .lengthTooLarge(n): "declared length \(n) is too large"
+        case let .tooManyElements(type, limit): "more than \(limit) elements of type \(type)"
         }
     }
 }

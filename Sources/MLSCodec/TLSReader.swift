@@ -121,11 +121,13 @@ public struct TLSReader: Sendable {
     ///
     /// An element that consumes no bytes is refused, so the element count is bounded by the input.
     public mutating func readVector<T>(
-        _ element: (inout TLSReader) throws -> T
+        maxCount: Int = .max, _ element: (inout TLSReader) throws -> T
     ) throws -> [T] {
         var sub = try readVectorReader()
         var items: [T] = []
         while !sub.isAtEnd {
+            // The limit is checked before the element is decoded: nothing is built past it.
+            guard items.count < maxCount else { throw TLSDecodingError.tooManyElements(type: String(describing: T.self), limit: maxCount) }
             let before = sub.position
             items.append(try element(&sub))
             if sub.position == before { throw TLSDecodingError.emptyElement(type: String(describing: T.self)) }

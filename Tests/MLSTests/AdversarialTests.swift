@@ -160,3 +160,72 @@ import Testing
         }
     }
 }
+
+/// The configurable limits (``MLSLimits``): each is refused with its typed error, before the
+/// input is processed, and leaves the group unchanged.
+@Suite struct LimitTests {
+    static func limited(_ edit: (inout MLSLimits) -> Void) -> GroupConfiguration {
+        var c = GroupConfiguration()
+        edit(&c.limits)
+        return c
+    }
+
+    @Test func messageSize() throws {
+        let g = try AdversarialTests.HostileGroup { mine, theirs in [.leaf(mine), nil, .leaf(theirs)] }
+        let bytes = try g.welcome.tlsSerialized
+        var limits = MLSLimits()
+        limits.maxMessageBytes = bytes.count - 1
+        #expect(throws: GroupError.limitExceeded(.messageBytes)) { try MLSMessage(tlsSerialized: bytes, limits: limits) }
+        limits.maxMessageBytes = bytes.count
+        #expect(try MLSMessage(tlsSerialized: bytes, limits: limits).tlsSerialized == bytes)
+    }
+
+    @Test func treeWidthAndMembersOnJoin() throws {
+        let g = try AdversarialTests.HostileGroup { mine, theirs in [.leaf(mine), nil, .leaf(theirs)] }
+        #expect(AdversarialTests.error {
+            _ = try MLSGroup.join(welcome: try g.welcome, keyPackage: g.victim, configuration: Self.limited { $0.maxLeaves = 1 })
+        } == .limitExceeded(.leaves))
+        #expect(AdversarialTests.error {
+            _ = try MLSGroup.join(welcome: try g.welcome, keyPackage: g.victim, configuration: Self.limited { $0.maxMembers = 1 })
+        } == .limitExceeded(.members))
+        let joiner = try AdversarialTests.bundle("joiner")
+        #expect(AdversarialTests.error {
+            _ = try MLSGroup.externalJoin(groupInfo: MLSMessage(body: .groupInfo(g.info)), keyPackage: joiner,
+                                          configuration: Self.limited { $0.maxLeaves = 1 })
+        } == .limitExceeded(.leaves))
+    }
+
+    @Test func membersAndProposalsPerCommit() throws {
+        var t = try AdversarialTests.Trio()
+        let newcomers = try ["a", "b"].map(AdversarialTests.bundle)
+        let out = try t.groups[0].commit(CommitOptions(proposals: newcomers.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        for (edit, expected) in [({ (l: inout MLSLimits) in l.maxMembers = 4 }, GroupError.limitExceeded(.members)),
+                                 ({ (l: inout MLSLimits) in l.maxProposalsPerCommit = 1 }, GroupError.limitExceeded(.proposalsPerCommit))] {
+            var receiver = t.groups[1]
+            edit(&receiver.configuration.limits)
+            let before = GroupTestKit.Snapshot(receiver)
+            #expect(AdversarialTests.error { _ = try receiver.process(out.commit) } == expected)
+            #expect(GroupTestKit.Snapshot(receiver) == before)
+        }
+        // A member's own commit may not grow the group past its limit either.
+        t.groups[2].configuration.limits.maxMembers = 3
+        #expect(AdversarialTests.error { _ = try t.groups[2].commit(CommitOptions(proposals: [.add(Add(keyPackage: newcomers[0].keyPackage))])) }
+                == .limitExceeded(.members))
+    }
+
+    @Test func capabilityAndExtensionListsOfALeaf() throws {
+        let suite = AdversarialTests.suite
+        let key = suite.signature.generateKeyPair()
+        let many = (0..<300).map { ExtensionType(rawValue: UInt16(0x1000 + $0)) }
+        var caps = KeyPackageBundle.defaultCapabilities(suite: suite, credential: .basic(identity: Array("x".utf8)))
+        caps.extensions = many
+        let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("x".utf8)), signaturePrivateKey: key.privateKey,
+                                                   signaturePublicKey: key.publicKey, capabilities: caps)
+        let context = GroupContext(cipherSuite: suite.id, groupID: [1], epoch: 0, treeHash: [], confirmedTranscriptHash: [], extensions: [])
+        let validator = LeafNodeValidator(suite: suite, groupContext: context)
+        #expect(validator.checkContent(bundle.keyPackage.leafNode, expectedSource: nil) == .limitExceeded(.capabilityEntries))
+        var relaxed = MLSLimits()
+        relaxed.maxCapabilityEntries = 300
+        #expect(LeafNodeValidator(suite: suite, groupContext: context, limits: relaxed).checkContent(bundle.keyPackage.leafNode, expectedSource: nil) == nil)
+    }
+}

@@ -83,6 +83,38 @@ public enum HandshakeFraming: Sendable, Equatable {
     case privateMessage
 }
 
+/// Bounds on what one received input may make a member build or check (Docs/Security.md). Each
+/// is checked before anything is allocated or verified for it, so refusing an input costs at
+/// most linear time and memory in its size. The defaults are sized for public-administration
+/// mailboxes, from a citizen's few devices up to an authority's whole district in one group.
+public struct MLSLimits: Sendable, Equatable {
+    /// Largest MLSMessage accepted by ``MLSMessage/init(tlsSerialized:limits:)``, in bytes: a
+    /// Welcome carrying the tree of tens of thousands of members with X.509 chains fits.
+    public var maxMessageBytes = 32 << 20
+    /// Most leaves a ratchet tree may have, received or grown by Adds (the node width is
+    /// 2 · leaves − 1).
+    public var maxLeaves: UInt32 = 1 << 16
+    /// Most members (non-blank leaves) a group may have.
+    public var maxMembers = 50_000
+    /// Most proposals in one commit, by value or by reference.
+    public var maxProposalsPerCommit = 1 << 16
+    /// Most extensions in one extension list (a LeafNode's, a GroupContext's, a GroupInfo's).
+    public var maxExtensions = 64
+    /// Most entries in one list of a LeafNode's Capabilities, and in `required_capabilities`.
+    public var maxCapabilityEntries = 256
+    /// Most certificates in one X.509 credential's chain.
+    public var maxCertificates = 16
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Which of ``MLSLimits`` an input exceeded.
+public enum MLSLimit: String, Sendable, Equatable, CustomStringConvertible {
+    case messageBytes, leaves, members, proposalsPerCommit, extensions, capabilityEntries, certificates
+    public var description: String { rawValue }
+}
+
 /// The application's decisions for one group, with safe defaults.
 public struct GroupConfiguration: Sendable {
     /// How this member sends proposals and commits. Both are accepted on input.
@@ -116,6 +148,8 @@ public struct GroupConfiguration: Sendable {
     public var currentTime: @Sendable () -> UInt64? = { UInt64(UnixTime.nowSeconds) }
     /// How many resumption PSKs of past epochs the group keeps (§8.6).
     public var resumptionPSKsRetained = 8
+    /// Bounds on received inputs, checked before they cost anything.
+    public var limits = MLSLimits()
 
     /// The defaults.
     public init() {}

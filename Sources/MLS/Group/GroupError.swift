@@ -62,6 +62,8 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// This epoch already caches ``GroupConfiguration/maxCachedProposals`` proposals; commit
     /// them before more are accepted.
     case proposalCacheFull
+    /// An input exceeds one of the configured ``MLSLimits`` (checked before it is processed).
+    case limitExceeded(MLSLimit)
     /// The epoch counter cannot advance: a GroupContext at epoch 2^64 − 1 has no next epoch
     /// (§8.1), so such a group is refused on join and can take no commit.
     case epochExhausted
@@ -97,6 +99,7 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .crypto(e): "crypto: \(e)"
         case let .decoding(d): "malformed input: \(d)"
         case .proposalCacheFull: "too many proposals are pending in this epoch"
+        case let .limitExceeded(l): "input exceeds the \(l) limit"
         case .epochExhausted: "the epoch counter is at its maximum"
         }
     }

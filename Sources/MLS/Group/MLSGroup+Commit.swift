@@ -202,6 +202,9 @@ extension MLSGroup {
         case .newMemberCommit: external = true
         default: throw GroupError.invalidSender("commits come from members or new members")
         }
+        guard commit.proposals.count <= configuration.limits.maxProposalsPerCommit else {
+            throw GroupError.limitExceeded(.proposalsPerCommit)
+        }
         var list: [(proposal: Proposal, sender: Sender)] = []
         // One lookup per reference: linear in the commit and the cache, not their product.
         let cache = Dictionary(proposalCache.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
@@ -230,7 +233,8 @@ extension MLSGroup {
             var provisional = context
             provisional.epoch = try previous.nextEpoch
             let newLeaves = Set(effects.newMembers.map(\.leaf))
-            let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil)
+            let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil,
+                                              limits: configuration.limits)
             var initSecret = previous.epochSecrets.initSecret
             if let ei = effects.externalInit {
                 let external = try previous.epochSecrets.externalKeyPair()

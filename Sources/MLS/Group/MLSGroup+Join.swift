@@ -27,10 +27,12 @@ extension MLSGroup {
             // A group whose epoch cannot advance could take no commit: refuse it now (§8.1).
             guard context.epoch < UInt64.max else { throw GroupError.epochExhausted }
             if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal("reinit/branch Welcome must be for epoch 1") }
-            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
+            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree, limits: configuration.limits))
+            try checkMembers(tree, limits: configuration.limits)
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
-            let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil)
+            let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil,
+                                              limits: configuration.limits)
             try tree.validate(groupContext: context, validator: validator)
             guard let mine = tree.leafIndex(signatureKey: bundle.keyPackage.leafNode.signatureKey),
                   tree.leaf(mine) == bundle.keyPackage.leafNode else { throw GroupError.ownLeafNotFound }
@@ -49,12 +51,30 @@ extension MLSGroup {
     }
 
     /// The tree of a GroupInfo: its `ratchet_tree` extension, else the one supplied out of band.
-    static func treeNodes(_ info: GroupInfo, outOfBand: RatchetTreeNodes?) throws -> RatchetTreeNodes {
+    /// The limits are checked before the tree is decoded or built: a received tree is attacker
+    /// data until the GroupInfo signature over it has been verified.
+    static func treeNodes(_ info: GroupInfo, outOfBand: RatchetTreeNodes?, limits: MLSLimits) throws -> RatchetTreeNodes {
+        guard info.extensions.count <= limits.maxExtensions, info.groupContext.extensions.count <= limits.maxExtensions else {
+            throw GroupError.limitExceeded(.extensions)
+        }
+        let maxNodes = Int(TreeMath.nodeWidth(limits.maxLeaves))
         if let ext = info.extensions.first(where: { $0.extensionType == .ratchetTree }) {
-            do { return try RatchetTreeNodes(tlsSerialized: ext.extensionData) } catch { throw GroupError.decoding("ratchet_tree: \(error)") }
+            do {
+                return try RatchetTreeNodes(tlsSerialized: ext.extensionData, maxNodes: maxNodes)
+            } catch TLSDecodingError.tooManyElements {
+                throw GroupError.limitExceeded(.leaves)
+            } catch {
+                throw GroupError.decoding("ratchet_tree: \(error)")
+            }
         }
         guard let outOfBand else { throw GroupError.missingRatchetTree }
+        guard outOfBand.nodes.count <= maxNodes else { throw GroupError.limitExceeded(.leaves) }
         return outOfBand
+    }
+
+    /// The member count of a received tree against the limit, once the tree is built.
+    static func checkMembers(_ tree: RatchetTree, limits: MLSLimits) throws {
+        guard tree.memberCount <= limits.maxMembers else { throw GroupError.limitExceeded(.members) }
     }
 
     /// `psk_secret` for a list of PSK IDs (§8.4), `nil` when there are none. Resumption PSKs of
@@ -93,11 +113,13 @@ extension MLSGroup {
         // The external commit creates epoch + 1 (§8.1): impossible at the counter's maximum.
         guard info.groupContext.epoch < UInt64.max else { throw GroupError.epochExhausted }
         do {
-            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree))
+            var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree, limits: configuration.limits))
+            try checkMembers(tree, limits: configuration.limits)
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
             let context = info.groupContext
-            try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil))
+            try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials,
+                                                                                  currentTime: nil, limits: configuration.limits))
             guard let ext = info.extensions.first(where: { $0.extensionType == .externalPub }) else { throw GroupError.missingExternalPub }
             let externalPub = try ExternalPub(tlsSerialized: ext.extensionData).externalPub
             let (kemOutput, initSecret) = try suite.hpke.sendExport(publicKey: externalPub, info: [], exporterContext: externalInitLabel, length: suite.kdfLength)

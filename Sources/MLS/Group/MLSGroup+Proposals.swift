@@ -184,11 +184,19 @@ extension MLSGroup {
         guard let ext = extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return }
         let required: RequiredCapabilities
         do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.decoding("required_capabilities") }
+        guard required.extensionTypes.count <= configuration.limits.maxCapabilityEntries,
+              required.proposalTypes.count <= configuration.limits.maxCapabilityEntries,
+              required.credentialTypes.count <= configuration.limits.maxCapabilityEntries else {
+            throw GroupError.limitExceeded(.capabilityEntries)
+        }
+        // Per leaf, sets of what it supports: linear in the leaf's lists and the requirements.
         for leaf in leaves {
             let caps = leaf.capabilities
-            let ok = required.extensionTypes.allSatisfy { $0.isDefault || caps.extensions.contains($0) }
-                && required.proposalTypes.allSatisfy { $0.isDefault || caps.proposals.contains($0) }
-                && required.credentialTypes.allSatisfy { caps.credentials.contains($0) }
+            let extensions = Set(caps.extensions.map(\.rawValue)), proposals = Set(caps.proposals.map(\.rawValue))
+            let credentials = Set(caps.credentials.map(\.rawValue))
+            let ok = required.extensionTypes.allSatisfy { $0.isDefault || extensions.contains($0.rawValue) }
+                && required.proposalTypes.allSatisfy { $0.isDefault || proposals.contains($0.rawValue) }
+                && required.credentialTypes.allSatisfy { credentials.contains($0.rawValue) }
             guard ok else { throw GroupError.invalidProposal("a member lacks the required capabilities") }
         }
     }
@@ -269,14 +277,22 @@ extension MLSGroup {
             if case .invalidLeafNode(.duplicateSignatureKey) = e { throw GroupError.invalidProposalList("Add of a client already in the group") }
             throw GroupError.keyPackage(e)
         }
+        // The group may not grow past its limits, whoever commits (Adds are O(1) each to place,
+        // but every later operation pays for the width and the members).
+        let limits = configuration.limits
+        guard tree.memberCount + adds.count <= limits.maxMembers else { throw GroupError.limitExceeded(.members) }
         for kp in adds { effects.newMembers.append((tree.add(kp.leafNode), kp)) }
+        guard tree.leafCount <= limits.maxLeaves else { throw GroupError.limitExceeded(.leaves) }
         if gce != nil {
             // §12.1.7, §13.4: every remaining member supports the new extensions.
             let leaves = tree.memberLeaves.compactMap { tree.leaf($0) }
             try checkRequiredCapabilities(context.extensions, leaves: leaves)
-            for leaf in leaves {
-                for ext in context.extensions where !ext.extensionType.isDefault && !leaf.capabilities.extensions.contains(ext.extensionType) {
-                    throw GroupError.invalidProposal("a member does not support the extension \(ext.extensionType)")
+            guard context.extensions.count <= limits.maxExtensions else { throw GroupError.limitExceeded(.extensions) }
+            let needed = context.extensions.map(\.extensionType).filter { !$0.isDefault }
+            for leaf in leaves where !needed.isEmpty {
+                let supported = Set(leaf.capabilities.extensions.map(\.rawValue))
+                if let t = needed.first(where: { !supported.contains($0.rawValue) }) {
+                    throw GroupError.invalidProposal("a member does not support the extension \(t)")
                 }
             }
         }

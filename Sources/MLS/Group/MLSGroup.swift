@@ -108,7 +108,8 @@ public struct MLSGroup: Sendable {
 
     /// The validator for leaves arriving in this group under its current context.
     var leafValidator: LeafNodeValidator {
-        LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: configuration.currentTime())
+        LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: configuration.currentTime(),
+                          limits: configuration.limits)
     }
 
     init(suite: CipherSuite, context: GroupContext, tree: RatchetTree, privateKey: TreeKEMPrivateKey, signaturePrivateKey: SecretBytes,
@@ -140,7 +141,7 @@ public struct MLSGroup: Sendable {
         var tree = RatchetTree(suite: suite, firstLeaf: bundle.keyPackage.leafNode)
         let context = GroupContext(version: .mls10, cipherSuite: suite.id, groupID: groupID, epoch: 0, treeHash: tree.treeHash(),
                                    confirmedTranscriptHash: [], extensions: extensions)
-        let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials)
+        let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, limits: configuration.limits)
         if let e = validator.checkContent(bundle.keyPackage.leafNode, expectedSource: .keyPackage) { throw GroupError.leafNode(e) }
         let secrets = try KeyScheduleEpoch.initial(suite: suite)
         let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: [])

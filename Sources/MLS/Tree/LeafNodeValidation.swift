@@ -29,6 +29,8 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
     case encryptionKeyUnchanged
     /// The new credential is not a valid successor of the member's old one (§5.3.1).
     case invalidSuccessorCredential
+    /// A list in the leaf is longer than the configured ``MLSLimits`` allow.
+    case limitExceeded(MLSLimit)
 
     public var description: String {
         switch self {
@@ -45,6 +47,7 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
         case .duplicateEncryptionKey: "encryption key already in use"
         case .encryptionKeyUnchanged: "encryption key must change"
         case .invalidSuccessorCredential: "credential is not a valid successor of the member's old one"
+        case let .limitExceeded(l): "exceeds the \(l) limit"
         }
     }
 }
@@ -98,19 +101,29 @@ public struct LeafNodeValidator: Sendable {
     /// When set, leaves with a `key_package` source must be valid at this Unix time (§7.3 makes
     /// this a MUST for leaves a client sends and RECOMMENDED for leaves it receives).
     public var currentTime: UInt64?
+    /// Bounds on the lists of a leaf, checked before anything else.
+    public var limits: MLSLimits
+    /// What every leaf must support, decoded once from `groupContext`: the group's non-default
+    /// extensions and its `required_capabilities` (§11.1, §13.4).
+    private let groupNeeds: (extensions: [ExtensionType], proposals: [ProposalType], credentials: [CredentialType])
 
     /// Creates a validator.
-    public init(suite: CipherSuite, groupContext: GroupContext, credentials: any CredentialValidator = BasicCredentialValidator(), currentTime: UInt64? = nil) {
+    public init(suite: CipherSuite, groupContext: GroupContext, credentials: any CredentialValidator = BasicCredentialValidator(),
+                currentTime: UInt64? = nil, limits: MLSLimits = MLSLimits()) {
         self.suite = suite
         self.groupContext = groupContext
         self.credentials = credentials
         self.currentTime = currentTime
-    }
-
-    /// The group's `required_capabilities`, if the GroupContext has a decodable one.
-    var requiredCapabilities: RequiredCapabilities? {
-        guard let ext = groupContext.extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return nil }
-        return try? RequiredCapabilities(tlsSerialized: ext.extensionData)
+        self.limits = limits
+        var needs: (extensions: [ExtensionType], proposals: [ProposalType], credentials: [CredentialType]) = ([], [], [])
+        needs.extensions = groupContext.extensions.map(\.extensionType).filter { !$0.isDefault }
+        if let ext = groupContext.extensions.first(where: { $0.extensionType == .requiredCapabilities }),
+           let required = try? RequiredCapabilities(tlsSerialized: ext.extensionData) {
+            needs.extensions += required.extensionTypes.filter { !$0.isDefault }
+            needs.proposals = required.proposalTypes.filter { !$0.isDefault }
+            needs.credentials = required.credentialTypes
+        }
+        groupNeeds = needs
     }
 
     /// The per-leaf checks that need neither the rest of the tree nor a signature verification:
@@ -118,24 +131,36 @@ public struct LeafNodeValidator: Sendable {
     /// and source.
     public func checkContent(_ leaf: LeafNode, expectedSource: LeafNodeSourceType?) -> LeafNodeValidationError? {
         if let expectedSource, leaf.leafNodeSource.sourceType != expectedSource { return .wrongSource(expected: expectedSource) }
-        guard credentials.isValid(leaf.credential, signatureKey: leaf.signatureKey) else { return .invalidCredential }
         let caps = leaf.capabilities
+        // Sizes first, before any list is scanned or any certificate parsed.
+        let capLimit = limits.maxCapabilityEntries
+        guard caps.versions.count <= capLimit, caps.cipherSuites.count <= capLimit, caps.extensions.count <= capLimit,
+              caps.proposals.count <= capLimit, caps.credentials.count <= capLimit else { return .limitExceeded(.capabilityEntries) }
+        guard leaf.extensions.count <= limits.maxExtensions else { return .limitExceeded(.extensions) }
+        if case let .x509(chain) = leaf.credential, chain.count > limits.maxCertificates { return .limitExceeded(.certificates) }
+        guard credentials.isValid(leaf.credential, signatureKey: leaf.signatureKey) else { return .invalidCredential }
+        // Sets, so every check below is linear in the lists' lengths.
+        let supported = Set(caps.extensions.map(\.rawValue))
         // §7.3 does not require the capabilities to list the group's cipher suite or version
         // (§10.1 checks a KeyPackage's own suite and version instead), and peers omit them: the
         // official suite-7 TreeKEM vectors do. Refusing them would break interoperability.
         guard caps.credentials.contains(leaf.credential.credentialType) else { return .credentialTypeNotInCapabilities }
         guard !leaf.extensions.hasRepeatedTypes else { return .repeatedExtensionType }
-        for ext in leaf.extensions where !ext.extensionType.isDefault && !caps.extensions.contains(ext.extensionType) {
+        for ext in leaf.extensions where !ext.extensionType.isDefault && !supported.contains(ext.extensionType.rawValue) {
             return .extensionNotInCapabilities(ext.extensionType)
         }
-        // §13.4: the capabilities must indicate support for each GroupContext extension.
-        for ext in groupContext.extensions where !ext.extensionType.isDefault && !caps.extensions.contains(ext.extensionType) {
-            return .missingRequiredCapability("group extension \(ext.extensionType)")
+        // §13.4: the capabilities must indicate support for each GroupContext extension, and
+        // §11.1 for what `required_capabilities` names.
+        if let t = groupNeeds.extensions.first(where: { !supported.contains($0.rawValue) }) {
+            return .missingRequiredCapability(groupContext.extensions.contains { $0.extensionType == t } ? "group extension \(t)" : "extension \(t)")
         }
-        if let required = requiredCapabilities {
-            for t in required.extensionTypes where !t.isDefault && !caps.extensions.contains(t) { return .missingRequiredCapability("extension \(t)") }
-            for t in required.proposalTypes where !t.isDefault && !caps.proposals.contains(t) { return .missingRequiredCapability("proposal \(t.rawValue)") }
-            for t in required.credentialTypes where !caps.credentials.contains(t) { return .missingRequiredCapability("credential \(t.rawValue)") }
+        if !groupNeeds.proposals.isEmpty {
+            let proposals = Set(caps.proposals.map(\.rawValue))
+            if let t = groupNeeds.proposals.first(where: { !proposals.contains($0.rawValue) }) { return .missingRequiredCapability("proposal \(t.rawValue)") }
+        }
+        if !groupNeeds.credentials.isEmpty {
+            let types = Set(caps.credentials.map(\.rawValue))
+            if let t = groupNeeds.credentials.first(where: { !types.contains($0.rawValue) }) { return .missingRequiredCapability("credential \(t.rawValue)") }
         }
         if let now = currentTime, case let .keyPackage(lifetime) = leaf.leafNodeSource, !lifetime.contains(now) {
             return .lifetimeInvalid
@@ -177,14 +202,12 @@ extension RatchetTree {
         if let position, let old = leaf(position) {
             members -= 1
             use[old.credential.credentialType, default: 0] -= 1
-            let listed = old.capabilities.credentials
-            for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { support[t, default: 0] -= 1 }
+            for t in Set(old.capabilities.credentials) { support[t, default: 0] -= 1 }
         }
         if let extra {
             members += 1
             use[extra.credential.credentialType, default: 0] += 1
-            let listed = extra.capabilities.credentials
-            for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { support[t, default: 0] += 1 }
+            for t in Set(extra.capabilities.credentials) { support[t, default: 0] += 1 }
         }
         return use.allSatisfy { type, count in count == 0 || support[type, default: 0] == members }
     }

@@ -63,9 +63,11 @@ extension RatchetTree {
             let first = (c.rawValue >> (level + 1)) << level
             let end = first + (1 << level)
             let under = p.unmergedLeaves.filter { $0 >= first && $0 < end }.map { LeafIndex($0).nodeIndex }
-            guard let res = resolution(c, limit: under.count + 1), res.count == under.count + 1,
-                  under.allSatisfy(res.contains) else { continue }
-            let others = res.filter { !under.contains($0) }
+            guard let res = resolution(c, limit: under.count + 1), res.count == under.count + 1 else { continue }
+            // Sets: a hostile unmerged list must not make this quadratic.
+            let inResolution = Set(res), unmerged = Set(under)
+            guard under.allSatisfy(inResolution.contains) else { continue }
+            let others = res.filter { !unmerged.contains($0) }
             guard others.count == 1, let stored = storedParentHash(others[0]) else { continue }
             let expected: [UInt8]
             if p.unmergedLeaves.isEmpty {
@@ -81,13 +83,20 @@ extension RatchetTree {
     /// Verifies the `unmerged_leaves` lists (§7.1, §12.4.3.1): sorted, each entry a non-blank leaf
     /// below the node, and listed at every non-blank node between that leaf and this one.
     public func verifyUnmergedLeaves() throws {
+        // First every list sorted and in range, so that the walk below can binary-search the
+        // lists it passes: O(total entries · log n · log entries), not quadratic.
+        for i in stride(from: 1, to: slots.count, by: 2) {
+            guard case let .parent(p) = slots[i] else { continue }
+            var previous: UInt32? = nil
+            for u in p.unmergedLeaves {
+                guard previous.map({ $0 < u }) ?? true, u < leafCount else { throw TreeError.invalidUnmergedLeaves(NodeIndex(UInt32(i))) }
+                previous = u
+            }
+        }
         for i in stride(from: 1, to: slots.count, by: 2) {
             guard case let .parent(p) = slots[i] else { continue }
             let node = NodeIndex(UInt32(i))
-            var previous: UInt32? = nil
             for u in p.unmergedLeaves {
-                guard previous.map({ $0 < u }) ?? true else { throw TreeError.invalidUnmergedLeaves(node) }
-                previous = u
                 // Range first: the entry is a wire value, and only a leaf of this tree has a node.
                 guard u < leafCount else { throw TreeError.invalidUnmergedLeaves(node) }
                 let leafNode = LeafIndex(u).nodeIndex
@@ -96,7 +105,7 @@ extension RatchetTree {
                 }
                 var n = leafNode
                 while let up = TreeMath.parent(n, leafCount: leafCount), up != node {
-                    if case let .parent(between) = slots[Int(up.rawValue)], !between.unmergedLeaves.contains(u) {
+                    if case let .parent(between) = slots[Int(up.rawValue)], !between.unmergedLeaves.sortedContains(u) {
                         throw TreeError.invalidUnmergedLeaves(node)
                     }
                     n = up

@@ -297,8 +297,8 @@ public struct RatchetTree: Sendable {
     mutating func countCredentials(_ leaf: LeafNode, _ delta: Int) {
         memberCount += delta
         credentialUse[leaf.credential.credentialType, default: 0] += delta
-        let listed = leaf.capabilities.credentials
-        for (i, t) in listed.enumerated() where !listed[..<i].contains(t) { credentialSupport[t, default: 0] += delta }
+        // A set: a repeated entry counts once, and the work is linear in the list.
+        for t in Set(leaf.capabilities.credentials) { credentialSupport[t, default: 0] += delta }
     }
 
     /// Replaces one node, keeping indexes and the hash cache consistent: the node's hash and its

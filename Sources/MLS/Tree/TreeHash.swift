@@ -111,18 +111,24 @@ extension RatchetTree {
     /// Requires a full cache; subtrees containing none of the excluded leaves reuse it, so the
     /// cost is O(|excluded| · log n).
     func originalTreeHash(of node: NodeIndex, excluding excluded: [UInt32]) -> [UInt8] {
+        // Sorted once, then split by range at each level: O(|excluded| · log n) in all, where a
+        // filter per visited node would be quadratic in a hostile `unmerged_leaves` list.
+        originalTreeHash(of: node, sortedExcluded: excluded.sorted()[...])
+    }
+
+    private func originalTreeHash(of node: NodeIndex, sortedExcluded excluded: ArraySlice<UInt32>) -> [UInt8] {
         let level = node.level
         let first = (node.rawValue >> (level + 1)) << level
         let end = first + (1 << level)
-        let inside = excluded.filter { $0 >= first && $0 < end }
+        let inside = excluded[excluded.partitioningIndex { $0 >= first }..<excluded.partitioningIndex { $0 >= end }]
         if inside.isEmpty { return Array(cachedHash(node)) }
         if node.isLeaf { return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil)) }
         guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return [] }
-        let left = originalTreeHash(of: l, excluding: inside)
-        let right = originalTreeHash(of: r, excluding: inside)
+        let left = originalTreeHash(of: l, sortedExcluded: inside)
+        let right = originalTreeHash(of: r, sortedExcluded: inside)
         var p: ParentNode? = nil
         if case var .parent(x) = slots[Int(node.rawValue)] {
-            x.unmergedLeaves.removeAll { inside.contains($0) }
+            x.unmergedLeaves.removeAll { inside.sortedContains($0) }
             p = x
         }
         return suite.digest(Self.parentHashInput(p, left: left[...], right: right[...]))
@@ -146,5 +152,30 @@ struct UnsafeSink: @unchecked Sendable {
     func slice(_ node: NodeIndex, _ length: Int) -> ArraySlice<UInt8> {
         let start = Int(node.rawValue) * length
         return ArraySlice(UnsafeBufferPointer(rebasing: bytes[start..<start + length]))
+    }
+}
+
+extension Collection where Element: Comparable {
+    /// The first index whose element satisfies `predicate`, for a predicate that is false and
+    /// then true along the collection (binary search; O(log n)).
+    func partitioningIndex(where predicate: (Element) -> Bool) -> Index {
+        var low = startIndex, count = self.count
+        while count > 0 {
+            let half = count / 2
+            let mid = index(low, offsetBy: half)
+            if predicate(self[mid]) {
+                count = half
+            } else {
+                low = index(after: mid)
+                count -= half + 1
+            }
+        }
+        return low
+    }
+
+    /// Whether a sorted collection contains `value` (binary search; O(log n)).
+    func sortedContains(_ value: Element) -> Bool {
+        let i = partitioningIndex { $0 >= value }
+        return i != endIndex && self[i] == value
     }
 }

@@ -68,3 +68,12 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
         }
     }
 }
+
+extension MLSMessage {
+    /// Decodes a received message, refusing one larger than `limits.maxMessageBytes` before any
+    /// of it is decoded (Docs/Security.md): the entry point for bytes from the network.
+    public init(tlsSerialized bytes: [UInt8], limits: MLSLimits) throws {
+        guard bytes.count <= limits.maxMessageBytes else { throw GroupError.limitExceeded(.messageBytes) }
+        try self.init(tlsSerialized: bytes)
+    }
+}

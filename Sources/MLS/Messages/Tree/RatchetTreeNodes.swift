@@ -20,4 +20,12 @@ public struct RatchetTreeNodes: Hashable, Sendable, TLSCodable {
     public init(from reader: inout TLSReader) throws {
         nodes = try reader.readVector { try $0.readOptional(of: Node.self) }
     }
+
+    /// Decodes a received tree of at most `maxNodes` nodes, refusing a longer one before its
+    /// nodes are built.
+    public init(tlsSerialized bytes: [UInt8], maxNodes: Int) throws {
+        var reader = TLSReader(bytes)
+        nodes = try reader.readVector(maxCount: maxNodes) { try $0.readOptional(of: Node.self) }
+        try reader.finish()
+    }
 }
