@@ -165,7 +165,7 @@ extension MatrixMLSClient {
     /// mapping, and identifies the GroupInfo's signer in the verified tree. `extra` joins the
     /// returned batch.
     func openWelcome(_ bytes: [UInt8], roomID: String, matrixSender: String, with extra: StorageBatch) throws -> OpenedWelcome {
-        guard let message = try? MLSMessage(tlsSerialized: bytes), case let .welcome(welcome) = message.body else {
+        guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()), case let .welcome(welcome) = message.body else {
             throw EventFailureReason.malformed("welcome is not an MLSMessage(Welcome)")
         }
         // The same entry `prepareJoin` uses: the first whose KeyPackage we hold.
@@ -296,7 +296,7 @@ extension MatrixMLSClient {
             }
         }
         let bytes = try await binaryField("ciphertext", in: content)
-        guard let message = try? MLSMessage(tlsSerialized: bytes) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
+        guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
         // The actor may have run other work while downloading: re-read the state.
         guard var handle = groups[roomID], var state = rooms[roomID], !state.removed, try !seen(eventID) else { return nil }
         var batch = try markSeen(eventID)

@@ -94,7 +94,7 @@ struct InteropDriver {
     }
 
     static func message(_ bytes: [UInt8]) throws -> MLSMessage {
-        do { return try MLSMessage(tlsSerialized: bytes) } catch { throw InteropFailure(kind: "decode", detail: "\(error)") }
+        do { return try MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) } catch { throw InteropFailure(kind: "decode", detail: "\(error)") }
     }
 
     static func tree(_ bytes: [UInt8]?) throws -> RatchetTreeNodes? {
@@ -132,7 +132,7 @@ struct InteropDriver {
         case "new":
             let id = try Self.string(r, "id")
             let suiteID = try Self.int(r, "suite")
-            guard let suite = CipherSuite(id: UInt16(clamping: suiteID)) else { throw InteropFailure(kind: "unsupported", detail: "suite \(suiteID)") }
+            guard let code = UInt16(exactly: suiteID), let suite = CipherSuite(id: code) else { throw InteropFailure(kind: "unsupported", detail: "suite \(suiteID)") }
             var config = GroupConfiguration()
             if r["encrypt_handshake"] as? Bool == true { config.handshakeFraming = .privateMessage }
             let identity = try Self.optionalBytes(r, "identity") ?? Array(id.utf8)
@@ -202,7 +202,7 @@ struct InteropDriver {
             switch result.content {
             case let .application(data): return ["kind": "application", "data": data.hex, "epoch": g.epoch, "removed": false]
             case .proposal: return ["kind": "proposal", "data": NSNull(), "epoch": g.epoch, "removed": false]
-            case let .commit(removed): return ["kind": "commit", "data": NSNull(), "epoch": removed ? result.epoch + 1 : g.epoch, "removed": removed]
+            case let .commit(removed): return ["kind": "commit", "data": NSNull(), "epoch": removed ? result.epoch.addingReportingOverflow(1).partialValue : g.epoch, "removed": removed]
             }
 
         case "self_update":
@@ -210,8 +210,11 @@ struct InteropDriver {
             return ["commit": out.commit.tlsSerialized.hex]
 
         case "remove":
-            let leaf = try Self.int(r, "leaf_index")
-            let out = try commitAndMerge(r, CommitOptions(proposals: [.remove(Remove(removed: UInt32(clamping: leaf)))], includePendingProposals: false))
+            // Exactly representable or refused: clamping would turn -1 into leaf 0.
+            guard let leaf = UInt32(exactly: try Self.int(r, "leaf_index")) else {
+                throw InteropFailure(kind: "bad_request", detail: "leaf_index out of range")
+            }
+            let out = try commitAndMerge(r, CommitOptions(proposals: [.remove(Remove(removed: leaf))], includePendingProposals: false))
             return ["commit": out.commit.tlsSerialized.hex]
 
         case "export_secret":
