@@ -75,7 +75,8 @@ let package = Package(
         .testTarget(name: "MLSCodecTests", dependencies: ["MLSCodec"], swiftSettings: strict),
         .testTarget(name: "MLSCryptoTests", dependencies: ["MLSCrypto"], swiftSettings: strict),
         .testTarget(name: "MLSTests", dependencies: ["MLS", "MLSVectors"], swiftSettings: strict),
-        .testTarget(name: "MLSStoreTests", dependencies: ["MLSStore", "MLS"], swiftSettings: strict),
+        .testTarget(name: "MLSStoreTests", dependencies: ["MLSStore", "MLS", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: strict),
         .testTarget(name: "MLSMatrixTests", dependencies: ["MLSMatrix", "MLSStore", "MLS"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -241,13 +241,13 @@ public final class SQLiteStorage: StorageBackend {
         let gid = blob(groupID)
         let groupStatement = try db.cachedStatement(sql: "SELECT epoch, record FROM mls_group WHERE group_id = \(B)")
         guard let row = try Row.fetchOne(groupStatement, arguments: [gid]) else { return nil }
-        let epoch = UInt64(bitPattern: row[0] as Int64)
+        let epoch = UInt64(bitPattern: try integer(row, 0))
         let record = try bytes(row, 1)
         var nodes: [UInt32: [UInt8]] = [:]
         let nodeStatement = try db.cachedStatement(sql: "SELECT node_index, blob FROM mls_tree_node WHERE group_id = \(B)")
         let cursor = try Row.fetchCursor(nodeStatement, arguments: [gid])
         while let n = try cursor.next() {
-            let rawIndex: Int64 = n[0]
+            let rawIndex = try integer(n, 0)
             guard let index = UInt32(exactly: rawIndex) else {
                 throw StorageError.corrupt("node index \(rawIndex) out of range")
             }
@@ -315,11 +315,11 @@ public final class SQLiteStorage: StorageBackend {
         while let row = try groups.next() {
             let id = try bytes(row, 0)
             position[id] = batch.groups.count
-            batch.groups.append(GroupWrite(groupID: id, epoch: UInt64(bitPattern: row[1] as Int64), record: try bytes(row, 2), replaceAllNodes: true))
+            batch.groups.append(GroupWrite(groupID: id, epoch: UInt64(bitPattern: try integer(row, 1)), record: try bytes(row, 2), replaceAllNodes: true))
         }
         let nodes = try Row.fetchCursor(db, sql: "SELECT group_id, node_index, blob FROM mls_tree_node ORDER BY group_id, node_index")
         while let row = try nodes.next() {
-            let rawIndex: Int64 = row[1]
+            let rawIndex = try integer(row, 1)
             guard let i = position[try bytes(row, 0)], let index = UInt32(exactly: rawIndex) else {
                 throw StorageError.corrupt("node row without its group, or index \(rawIndex) out of range")
             }
@@ -331,7 +331,7 @@ public final class SQLiteStorage: StorageBackend {
         while let row = try psks.next() { batch.putPSKs.append((id: try bytes(row, 0), blob: try bytes(row, 1))) }
         let values = try Row.fetchCursor(db, sql: "SELECT namespace, key, blob FROM mls_value ORDER BY namespace, key")
         while let row = try values.next() {
-            batch.putValues.append((namespace: row[0], key: try bytes(row, 1), blob: try bytes(row, 2)))
+            batch.putValues.append((namespace: try text(row, 0), key: try bytes(row, 1), blob: try bytes(row, 2)))
         }
         return batch
     }
@@ -454,6 +454,21 @@ public final class SQLiteStorage: StorageBackend {
     /// intermediate `Data` copy GRDB would otherwise make.
     private static func bytes(_ row: Row, _ index: Int) throws -> [UInt8] {
         try row.withUnsafeData(atIndex: index) { $0.map { [UInt8]($0) } ?? [] }
+    }
+
+    /// An INTEGER column, or `.corrupt`: GRDB's non-optional subscripts trap on NULL or a value
+    /// of another type, and the file may have been written by someone else (a tampered store).
+    private static func integer(_ row: Row, _ index: Int) throws -> Int64 {
+        let value: DatabaseValue = row[index]
+        guard case let .int64(i) = value.storage else { throw StorageError.corrupt("column \(index) is not an integer") }
+        return i
+    }
+
+    /// A TEXT column, or `.corrupt`.
+    private static func text(_ row: Row, _ index: Int) throws -> String {
+        let value: DatabaseValue = row[index]
+        guard case let .string(s) = value.storage else { throw StorageError.corrupt("column \(index) is not text") }
+        return s
     }
 
     /// Every failure leaves this type as ``StorageError``; store-level errors raised inside a

@@ -229,3 +229,18 @@ import Testing
         #expect(LeafNodeValidator(suite: suite, groupContext: context, limits: relaxed).checkContent(bundle.keyPackage.leafNode, expectedSource: nil) == nil)
     }
 }
+
+/// A stored record is input too: widths beyond the configured limit and unmerged lists that
+/// point outside the tree are refused on restore, before anything of that size is allocated.
+@Suite struct TamperedRecordTests {
+    @Test func treeWidthBeyondTheLimit() throws {
+        let t = try AdversarialTests.Trio()
+        let snapshot = t.groups[0].snapshot()
+        var nodes: [UInt32: Node] = [:]
+        for (i, n) in snapshot.tree.nodes { if let n { nodes[i] = n } }
+        _ = try MLSGroup(restoringRecord: snapshot.record, nodes: nodes)
+        var config = GroupConfiguration()
+        config.limits.maxLeaves = 2
+        #expect(throws: GroupStateError.self) { _ = try MLSGroup(restoringRecord: snapshot.record, nodes: nodes, configuration: config) }
+    }
+}

@@ -202,14 +202,25 @@ extension MLSGroup {
             guard let suite = CipherSuite(id: suiteID) else { throw GroupStateError.unknownCipherSuite(suiteID) }
             let context = try r.read(GroupContext.self)
             let width = try r.readUInt32()
+            // A stored record is input too (a tampered store): the widths are bounded by the
+            // same limit as a received tree before anything of that size is allocated.
+            let maxWidth = TreeMath.nodeWidth(configuration.limits.maxLeaves)
+            guard width <= maxWidth else { throw GroupStateError.malformed("tree width \(width) exceeds the configured limit") }
             var tree = try Self.buildTree(suite: suite, width: width, nodes: nodes)
             guard tree.treeHash() == context.treeHash else { throw GroupStateError.treeHashMismatch }
+            // The unmerged lists feed resolution math; a stored tree gets the check a received one does.
+            do { try tree.verifyUnmergedLeaves() } catch { throw GroupStateError.malformed("\(error)") }
             var group = try Self.decodeMemberState(&r, suite: suite, context: context, tree: tree, configuration: configuration)
             if try r.readPresence("pending commit") {
                 let message = try r.readOpaque()
                 let nextContext = try r.read(GroupContext.self)
                 var nextTree = tree
-                try nextTree.apply(Self.decodeDelta(&r))
+                let delta = try Self.decodeDelta(&r)
+                guard delta.nodeWidth <= maxWidth else { throw GroupStateError.malformed("pending tree width \(delta.nodeWidth)") }
+                try nextTree.apply(delta)
+                try nextTree.verifyUnmergedLeaves()
+                // The pending commit leads to the next epoch, and only to it.
+                guard nextContext.epoch == context.epoch &+ 1, context.epoch < .max else { throw GroupStateError.malformed("pending commit epoch") }
                 let next = try Self.decodeMemberState(&r, suite: suite, context: nextContext, tree: nextTree, configuration: configuration)
                 guard message.count == suite.hash.outputLength else { throw GroupStateError.malformed("pending commit hash length") }
                 group.pending = PendingCommit(messageHash: message, next: GroupBox(next))
@@ -221,7 +232,9 @@ extension MLSGroup {
                 let st = try SecretTree(decodingStateFrom: &pastReader, suite: suite, maxForwardDistance: configuration.maxForwardDistance)
                 var raw = try pastReader.readOpaque()
                 let senderData = SecretBytes(zeroizing: &raw)
-                past.append((ctx, st, senderData, try Self.decodeDelta(&pastReader)))
+                let delta = try Self.decodeDelta(&pastReader)
+                guard delta.nodeWidth <= maxWidth else { throw GroupStateError.malformed("past tree width \(delta.nodeWidth)") }
+                past.append((ctx, st, senderData, delta))
             }
             // Rebuild newest first: each past tree is an overlay on the next newer one.
             var newer = tree
@@ -229,6 +242,7 @@ extension MLSGroup {
             for p in past.reversed() {
                 var t = newer
                 try t.apply(p.delta)
+                try t.verifyUnmergedLeaves()
                 epochs.append(PastEpoch(context: p.context, secretTree: p.secretTree, senderDataSecret: p.senderData, tree: t))
                 newer = t
             }
@@ -284,8 +298,9 @@ extension MLSGroup {
         group.secretTree = secretTree
         var proposals = try r.readVectorReader()
         while !proposals.isAtEnd {
-            group.proposalCache.append(CachedProposal(ref: try proposals.readOpaque(), proposal: try proposals.read(Proposal.self),
-                                                      sender: try proposals.read(Sender.self)))
+            let cached = CachedProposal(ref: try proposals.readOpaque(), proposal: try proposals.read(Proposal.self), sender: try proposals.read(Sender.self))
+            if case let .member(l) = cached.sender, tree.leaf(l) == nil { throw GroupStateError.malformed("cached proposal from \(l)") }
+            group.proposalCache.append(cached)
         }
         var psks = try r.readVectorReader()
         group.resumptionPSKs = [:]
