@@ -14,12 +14,28 @@ public protocol TLSDecodable {
 public typealias TLSCodable = TLSDecodable & TLSEncodable
 
 extension TLSEncodable {
-    /// This value's complete encoding.
+    /// This value's complete encoding. For values that may hold a vector beyond 2^30 − 1 bytes
+    /// (aggregates others can grow), use ``tlsSerializedChecked()``.
     public var tlsSerialized: [UInt8] {
         var w = TLSWriter()
         encode(to: &w)
         return w.bytes
     }
+
+    /// This value's complete encoding, or an error when some vector in it is longer than the
+    /// RFC 9420 varint range allows (§2.1.2).
+    public func tlsSerializedChecked() throws(TLSEncodingError) -> [UInt8] {
+        var w = TLSWriter()
+        encode(to: &w)
+        guard !w.exceededVarintRange else { throw .vectorTooLong }
+        return w.bytes
+    }
+}
+
+/// Why a value could not be encoded.
+public enum TLSEncodingError: Error, Equatable, Sendable {
+    /// A vector is longer than 2^30 − 1 bytes, the most an RFC 9420 varint can announce.
+    case vectorTooLong
 }
 
 extension TLSDecodable {

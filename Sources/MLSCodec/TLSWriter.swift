@@ -1,9 +1,16 @@
 /// Serializes values in the TLS presentation language as profiled by RFC 9420 §2.1.
 ///
-/// Vectors carry the RFC's variable-length integer header (§2.1.2). The writer only ever sees
-/// values this process built, so a vector longer than 2^30 - 1 bytes is a programming error.
+/// Vectors carry the RFC's variable-length integer header (§2.1.2), so no vector can be longer
+/// than 2^30 − 1 bytes. What is written may have been grown by other parties (a tree whose
+/// members added large leaves), so an over-long vector does not trap: it is written empty and
+/// ``exceededVarintRange`` is set, and ``TLSEncodable/tlsSerializedChecked()`` turns that into
+/// an error for the callers that encode such aggregates.
 public struct TLSWriter: Sendable {
     @usableFromInline var buffer: [UInt8]
+
+    /// Whether some vector or varint was beyond the RFC 9420 varint range; the bytes are then
+    /// not a valid encoding.
+    public private(set) var exceededVarintRange = false
 
     /// The bytes written so far.
     public var bytes: [UInt8] { buffer }
@@ -43,7 +50,11 @@ public struct TLSWriter: Sendable {
 
     /// Writes `value` as a minimal RFC 9420 §2.1.2 variable-length integer (at most 2^30 - 1).
     public mutating func writeVarint(_ value: Int) {
-        precondition(value >= 0 && value <= TLSVarint.max, "vector length exceeds the RFC 9420 varint range")
+        guard value >= 0, value <= TLSVarint.max else {
+            exceededVarintRange = true
+            buffer.append(0)
+            return
+        }
         switch value {
         case 0..<0x40:
             buffer.append(UInt8(value))
@@ -72,7 +83,12 @@ public struct TLSWriter: Sendable {
         buffer.append(0)
         body(&self)
         let length = buffer.count - start - 1
-        precondition(length <= TLSVarint.max, "vector length exceeds the RFC 9420 varint range")
+        guard length <= TLSVarint.max else {
+            exceededVarintRange = true
+            buffer.removeSubrange((start + 1)...)
+            buffer[start] = 0
+            return
+        }
         switch length {
         case 0..<0x40:
             buffer[start] = UInt8(length)

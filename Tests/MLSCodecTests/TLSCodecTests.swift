@@ -115,3 +115,28 @@ struct Pair: TLSCodable, Equatable {
         #expect([0xab, 0x01].hex == "ab01")
     }
 }
+
+/// The 2^30 − 1 limit of RFC 9420's varints on re-encoding: a vector grown beyond it by other
+/// parties' data is an error for the caller, never a trap.
+@Suite struct EncodingLimitTests {
+    struct Big: TLSEncodable {
+        let count: Int
+        func encode(to writer: inout TLSWriter) {
+            writer.writeVector { $0.writeRaw(repeatElement(UInt8(0), count: count)) }
+        }
+    }
+
+    @Test func overLongVectorIsFlaggedNotTrapped() throws {
+        #expect(throws: TLSEncodingError.vectorTooLong) { try Big(count: TLSVarint.max + 1).tlsSerializedChecked() }
+        let fits = try Big(count: 100).tlsSerializedChecked()
+        #expect(fits.count == 102)
+        var w = TLSWriter()
+        w.writeVarint(-1)
+        #expect(w.exceededVarintRange)
+        var v = TLSWriter()
+        v.writeVarint(TLSVarint.max)
+        #expect(!v.exceededVarintRange)
+        v.writeVarint(TLSVarint.max + 1)
+        #expect(v.exceededVarintRange)
+    }
+}

@@ -138,6 +138,9 @@ public struct GroupConfiguration: Sendable {
     /// with ``GroupError/proposalCacheFull``: every cached proposal is committed, persisted and
     /// re-validated, so an unbounded cache is unbounded work for whoever can send proposals.
     public var maxCachedProposals = 256
+    /// How many bytes of proposals an epoch may cache. The cache is persisted with every
+    /// transition and re-encoded as one vector, which RFC 9420's varints cap at 2^30 − 1 bytes.
+    public var maxCachedProposalBytes = 8 << 20
     /// PSKs available to this member.
     public var psks: any PSKStore = InMemoryPSKStore()
     /// Whether Welcomes carry the ratchet tree in the `ratchet_tree` extension (§12.4.3.3).

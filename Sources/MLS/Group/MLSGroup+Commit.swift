@@ -125,7 +125,11 @@ extension MLSGroup {
                 welcome = MLSMessage(body: .welcome(w))
             }
             let groupInfo = MLSMessage(body: .groupInfo(try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)))
-            current.pending = PendingCommit(messageHash: suite.digest(message.tlsSerialized), next: GroupBox(next))
+            // Proposals by value can be large KeyPackages: a commit that does not fit RFC 9420's
+            // vectors is refused, never sent mis-encoded.
+            let encoded: [UInt8]
+            do { encoded = try message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
+            current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next))
             self = current
             return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo)
         } catch {
@@ -153,7 +157,14 @@ extension MLSGroup {
 
     func signedGroupInfo(secrets: KeyScheduleEpoch, withTree: Bool) throws -> GroupInfo {
         var extensions: [Extension] = []
-        if withTree { extensions.append(Extension(extensionType: .ratchetTree, extensionData: tree.exported.tlsSerialized)) }
+        if withTree {
+            // Members' leaves can make the tree large; it must fit one vector with room for the
+            // GroupInfo around it (§2.1.2), or the commit is refused rather than mis-encoded.
+            let data: [UInt8]
+            do { data = try tree.exported.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
+            guard data.count <= TLSVarint.max - (1 << 20) else { throw GroupError.limitExceeded(.messageBytes) }
+            extensions.append(Extension(extensionType: .ratchetTree, extensionData: data))
+        }
         if configuration.externalPubInGroupInfo {
             extensions.append(Extension(extensionType: .externalPub, extensionData: ExternalPub(externalPub: try secrets.externalKeyPair().publicKey).tlsSerialized))
         }

@@ -22,7 +22,7 @@ extension MLSGroup {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit is only valid in an external commit") }
-        guard proposalCache.count < configuration.maxCachedProposals else { throw GroupError.proposalCacheFull }
+        try checkCacheRoom(for: proposal.tlsSerialized.count)
         var next = self
         try next.validate(proposal, from: .member(myLeaf))
         let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -132,7 +132,7 @@ extension MLSGroup {
     /// Validates a received proposal and caches it under its ProposalRef (§12.1, §5.2).
     mutating func receiveProposal(_ proposal: Proposal, in ac: AuthenticatedContent) throws {
         guard pendingReInit == nil else { throw GroupError.reinitPending }
-        guard proposalCache.count < configuration.maxCachedProposals else { throw GroupError.proposalCacheFull }
+        try checkCacheRoom(for: proposal.tlsSerialized.count)
         try validate(proposal, from: ac.content.sender)
         proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: ac.content.sender))
     }

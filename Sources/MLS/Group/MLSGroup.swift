@@ -7,6 +7,15 @@ struct CachedProposal: Sendable {
     let ref: [UInt8]
     let proposal: Proposal
     let sender: Sender
+    /// The proposal's encoded size, counted against ``GroupConfiguration/maxCachedProposalBytes``.
+    let size: Int
+
+    init(ref: [UInt8], proposal: Proposal, sender: Sender) {
+        self.ref = ref
+        self.proposal = proposal
+        self.sender = sender
+        size = proposal.tlsSerialized.count
+    }
 }
 
 /// The keys of a past epoch kept for late application messages (§9.2).
@@ -91,6 +100,14 @@ public struct MLSGroup: Sendable {
     public var hasPendingCommit: Bool { pending != nil }
     /// Proposals received in this epoch and not yet committed.
     public var pendingProposals: [Proposal] { proposalCache.map(\.proposal) }
+
+    /// Refuses one more cached proposal of `size` bytes beyond the configured bounds.
+    func checkCacheRoom(for size: Int) throws {
+        guard proposalCache.count < configuration.maxCachedProposals,
+              proposalCache.reduce(size, { $0 + $1.size }) <= configuration.maxCachedProposalBytes else {
+            throw GroupError.proposalCacheFull
+        }
+    }
 
     /// `epoch_authenticator` of the current epoch (§8.7).
     public var epochAuthenticator: [UInt8] { epochSecrets.epochAuthenticator.unsafeCopiedBytes() }
