@@ -25,8 +25,8 @@ printf '| case | input bytes | CPU s | peak MiB | outcome |\n|---|---:|---:|---:
 for c in "${cases[@]}"; do
   out="$(MLS_HOSTILE_CASE="$c" timeout "$limit" swift test --package-path "$package" --skip-build --filter HostileCostReport 2>&1)"
   status=$?
-  result="$(grep -m1 '^HOSTILE-RESULT ' <<<"$out")"
-  size="$(grep -m1 -o 'HOSTILE-START [^ ]* size=[0-9]*' <<<"$out" | sed 's/.*size=//')"
+  result="$(grep -a -m1 '^HOSTILE-RESULT ' <<<"$out")"
+  size="$(grep -a -m1 -o 'HOSTILE-START [^ ]* size=[0-9]*' <<<"$out" | sed 's/.*size=//')"
   if [ -n "$result" ]; then
     cpu="$(sed 's/.* cpu=\([^ ]*\)s.*/\1/' <<<"$result")"
     peak="$(sed 's/.* peak=+\([0-9]*\)MiB.*/\1/' <<<"$result")"
@@ -36,6 +36,6 @@ for c in "${cases[@]}"; do
     printf '| %s | %s | > %s | ? | still running after %s s (timeout) |\n' "$c" "${size:-?}" "$limit" "$limit"
   else
     printf '| %s | %s | ? | ? | process died (exit %s): %s |\n' "$c" "${size:-?}" "$status" \
-      "$(grep -m1 -E 'Fatal error|fatal error|Overflow|Illegal instruction|Trace/breakpoint|error:' <<<"$out" | cut -c1-100)"
+      "$(grep -a -m1 -o -E '(Fatal error|fatal error).{0,80}|Illegal instruction|Trace/breakpoint trap|signal [0-9]+' <<<"$out" | cut -c1-100)"
   fi
 done

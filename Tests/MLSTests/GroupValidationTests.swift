@@ -604,6 +604,38 @@ import Testing
         try f.expectStillWorks()
     }
 
+    /// Unsigned leaf indices from the wire (the 2026 hardening list): 2^31 and 2^32 − 1 as a
+    /// sender, a Remove target and an Update's sender are typed errors, never index traps.
+    @Test(arguments: [UInt32(1) << 31, UInt32.max])
+    func hugeLeafIndices(_ leaf: UInt32) throws {
+        var f = try Fixture(3)
+        let remove = try f.forgeProposal(from: 1, .remove(Remove(removed: leaf)))
+        f.expectRejected(remove, from: 1, .invalidProposal("Remove of a blank leaf \(leaf)"))
+        let asSender = try f.forgeProposal(from: 1, .remove(Remove(removed: 2)), sender: .member(LeafIndex(leaf)), wireFormat: .publicMessage)
+        f.expectRejected(asSender, from: 1, .invalidSender("\(LeafIndex(leaf)) is not a member"))
+        let commit = try f.forgeCommit(from: 0, [.proposal(.remove(Remove(removed: leaf)))])
+        f.expectRejected(commit, from: 0, .invalidProposal("Remove of a blank leaf \(leaf)"))
+        try f.expectStillWorks()
+    }
+
+    /// A bounded forward ratchet (§9.2): a PrivateMessage further ahead than the window is
+    /// refused and consumes no key; the messages inside the window still decrypt.
+    @Test func forwardRatchetIsBounded() throws {
+        var f = try Fixture(3, configure: { _, c in c.maxForwardDistance = 16 })
+        var skipped: [MLSMessage] = []
+        for i in 0..<18 { skipped.append(try f.groups[0].encrypt([UInt8(i)])) }
+        let before = GroupTestKit.Snapshot(f.groups[1])
+        do {
+            _ = try f.groups[1].process(skipped[17])
+            Issue.record("a message 17 generations ahead was accepted")
+        } catch let GroupError.framing(.keyUnavailable(e)) {
+            #expect(e == .generationTooFarAhead(requested: 17, current: 0, limit: 16))
+        }
+        #expect(GroupTestKit.Snapshot(f.groups[1]) == before)
+        #expect(try f.groups[1].process(skipped[16]).content == .application([16]))
+        #expect(try f.groups[1].process(skipped[17]).content == .application([17]))
+    }
+
     /// §5.3.1: a commit's path leaf may not rename the committer either.
     @Test func commitPathLeafWithAnotherIdentity() throws {
         var f = try Fixture()
