@@ -35,7 +35,7 @@ for c in "${cases[@]}"; do
   elif [ $status -eq 124 ]; then
     printf '| %s | %s | > %s | ? | still running after %s s (timeout) |\n' "$c" "${size:-?}" "$limit" "$limit"
   else
-    printf '| %s | %s | ? | ? | process died (exit %s): %s |\n' "$c" "${size:-?}" "$status" \
-      "$(grep -a -m1 -o -E '(Fatal error|fatal error).{0,80}|Illegal instruction|Trace/breakpoint trap|signal [0-9]+' <<<"$out" | cut -c1-100)"
+    why="$(grep -a -m1 -o -E 'Swift runtime failure: [^*]*|(Fatal error|fatal error).{0,80}' <<<"$out" || grep -a -m1 -o -E 'Signal [0-9]+' <<<"$out")"
+    printf '| %s | %s | ? | ? | process died (exit %s): %s |\n' "$c" "${size:-?}" "$status" "$(cut -c1-100 <<<"$why")"
   fi
 done
