@@ -133,6 +133,19 @@ import Testing
         #expect(t.groups[0].epochAuthenticator == rejoined.epochAuthenticator)
     }
 
+    /// Found by FuzzExternalJoin: joining externally with a signature key that is already a
+    /// member's (without removing that leaf) is refused, not turned into a state no one accepts.
+    @Test func externalJoinWithAMembersSignatureKey() throws {
+        let t = try Trio()
+        let info = try t.groups[0].groupInfo()
+        let twin = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array("citizen".utf8)),
+                                                 signaturePrivateKey: t.bundles[1].signaturePrivateKey,
+                                                 signaturePublicKey: t.bundles[1].keyPackage.leafNode.signatureKey)
+        #expect(Self.error { _ = try MLSGroup.externalJoin(groupInfo: info, keyPackage: twin) } == .leafNode(.duplicateSignatureKey))
+        // Removing that leaf in the same commit (resynchronisation) is the valid form.
+        _ = try MLSGroup.externalJoin(groupInfo: info, keyPackage: twin, removing: LeafIndex(1))
+    }
+
     /// Before a commit that removes this member is honoured, its UpdatePath is checked like any
     /// other commit's: a broken path cannot make one member alone believe it was removed.
     @Test func removalWithABrokenPathIsRefusedByTheRemovedMember() throws {

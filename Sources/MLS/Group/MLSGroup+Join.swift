@@ -134,6 +134,12 @@ extension MLSGroup {
             var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
             if let removing { proposals.append(.remove(Remove(removed: removing.rawValue))) }
             let effects = try group.applyProposals(proposals.map { ($0, Sender.newMemberCommit) }, committer: .newMemberCommit)
+            // §7.3: our signature key may not already be another member's (unless the commit
+            // removes that leaf, as a resynchronisation does). Found by FuzzExternalJoin: the
+            // state built otherwise was one the members refuse and the store cannot restore.
+            guard group.tree.leafIndex(signatureKey: bundle.keyPackage.leafNode.signatureKey) == nil else {
+                throw GroupError.leafNode(.duplicateSignatureKey)
+            }
             let me = group.tree.leftmostBlankLeaf()
             group.tree.setLeaf(me, bundle.keyPackage.leafNode)
             var provisional = group.context
