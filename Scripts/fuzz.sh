@@ -77,7 +77,7 @@ for t in "${targets[@]}"; do
   crashes="$fuzz/Crashes/$t"
   mkdir -p "$corpus" "$crashes"
   case "$t" in
-    FuzzJoin|FuzzExternalJoin|FuzzProcess) maxlen=4096 ;;
+    FuzzJoin|FuzzExternalJoin|FuzzProcess) maxlen=1024 ;;
     *) maxlen=262144 ;;
   esac
   before="$(ls "$crashes" | grep -E '^(crash|timeout|oom|leak|slow-unit)-' | sort)"
