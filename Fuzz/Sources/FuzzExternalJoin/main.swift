@@ -57,10 +57,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let signerKey = forge.signerKey(keyring: s.keyring, fallback: s.signer.signaturePrivateKey)
     let info = forge.groupInfo(suite: suite, confirmationKey: nil, keepTag: base.info.confirmationTag, signerKey: signerKey)
     let removing: LeafIndex? = inp.bool() ? LeafIndex(inp.interestingU32(keep: 1, near: UInt32((forge.nodes.count + 1) / 2))) : nil
-    guard let (joined, commit) = try? MLSGroup.externalJoin(
-        groupInfo: MLSMessage(body: .groupInfo(info)), ratchetTree: forge.treeOutOfBand ? forge.treeNodes : nil,
-        keyPackage: externalJoiner.bundle, removing: removing, configuration: config)
-    else { return 0 }
+    let joined: MLSGroup, commit: MLSMessage
+    do {
+        (joined, commit) = try MLSGroup.externalJoin(
+            groupInfo: MLSMessage(body: .groupInfo(info)), ratchetTree: forge.treeOutOfBand ? forge.treeNodes : nil,
+            keyPackage: externalJoiner.bundle, removing: removing, configuration: config)
+    } catch {
+        outcome("externalJoin: \(error)")
+        return 0
+    }
     var mine = joined
     _ = try? mine.encrypt([4, 5, 6])
     StateCheck.roundtrip(joined, what: "externally joined group (\(forge.mutations) mutations)")
@@ -68,10 +73,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let before = (committer.epoch, committer.epochAuthenticator)
     do {
         _ = try committer.process(commit)
+        outcome("committer accepted (\(forge.mutations) mutations)")
         if committer.epochAuthenticator != joined.epochAuthenticator && committer.isActive {
             fatalError("committer accepted an external commit from a forged GroupInfo (\(forge.mutations) mutations) but derived another epoch")
         }
     } catch {
+        outcome("committer refused: \(error)")
         guard committer.epoch == before.0, committer.epochAuthenticator == before.1 else {
             fatalError("committer's state changed although it refused the external commit: \(error)")
         }

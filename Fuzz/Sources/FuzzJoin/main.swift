@@ -57,8 +57,15 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
           let sealed = try? WelcomeCrypto.encryptGroupSecrets(suite: suite, recipients: [(victim.keyPackage, secrets)], encryptedGroupInfo: encryptedInfo)
     else { return 0 }
     let welcome = MLSMessage(body: .welcome(Welcome(cipherSuite: welcomeSuite, secrets: sealed, encryptedGroupInfo: encryptedInfo)))
-    guard var group = try? MLSGroup.join(welcome: welcome, keyPackage: victim.bundle,
-                                         ratchetTree: forge.treeOutOfBand ? forge.treeNodes : nil, configuration: config) else { return 0 }
+    var group: MLSGroup
+    do {
+        group = try MLSGroup.join(welcome: welcome, keyPackage: victim.bundle,
+                                  ratchetTree: forge.treeOutOfBand ? forge.treeNodes : nil, configuration: config)
+        outcome("joined (\(forge.mutations) mutations)")
+    } catch {
+        outcome("\(error)")
+        return 0
+    }
     // Joined: the state must be self-consistent and persistable.
     var tree = group.tree
     guard tree.treeHash() == group.context.treeHash else { fatalError("joined group's tree hash differs from its GroupContext") }

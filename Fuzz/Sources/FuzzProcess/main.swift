@@ -350,6 +350,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         do {
             let processed = try r.process(message)
             log.append("kind \(kind): accepted \(processed.content)")
+            outcome("kind \(kind): accepted \(processed.content)")
             if r.epoch != before.epoch {
                 advanced = true
                 if let expected, r.isActive, r.epochAuthenticator != expected {
@@ -360,6 +361,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             }
         } catch {
             log.append("kind \(kind): \(error)")
+            outcome("kind \(kind): \(error)")
             guard r.epoch == before.epoch, r.epochAuthenticator == before.auth, r.members == before.members, r.pendingProposals == before.pending else {
                 fatalError("R's state changed although it refused the message: \(error); \(log)")
             }

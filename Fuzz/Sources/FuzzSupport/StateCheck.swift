@@ -36,3 +36,11 @@ public enum SeedWriter {
         FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: Data(bytes))
     }
 }
+
+/// `FUZZ_VERBOSE=1`: print one line per input about how far it got (for checking depth:
+/// `FUZZ_VERBOSE=1 TARGET -runs=0 CORPUS 2>&1 | grep '^outcome' | sort | uniq -c`).
+public let fuzzVerbose = ProcessInfo.processInfo.environment["FUZZ_VERBOSE"] == "1"
+
+public func outcome(_ text: @autoclosure () -> String) {
+    if fuzzVerbose { FileHandle.standardError.write(Data("outcome: \(text())\n".utf8)) }
+}
