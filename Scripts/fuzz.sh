@@ -92,16 +92,18 @@ for t in "${targets[@]}"; do
   n=0
   [ -n "$new" ] && n="$(echo "$new" | wc -l)"
   if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then
-    # Died without an artifact (e.g. during start-up): count it as a crash of its own.
+    # No new artifact: a committed input still crashes (libFuzzer rewrote the same file), or the
+    # target died without one (e.g. during start-up). Either way it counts as a crash.
     n=1
-    echo "fuzz: $t exited with $rc and no artifact; see $log" >&2
+    known="$(grep -Eo 'Test unit written to .*' "$log" | tail -1 | sed 's/^Test unit written to //')"
+    if [ -n "$known" ]; then new="$(basename "$known") (known, still crashes)"; else new="(no artifact, exit $rc; see $log)"; fi
   fi
   execs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$' || true)"
   [ -z "$execs" ] && execs="$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)"
   [ -z "$execs" ] && execs=0
   line="$t: $execs executions, $n crashes"
   if [ "$n" -gt 0 ]; then
-    for f in $new; do line+=$'\n'"  $crashes/$f"; done
+    while IFS= read -r f; do line+=$'\n'"  $crashes/$f"; done <<<"$new"
     reason="$(grep -E 'Fatal error|runtime failure|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$log" | head -3 | sed 's/^/    /')"
     [ -n "$reason" ] && line+=$'\n'"$reason"
   fi

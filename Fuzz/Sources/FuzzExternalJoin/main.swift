@@ -66,9 +66,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         outcome("externalJoin: \(error)")
         return 0
     }
+    outcome("joined as leaf \(joined.myLeaf.rawValue); leaves: " + (0..<joined.tree.leafCount).map { i in
+        joined.tree.leaf(LeafIndex(i)).map { "\(i):" + hexPrefix(Array($0.signatureKey.prefix(4))) } ?? "\(i):-" }.joined(separator: " ")
+        + "; removing \(removing.map { "\($0.rawValue)" } ?? "none")")
     var mine = joined
     _ = try? mine.encrypt([4, 5, 6])
-    StateCheck.roundtrip(joined, what: "externally joined group (\(forge.mutations) mutations)")
     var committer = s.committer
     let before = (committer.epoch, committer.epochAuthenticator)
     do {
@@ -83,6 +85,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             fatalError("committer's state changed although it refused the external commit: \(error)")
         }
     }
+    // Last, so a failure here comes after the committer's verdict on the same commit.
+    StateCheck.roundtrip(joined, what: "externally joined group (\(forge.mutations) mutations; committer \(committer.epoch == before.0 ? "refused" : "accepted") its commit)")
     return 0
 }
 

@@ -351,7 +351,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             let processed = try r.process(message)
             log.append("kind \(kind): accepted \(processed.content)")
             outcome("kind \(kind): accepted \(processed.content)")
-            if r.epoch != before.epoch {
+            if case .commit = processed.content {
                 advanced = true
                 if let expected, r.isActive, r.epochAuthenticator != expected {
                     fatalError("R accepted a commit but its epoch authenticator differs from the committer's; \(log)")
@@ -377,6 +377,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             fatalError("R can no longer read U's messages after refused input: \(error); \(log)")
         }
     } else if r.isActive {
+        guard r.epoch == fx.context.epoch + 1 else { fatalError("R accepted a commit but is in epoch \(r.epoch); \(log)") }
         StateCheck.roundtrip(r, what: "R after an accepted commit")
         _ = try? r.encrypt([1, 2])
     }

@@ -35,7 +35,12 @@ public struct Identity: Sendable {
 
 /// Signature private keys by public key, for re-signing nodes of known members.
 public struct Keyring: Sendable {
-    public var keys: [[UInt8]: SecretBytes] = [:]
-    public init(_ ids: [Identity]) { for id in ids { keys[id.signaturePublicKey] = id.signaturePrivateKey } }
-    public subscript(publicKey: [UInt8]) -> SecretBytes? { keys[publicKey] }
+    var byKey: [[UInt8]: SecretBytes] = [:]
+    /// The public keys in a fixed order (a Dictionary's order changes per process).
+    public let publicKeys: [[UInt8]]
+    public init(_ ids: [Identity]) {
+        for id in ids { byKey[id.signaturePublicKey] = id.signaturePrivateKey }
+        publicKeys = ids.map(\.signaturePublicKey)
+    }
+    public subscript(publicKey: [UInt8]) -> SecretBytes? { byKey[publicKey] }
 }

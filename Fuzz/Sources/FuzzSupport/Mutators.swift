@@ -29,7 +29,7 @@ public enum Mutate {
         case 5:
             var senders: [ExternalSender] = []
             for _ in 0..<(1 + inp.int(3)) {
-                let key = inp.bool() ? inp.bytes(max: 40) : (inp.pick(Array(keyring.keys.keys)) ?? [])
+                let key = inp.bool() ? inp.bytes(max: 40) : (inp.pick(keyring.publicKeys) ?? [])
                 senders.append(ExternalSender(signatureKey: key, credential: .basic(identity: inp.bytes(max: 8))))
             }
             var w = TLSWriter()
@@ -63,7 +63,7 @@ public enum Mutate {
             switch inp.int(9) {
             case 0: break
             case 1: leaf.encryptionKey = inp.bool() ? inp.bytes(max: 40) : (inp.pick(otherKeys) ?? [])
-            case 2: if let k = inp.pick(Array(keyring.keys.keys)) { leaf.signatureKey = k } else { leaf.signatureKey = inp.bytes(max: 40) }
+            case 2: if let k = inp.pick(keyring.publicKeys) { leaf.signatureKey = k } else { leaf.signatureKey = inp.bytes(max: 40) }
             case 3: leaf.credential = inp.bool() ? .basic(identity: inp.bytes(max: 16)) : .x509(certificates: [inp.bytes(max: 64)])
             case 4: capabilities(&leaf.capabilities, &inp)
             case 5:

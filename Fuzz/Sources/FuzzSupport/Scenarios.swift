@@ -13,6 +13,8 @@ public let knownPSK = SecretBytes([UInt8](repeating: 0x42, count: 32))
 public func fuzzConfiguration() -> GroupConfiguration {
     var c = GroupConfiguration()
     c.psks = InMemoryPSKStore(external: [knownPSKID: knownPSK])
+    // Outsiders' proposals are refused by default; accepting them reaches their validation.
+    c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true, acceptsExternalSenderProposals: true)
     return c
 }
 
