@@ -1,0 +1,33 @@
+import FuzzSupport
+import MLS
+import MLSCodec
+import MLSCrypto
+
+// Welcome decoder (bare or in an MLSMessage) with the roundtrip oracle, then the joiner's first
+// steps with a fixed KeyPackage: suite lookup, finding our entry, HPKE-opening GroupSecrets.
+let victim = Identity(seed: 0x77)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = fuzzBytes(data, size)
+    var welcome: Welcome?
+    if let w = try? Welcome(tlsSerialized: bytes) {
+        checkRoundtrip(w, input: bytes, "Welcome")
+        welcome = w
+    } else if let m = try? MLSMessage(tlsSerialized: bytes), case let .welcome(w) = m.body {
+        checkRoundtrip(m, input: bytes, "MLSMessage(Welcome)")
+        welcome = w
+        _ = try? MLSGroup.join(welcome: m, keyPackage: victim.bundle)
+    }
+    guard let welcome else { return 0 }
+    _ = try? WelcomeCrypto.suite(of: welcome)
+    if let secrets = try? WelcomeCrypto.decryptGroupSecrets(welcome, keyPackage: victim.keyPackage, initPrivateKey: victim.bundle.initPrivateKey) {
+        _ = try? WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: nil)
+    }
+    return 0
+}
+
+@_cdecl("FuzzWelcome_main")
+public func FuzzWelcomeMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runLibFuzzer(argc, argv, fuzz)
+}
