@@ -735,7 +735,7 @@ import Testing
         let join = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
         f.expectRejected(join, from: nil, .rejectedByPolicy("proposal type \(ProposalType.add.rawValue)"))
         var x = try ExternalSenderFixture()
-        x.f.groups = try x.f.groups.map { g in var g = g; g.configuration.proposals = DefaultProposalPolicy(); return g }
+        x.f.groups = x.f.groups.map { g in var g = g; g.configuration.proposals = DefaultProposalPolicy(); return g }
         let m = try x.proposal(.remove(Remove(removed: 2)))
         x.f.expectRejected(m, from: nil, .rejectedByPolicy("proposal type \(ProposalType.remove.rawValue)"))
         // Nothing was cached: the next commit adds and removes no one.
