@@ -74,7 +74,8 @@ if [ -n "$from" ]; then
   done
   origin="$from"
 else
-  url="https://codeload.github.com/mlswg/mls-implementations/tar.gz/$commit"
+  # MLS_VECTORS_ARCHIVE_URL points elsewhere (a mirror, or a file:// archive for testing).
+  url="${MLS_VECTORS_ARCHIVE_URL:-https://codeload.github.com/mlswg/mls-implementations/tar.gz/$commit}"
   if ! curl -fsSL --connect-timeout 15 --max-time 300 "$url" -o "$staging/archive.tar.gz" 2>"$staging/curl.err"; then
     fail_or_warn "cannot download the official vectors ($(tr -d '\n' < "$staging/curl.err" | cut -c1-120)); point MLS_TEST_VECTORS at a copy of mlswg/mls-implementations/test-vectors, or run Scripts/vectors.sh --from DIR"
   fi
