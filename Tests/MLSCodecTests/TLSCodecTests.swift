@@ -122,7 +122,8 @@ struct Pair: TLSCodable, Equatable {
     struct Big: TLSEncodable {
         let count: Int
         func encode(to writer: inout TLSWriter) {
-            writer.writeVector { $0.writeRaw(repeatElement(UInt8(0), count: count)) }
+            // An array, so the append is one copy (a lazy collection is element by element in debug).
+            writer.writeVector { $0.writeRaw([UInt8](repeating: 0, count: count)) }
         }
     }
 

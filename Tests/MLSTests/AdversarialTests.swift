@@ -226,6 +226,16 @@ import Testing
                 == .limitExceeded(.members))
     }
 
+    @Test func preSharedKeysPerCommit() throws {
+        var t = try AdversarialTests.Trio()
+        t.groups[0].configuration.limits.maxPSKs = 1
+        let psks = (0..<2).map { i in Proposal.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: [UInt8(i)]),
+                                                                                               pskNonce: SystemRandom.bytes(32)))) }
+        let before = GroupTestKit.Snapshot(t.groups[0])
+        #expect(AdversarialTests.error { _ = try t.groups[0].commit(CommitOptions(proposals: psks)) } == .limitExceeded(.psks))
+        #expect(GroupTestKit.Snapshot(t.groups[0]) == before)
+    }
+
     @Test func capabilityAndExtensionListsOfALeaf() throws {
         let suite = AdversarialTests.suite
         let key = suite.signature.generateKeyPair()

@@ -104,6 +104,9 @@ public struct MLSLimits: Sendable, Equatable {
     public var maxCapabilityEntries = 256
     /// Most certificates in one X.509 credential's chain.
     public var maxCertificates = 16
+    /// Most pre-shared keys one commit or Welcome may name: each is looked up in the
+    /// application's PSK store (a resumption PSK may mean loading another group's state).
+    public var maxPSKs = 32
 
     /// The defaults.
     public init() {}
@@ -111,7 +114,7 @@ public struct MLSLimits: Sendable, Equatable {
 
 /// Which of ``MLSLimits`` an input exceeded.
 public enum MLSLimit: String, Sendable, Equatable, CustomStringConvertible {
-    case messageBytes, leaves, members, proposalsPerCommit, extensions, capabilityEntries, certificates
+    case messageBytes, leaves, members, proposalsPerCommit, extensions, capabilityEntries, certificates, psks
     public var description: String { rawValue }
 }
 

@@ -16,7 +16,7 @@ extension MLSGroup {
         do {
             let suite = try WelcomeCrypto.suite(of: welcome)
             let secrets = try WelcomeCrypto.decryptGroupSecrets(welcome, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey)
-            let pskSecret = try pskSecret(secrets.psks, suite: suite, store: configuration.psks)
+            let pskSecret = try pskSecret(secrets.psks, suite: suite, store: configuration.psks, limits: configuration.limits)
             let info = try WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: pskSecret)
             let context = info.groupContext
             guard context.version == .mls10 else { throw GroupError.unsupportedVersion }
@@ -79,9 +79,11 @@ extension MLSGroup {
 
     /// `psk_secret` for a list of PSK IDs (§8.4), `nil` when there are none. Resumption PSKs of
     /// the group `own` names come from its retained epochs, everything else from `store`.
-    static func pskSecret(_ ids: [PreSharedKeyID], suite: CipherSuite, store: any PSKStore,
+    static func pskSecret(_ ids: [PreSharedKeyID], suite: CipherSuite, store: any PSKStore, limits: MLSLimits,
                           own: (groupID: [UInt8], psks: [UInt64: SecretBytes])? = nil) throws -> SecretBytes? {
         guard !ids.isEmpty else { return nil }
+        // Bounded before any store lookup: each may be costly for the application's store.
+        guard ids.count <= limits.maxPSKs else { throw GroupError.limitExceeded(.psks) }
         let entries = try ids.map { id -> (id: PreSharedKeyID, psk: SecretBytes) in
             switch id.psk {
             case let .external(pskID):

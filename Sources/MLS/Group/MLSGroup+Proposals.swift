@@ -303,7 +303,7 @@ extension MLSGroup {
     /// `psk_secret` for the PSKs of a commit (§8.4), `nil` when there are none; this group's
     /// own resumption PSKs come from its retained epochs.
     func pskSecret(_ ids: [PreSharedKeyID]) throws -> SecretBytes? {
-        try Self.pskSecret(ids, suite: suite, store: configuration.psks, own: (groupID, resumptionPSKs))
+        try Self.pskSecret(ids, suite: suite, store: configuration.psks, limits: configuration.limits, own: (groupID, resumptionPSKs))
     }
 }
 
