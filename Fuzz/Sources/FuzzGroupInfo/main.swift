@@ -9,14 +9,7 @@ import MLSCrypto
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = fuzzBytes(data, size)
-    var info: GroupInfo?
-    if let i = try? GroupInfo(tlsSerialized: bytes) {
-        checkRoundtrip(i, input: bytes, "GroupInfo")
-        info = i
-    } else if let m = try? MLSMessage(tlsSerialized: bytes), case let .groupInfo(i) = m.body {
-        checkRoundtrip(m, input: bytes, "MLSMessage(GroupInfo)")
-        info = i
-    }
+    let info = decodeBareOrFramed(bytes, "GroupInfo") { if case let .groupInfo(i) = $0 { i } else { nil } }?.value
     guard let info, let suite = CipherSuite(id: info.groupContext.cipherSuite) else { return 0 }
     _ = info.extensions.hasRepeatedTypes
     _ = info.groupContext.extensions.hasRepeatedTypes

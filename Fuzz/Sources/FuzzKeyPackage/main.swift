@@ -8,14 +8,7 @@ import MLSCrypto
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = fuzzBytes(data, size)
-    var kp: KeyPackage?
-    if let k = try? KeyPackage(tlsSerialized: bytes) {
-        checkRoundtrip(k, input: bytes, "KeyPackage")
-        kp = k
-    } else if let m = try? MLSMessage(tlsSerialized: bytes), case let .keyPackage(k) = m.body {
-        checkRoundtrip(m, input: bytes, "MLSMessage(KeyPackage)")
-        kp = k
-    }
+    let kp = decodeBareOrFramed(bytes, "KeyPackage") { if case let .keyPackage(k) = $0 { k } else { nil } }?.value
     guard let kp, let suite = CipherSuite(id: kp.cipherSuite) else { return 0 }
     _ = kp.verifySignature(suite: suite)
     _ = kp.ref(suite: suite)

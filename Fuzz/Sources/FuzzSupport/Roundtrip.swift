@@ -1,4 +1,5 @@
 import MLSCodec
+import MLS
 
 /// The decoder oracle: a value decoded from `input` must re-encode to exactly `input` (the
 /// reader refuses non-minimal varints and trailing bytes, so the wire form is canonical), and
@@ -34,4 +35,21 @@ public func hexPrefix(_ bytes: [UInt8], limit: Int = 256) -> String {
 public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
     guard let data, size > 0 else { return [] }
     return Array(UnsafeBufferPointer(start: data, count: size))
+}
+
+/// Decodes `bytes` as a bare `T` or as an MLSMessage whose body `extract` unwraps, applying the
+/// roundtrip oracle to whichever decoded; `nil` when neither did. Returns the message too when
+/// the input was framed.
+public func decodeBareOrFramed<T: TLSCodable & Equatable>(
+    _ bytes: [UInt8], _ what: String, extract: (MLSMessage.Body) -> T?
+) -> (value: T, framed: MLSMessage?)? {
+    if let v = try? T(tlsSerialized: bytes) {
+        checkRoundtrip(v, input: bytes, what)
+        return (v, nil)
+    }
+    if let m = try? MLSMessage(tlsSerialized: bytes), let v = extract(m.body) {
+        checkRoundtrip(m, input: bytes, "MLSMessage(\(what))")
+        return (v, m)
+    }
+    return nil
 }

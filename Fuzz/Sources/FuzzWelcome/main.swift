@@ -10,16 +10,9 @@ let victim = Identity(seed: 0x77)
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = fuzzBytes(data, size)
-    var welcome: Welcome?
-    if let w = try? Welcome(tlsSerialized: bytes) {
-        checkRoundtrip(w, input: bytes, "Welcome")
-        welcome = w
-    } else if let m = try? MLSMessage(tlsSerialized: bytes), case let .welcome(w) = m.body {
-        checkRoundtrip(m, input: bytes, "MLSMessage(Welcome)")
-        welcome = w
-        _ = try? MLSGroup.join(welcome: m, keyPackage: victim.bundle)
-    }
-    guard let welcome else { return 0 }
+    let decoded = decodeBareOrFramed(bytes, "Welcome") { if case let .welcome(w) = $0 { w } else { nil } }
+    if let framed = decoded?.framed { _ = try? MLSGroup.join(welcome: framed, keyPackage: victim.bundle) }
+    guard let welcome = decoded?.value else { return 0 }
     _ = try? WelcomeCrypto.suite(of: welcome)
     if let secrets = try? WelcomeCrypto.decryptGroupSecrets(welcome, keyPackage: victim.keyPackage, initPrivateKey: victim.bundle.initPrivateKey) {
         _ = try? WelcomeCrypto.decryptGroupInfo(welcome, joinerSecret: secrets.joinerSecret, pskSecret: nil)
