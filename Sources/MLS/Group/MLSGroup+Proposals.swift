@@ -22,7 +22,8 @@ extension MLSGroup {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit is only valid in an external commit") }
-        try checkCacheRoom(for: proposal.tlsSerialized.count)
+        let size = proposal.tlsSerialized.count
+        try checkCacheRoom(for: size)
         var next = self
         try next.validate(proposal, from: .member(myLeaf))
         let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -31,7 +32,7 @@ extension MLSGroup {
             let auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
             let ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: auth)
             let message = try next.frame(content, auth: auth)
-            next.proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: .member(myLeaf)))
+            next.proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: .member(myLeaf), size: size))
             next.ownProposalMessages[message.tlsSerialized] = proposal
             self = next
             return message
@@ -132,9 +133,10 @@ extension MLSGroup {
     /// Validates a received proposal and caches it under its ProposalRef (§12.1, §5.2).
     mutating func receiveProposal(_ proposal: Proposal, in ac: AuthenticatedContent) throws {
         guard pendingReInit == nil else { throw GroupError.reinitPending }
-        try checkCacheRoom(for: proposal.tlsSerialized.count)
+        let size = proposal.tlsSerialized.count
+        try checkCacheRoom(for: size)
         try validate(proposal, from: ac.content.sender)
-        proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: ac.content.sender))
+        proposalCache.append(CachedProposal(ref: suite.proposalRef(ac.tlsSerialized), proposal: proposal, sender: ac.content.sender, size: size))
     }
 
     /// The checks every proposal must pass on its own (§12.1, §12.1.8), plus the application's policy.

@@ -10,11 +10,11 @@ struct CachedProposal: Sendable {
     /// The proposal's encoded size, counted against ``GroupConfiguration/maxCachedProposalBytes``.
     let size: Int
 
-    init(ref: [UInt8], proposal: Proposal, sender: Sender) {
+    init(ref: [UInt8], proposal: Proposal, sender: Sender, size: Int? = nil) {
         self.ref = ref
         self.proposal = proposal
         self.sender = sender
-        size = proposal.tlsSerialized.count
+        self.size = size ?? proposal.tlsSerialized.count
     }
 }
 
