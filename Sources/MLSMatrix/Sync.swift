@@ -332,7 +332,7 @@ extension MatrixMLSClient {
             state.heldWelcome = nil
             state.pendingIntent = []
             state.pendingRecipients = []
-            if case .commit(removed: true) = prepared.result.content {
+            if prepared.result.content.commit?.removedSelf == true {
                 state.removed = true
                 batch.deleteGroups.append(store.groupKey(handle.group.groupID))
             }

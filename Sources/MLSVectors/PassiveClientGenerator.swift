@@ -99,7 +99,7 @@ struct PassiveClientScenario {
         for j in members.indices {
             if j == i { next.append(members[j]); continue }
             let r = try members[j].group.process(out.commit)
-            if case .commit(removed: true) = r.content { continue }
+            if r.content.commit?.removedSelf == true { continue }
             next.append(members[j])
         }
         members = next
@@ -125,7 +125,7 @@ struct PassiveClientScenario {
         var next: [Member] = []
         for j in members.indices {
             let r = try members[j].group.process(commit)
-            if case .commit(removed: true) = r.content { continue }
+            if r.content.commit?.removedSelf == true { continue }
             next.append(members[j])
         }
         members = next + [Member(group: group, joined: group.epoch)]

@@ -193,7 +193,7 @@ struct MailboxStory {
                 // The broadcast echoed the authority's commit: process() recognises the pending
                 // commit by its bytes and merges it instead of decrypting it.
                 let mine = try group(of: name)
-                try expect(name == Self.authority && result.sender == .member(mine.myLeaf) && result.content == .commit(removed: false)
+                try expect(name == Self.authority && result.sender == .member(mine.myLeaf) && result.content.commit?.removedSelf == false
                            && !mine.hasPendingCommit && mine.epoch == 1, "the authority merges its own commit when it comes back")
                 print("   authority: its commit came back; process() recognised it as its pending commit and merged it")
             case let .welcome(message):
@@ -379,7 +379,8 @@ struct MailboxStory {
                     let result = try group.process(message)
                     people[name]?.group = group
                     outcomes.append((name, .processed(result)))
-                } catch let error as GroupError {
+                } catch {
+                    // process() throws only GroupError.
                     outcomes.append((name, .refused(error)))
                 }
             }
@@ -448,10 +449,14 @@ struct MailboxStory {
                 try expect(result.sender == .member(group.myLeaf) && !group.hasPendingCommit && group.epoch == epoch,
                            "\(committer) merges its own commit when it comes back")
             } else if name == removed {
-                try expect(result.content == .commit(removed: true) && !group.isActive, "\(name) learns it was removed")
-                print("   \(name): process() reports commit(removed: true); isActive is now false")
+                guard let d = result.content.commit, d.removedSelf, !group.isActive else { throw DemoFailure(expectation: "\(name) learns it was removed") }
+                print("   \(name): process() describes the commit: removed by \(d.committer); isActive is now false")
             } else {
-                try expect(result.content == .commit(removed: false) && group.epoch == epoch, "\(name) moves to epoch \(epoch)")
+                guard let d = result.content.commit, !d.removedSelf, group.epoch == epoch else { throw DemoFailure(expectation: "\(name) moves to epoch \(epoch)") }
+                if others.isEmpty {
+                    // The audit trail a mailbox keeps: who changed the membership, in members, not leaf numbers.
+                    print("   \(name) audits epoch \(d.epoch): committer \(d.committer); added \(d.added.map(\.description)); removed \(d.removed.map(\.description))")
+                }
                 others.append(name)
             }
         }

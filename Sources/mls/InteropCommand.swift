@@ -199,10 +199,18 @@ struct InteropDriver {
             let result = try g.process(try Self.message(try Self.bytes(r, "message")))
             c.group = g
             clients[id] = c
+            let sender: Any
+            if case let .member(leaf) = result.sender { sender = Int(leaf.rawValue) } else { sender = NSNull() }
             switch result.content {
-            case let .application(data): return ["kind": "application", "data": data.hex, "epoch": g.epoch, "removed": false]
-            case .proposal: return ["kind": "proposal", "data": NSNull(), "epoch": g.epoch, "removed": false]
-            case let .commit(removed): return ["kind": "commit", "data": NSNull(), "epoch": removed ? result.epoch.addingReportingOverflow(1).partialValue : g.epoch, "removed": removed]
+            case let .application(data): return ["kind": "application", "data": data.hex, "epoch": g.epoch, "removed": false, "sender": sender]
+            case .proposal: return ["kind": "proposal", "data": NSNull(), "epoch": g.epoch, "removed": false, "sender": sender]
+            case let .commit(d):
+                // The commit's description as leaf indices (interop-protocol.md): the committer
+                // is null for an external commit.
+                return ["kind": "commit", "data": NSNull(), "epoch": d.epoch, "removed": d.removedSelf, "sender": sender,
+                        "committer": d.isExternal ? NSNull() : Int(d.committer.leaf.rawValue) as Any,
+                        "added": d.added.map { Int($0.leaf.rawValue) }, "removed_leaves": d.removed.map { Int($0.leaf.rawValue) },
+                        "updated": d.updated.map { Int($0.after.leaf.rawValue) }]
             }
 
         case "self_update":

@@ -411,7 +411,7 @@ enum GroupTestKit {
             let epoch = members[r].group.epoch
             for i in members.indices {
                 let p = try members[i].group.process(commit)
-                try check(p.content == .commit(removed: i == resynced) && p.sender == .newMemberCommit && p.epoch == epoch,
+                try check(p.content.commit?.removedSelf == (i == resynced) && p.sender == .newMemberCommit && p.epoch == epoch,
                           "\(members[i].client.name) accepts the external commit")
             }
             if let t = resynced {
@@ -448,12 +448,12 @@ enum GroupTestKit {
             for i in members.indices where i != c {
                 let r = try members[i].group.process(out.commit)
                 let isRemoved = removed.contains(members[i].client.name)
-                try check(r.content == .commit(removed: isRemoved), "\(members[i].client.name) processes the commit (removed: \(isRemoved))")
+                try check(r.content.commit?.removedSelf == isRemoved, "\(members[i].client.name) processes the commit (removed: \(isRemoved))")
                 try check(r.sender == .member(leaf) && r.epoch == epoch, "commit sender and epoch")
             }
             if rng.chance(0.5) {
                 let r = try members[c].group.process(out.commit)
-                try check(r.content == .commit(removed: false), "the committer merges by processing its own commit")
+                try check(r.content.commit?.removedSelf == false, "the committer merges by processing its own commit")
             } else {
                 try members[c].group.mergePendingCommit()
             }
@@ -576,7 +576,7 @@ enum GroupTestKit {
         for i in [0, 1] { _ = try g[i].process(add) }
         let out = try g[0].commit()
         #expect(out.commit.wireFormat == .privateMessage)
-        for i in [1, 2] { #expect(try g[i].process(out.commit).content == .commit(removed: false)) }
+        for i in [1, 2] { #expect(try g[i].process(out.commit).content.commit?.removedSelf == false) }
         _ = try g[0].process(out.commit)
         g.append(try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle, configuration: config))
         for x in g {
@@ -644,14 +644,14 @@ enum GroupTestKit {
         var g = try Self.group(4)
         let late = try g[3].encrypt(Array("sent before removal".utf8))
         let out = try g[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))]))
-        #expect(try g[3].process(out.commit).content == .commit(removed: true))
+        #expect(try g[3].process(out.commit).content.commit?.removedSelf == true)
         #expect(!g[3].isActive)
         #expect(GroupTestKit.error { try g[3].process(out.commit) } == .inactive)
         #expect(GroupTestKit.error { try g[3].process(late) } == .inactive)
         #expect(GroupTestKit.error { try g[3].encrypt([1]) } == .inactive)
         #expect(GroupTestKit.error { try g[3].proposeUpdate() } == .inactive)
         #expect(GroupTestKit.error { try g[3].commit() } == .inactive)
-        for i in [1, 2] { #expect(try g[i].process(out.commit).content == .commit(removed: false)) }
+        for i in [1, 2] { #expect(try g[i].process(out.commit).content.commit?.removedSelf == false) }
         try g[0].mergePendingCommit()
         #expect(GroupTestKit.error { try g[0].mergePendingCommit() } == .noPendingCommit)
         // The remaining members still read the removed member's last message of the old epoch.
@@ -689,7 +689,7 @@ enum GroupTestKit {
         // Member 0 and member 1 commit concurrently; the delivery service orders member 1's first.
         let mine = try g[0].commit()
         let theirs = try g[1].commit()
-        #expect(try g[0].process(theirs.commit).content == .commit(removed: false))
+        #expect(try g[0].process(theirs.commit).content.commit?.removedSelf == false)
         #expect(!g[0].hasPendingCommit)
         _ = try g[1].process(theirs.commit)
         _ = try g[2].process(theirs.commit)

@@ -78,7 +78,7 @@ import Testing
         mutating func expectStillWorks(committer c: Int = 0, _ options: CommitOptions = CommitOptions(), sourceLocation: SourceLocation = #_sourceLocation) throws {
             let out = try groups[c].commit(options)
             for i in groups.indices where i != c {
-                #expect(try groups[i].process(out.commit).content == .commit(removed: false), sourceLocation: sourceLocation)
+                #expect(try groups[i].process(out.commit).content.commit?.removedSelf == false, sourceLocation: sourceLocation)
             }
             _ = try groups[c].process(out.commit)
             expectAgreement(sourceLocation: sourceLocation)
@@ -248,7 +248,7 @@ import Testing
         }
         let commit = try f.forgeCommit(from: 0, items, path: path)
         for i in 1..<4 {
-            #expect(try f.groups[i].process(commit).content == .commit(removed: kind == .remove && i == 3))
+            #expect(try f.groups[i].process(commit).content.commit?.removedSelf == (kind == .remove && i == 3))
         }
     }
 
@@ -436,19 +436,19 @@ import Testing
     }
 
     /// The application's proposal policy (§12.2: "An application may extend the above procedure by additional rules").
-    struct NoRemoves: ProposalPolicy {
-        func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool {
-            if case .remove = proposal { return false }
-            return true
+    struct NoRemoves: GroupRules {
+        static let noRemoves = RuleViolation.Code(rawValue: "noRemoves")
+        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
+            if case .remove = proposal { throw RuleViolation(Self.noRemoves) }
         }
     }
 
     @Test func proposalRejectedByPolicy() throws {
-        var f = try Fixture(configure: { i, c in if i != 0 { c.proposals = NoRemoves() } })
+        var f = try Fixture(configure: { i, c in if i != 0 { c.rules = NoRemoves() } })
         let proposal = try f.forgeProposal(from: 0, .remove(Remove(removed: 3)))
-        f.expectRejected(proposal, from: 0, .rejectedByPolicy("proposal type \(ProposalType.remove.rawValue)"))
+        f.expectRejected(proposal, from: 0, .rejectedByRules(RuleViolation(NoRemoves.noRemoves)))
         let out = try f.groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))]))
-        f.expectRejected(out.commit, from: 0, .rejectedByPolicy("proposal type \(ProposalType.remove.rawValue)"))
+        f.expectRejected(out.commit, from: 0, .rejectedByRules(RuleViolation(NoRemoves.noRemoves)))
         try f.expectStillWorks()
     }
 
@@ -656,7 +656,7 @@ import Testing
         init() throws {
             let list = ExternalSender.encodeList([ExternalSender(signatureKey: ds.signature.publicKey, credential: ds.credential)])
             f = try Fixture(3, extensions: [Extension(extensionType: .externalSenders, extensionData: list)],
-                            configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsExternalSenderProposals: true) })
+                            configure: { _, c in c.rules = DefaultGroupRules(acceptsExternalSenderProposals: true) })
         }
         func proposal(_ p: Proposal, index: UInt32 = 0, key: SecretBytes? = nil) throws -> MLSMessage {
             try f.forgeProposal(from: 0, p, sender: .external(senderIndex: index), signingKey: key ?? ds.signature.privateKey, wireFormat: .publicMessage)
@@ -719,7 +719,7 @@ import Testing
 
     /// Control: a new member's own Add is accepted.
     @Test func newMemberProposalAddIsAccepted() throws {
-        var f = try Fixture(3, configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true) })
+        var f = try Fixture(3, configure: { _, c in c.rules = DefaultGroupRules(acceptsNewMemberProposals: true) })
         let bundle = try GroupTestKit.Client("zed").bundle()
         let m = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
         for i in 0..<3 { #expect(try f.groups[i].process(m).sender == .newMemberProposal) }
@@ -733,11 +733,11 @@ import Testing
         var f = try Fixture(3)
         let bundle = try GroupTestKit.Client("zed").bundle()
         let join = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
-        f.expectRejected(join, from: nil, .rejectedByPolicy("proposal type \(ProposalType.add.rawValue)"))
+        f.expectRejected(join, from: nil, .rejectedByRules(RuleViolation(.newMemberProposalRefused)))
         var x = try ExternalSenderFixture()
-        x.f.groups = x.f.groups.map { g in var g = g; g.configuration.proposals = DefaultProposalPolicy(); return g }
+        x.f.groups = x.f.groups.map { g in var g = g; g.configuration.rules = DefaultGroupRules(); return g }
         let m = try x.proposal(.remove(Remove(removed: 2)))
-        x.f.expectRejected(m, from: nil, .rejectedByPolicy("proposal type \(ProposalType.remove.rawValue)"))
+        x.f.expectRejected(m, from: nil, .rejectedByRules(RuleViolation(.externalSenderProposalRefused)))
         // Nothing was cached: the next commit adds and removes no one.
         try f.expectStillWorks()
         #expect(f.groups[0].members.count == 3)
@@ -748,11 +748,11 @@ import Testing
     /// A proposal cached while the policy accepted it is not committed by reference once the
     /// policy refuses it.
     @Test func commitIncludesOnlyProposalsThePolicyAccepts() throws {
-        var f = try Fixture(3, configure: { _, c in c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true) })
+        var f = try Fixture(3, configure: { _, c in c.rules = DefaultGroupRules(acceptsNewMemberProposals: true) })
         let bundle = try GroupTestKit.Client("zed").bundle()
         let join = try MLSGroup.joinProposal(bundle, groupContext: f.groups[0].context)
         for i in 0..<3 { _ = try f.groups[i].process(join) }
-        f.groups[0].configuration.proposals = DefaultProposalPolicy()
+        f.groups[0].configuration.rules = DefaultGroupRules()
         let out = try f.groups[0].commit()
         #expect(out.welcome == nil)
         guard case let .publicMessage(pm) = out.commit.body, case let .commit(c) = pm.content.content else {
@@ -868,8 +868,8 @@ import Testing
         var f = try Fixture()
         let bundle = try f.clients[3].bundle()
         let out = try f.groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3)), .add(Add(keyPackage: bundle.keyPackage))]))
-        #expect(try f.groups[3].process(out.commit).content == .commit(removed: true))
-        for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content == .commit(removed: false)) }
+        #expect(try f.groups[3].process(out.commit).content.commit?.removedSelf == true)
+        for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content.commit?.removedSelf == false) }
         try f.groups[0].mergePendingCommit()
         f.groups[3] = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle,
                                         configuration: f.groups[1].configuration)
@@ -1242,8 +1242,8 @@ import Testing
         var f = try Fixture(capabilities: { i in i < 3 ? Self.capabilities(extensions: [Self.customExtension]) : nil })
         let gce = Proposal.groupContextExtensions(GroupContextExtensions(extensions: [Self.requiredCapabilities([Self.customExtension])]))
         let out = try f.groups[0].commit(CommitOptions(proposals: [gce, .remove(Remove(removed: 3))]))
-        #expect(try f.groups[3].process(out.commit).content == .commit(removed: true))
-        for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content == .commit(removed: false)) }
+        #expect(try f.groups[3].process(out.commit).content.commit?.removedSelf == true)
+        for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content.commit?.removedSelf == false) }
         try f.groups[0].mergePendingCommit()
         f.groups.removeLast()
         f.expectAgreement()

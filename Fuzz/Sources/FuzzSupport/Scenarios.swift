@@ -14,7 +14,7 @@ public func fuzzConfiguration() -> GroupConfiguration {
     var c = GroupConfiguration()
     c.psks = InMemoryPSKStore(external: [knownPSKID: knownPSK])
     // Outsiders' proposals are refused by default; accepting them reaches their validation.
-    c.proposals = DefaultProposalPolicy(acceptsNewMemberProposals: true, acceptsExternalSenderProposals: true)
+    c.rules = DefaultGroupRules(acceptsNewMemberProposals: true, acceptsExternalSenderProposals: true)
     return c
 }
 

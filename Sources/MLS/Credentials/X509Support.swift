@@ -57,6 +57,22 @@ enum X509Support {
         return X509_NAME_cmp(na, nb) == 0
     }
 
+    /// The DER encoding of a DER certificate's subject name, or `nil` when it does not parse.
+    static func subjectDER(_ der: [UInt8]) -> [UInt8]? {
+        guard let cert = parseCertificate(der) else { return nil }
+        defer { X509_free(cert) }
+        defer { ERR_clear_error() }
+        guard let name = X509_get_subject_name(cert) else { return nil }
+        let length = i2d_X509_NAME(name, nil)
+        guard length > 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(length))
+        let written = out.withUnsafeMutableBufferPointer { buffer -> Int32 in
+            var cursor = buffer.baseAddress
+            return i2d_X509_NAME(name, &cursor)
+        }
+        return written == length ? out : nil
+    }
+
     /// The DER encoding of `cert`, or `nil` if OpenSSL cannot encode it.
     static func encode(_ cert: OpaquePointer) -> [UInt8]? {
         let length = i2d_X509(cert, nil)

@@ -1,50 +1,92 @@
 import MLSCrypto
 
-/// Decides which proposals a member accepts (an application decision, RFC 9420 §12.2: "An
-/// application may extend the above procedure by additional rules").
-public protocol ProposalPolicy: Sendable {
-    /// Whether `proposal` from `sender` may be applied in `group`. Called for received proposals
-    /// and for every proposal of a commit, before it is applied.
-    func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool
+/// Whether a commit is one this member builds or one it received.
+public enum TransitionDirection: Sendable, Equatable {
+    /// A commit this member is building (``MLSGroup/commit(_:)``).
+    case outgoing
+    /// A commit received from another member or a joiner (``MLSGroup/stage(_:)``).
+    case incoming
 }
 
-/// The default policy: proposals from members are accepted; proposals from outside the group
-/// are refused unless the application opts in.
+/// Why the application's ``GroupRules`` refused a proposal or a commit: a stable code for
+/// programs and audit logs, and a detail for people.
+public struct RuleViolation: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A stable, application-extensible reason code.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        /// The code's name.
+        public let rawValue: String
+        /// Wraps a code name; applications define their own as static constants.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// A `new_member_proposal` (§12.1.8) while the rules do not accept them.
+        public static let newMemberProposalRefused = Code(rawValue: "newMemberProposalRefused")
+        /// A proposal from an `external_senders` entry (§12.1.8.1) while the rules do not accept them.
+        public static let externalSenderProposalRefused = Code(rawValue: "externalSenderProposalRefused")
+        public var description: String { rawValue }
+    }
+
+    /// The reason.
+    public var code: Code
+    /// A human-readable detail (never shown to the peer; for logs).
+    public var detail: String
+
+    /// Creates a violation.
+    public init(_ code: Code, detail: String = "") {
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { detail.isEmpty ? code.rawValue : "\(code.rawValue): \(detail)" }
+}
+
+/// The application's rules for a group, beyond RFC 9420's own (§12.2: "an application may
+/// extend the above procedure by additional rules"). They are consulted after the RFC's checks
+/// pass and before anything is applied, cached or sent; a violation refuses the input with
+/// ``GroupError/rejectedByRules(_:)`` and leaves the group unchanged.
+public protocol GroupRules: Sendable {
+    /// Whether one proposal from `sender` is acceptable in `group`: asked when a proposal is
+    /// received (before it is cached), for every proposal of a received commit, and for each
+    /// cached proposal this member's next commit would include (refused ones are left out).
+    func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation)
+
+    /// Whether a whole commit is acceptable: its full proposal list with proposers, who is
+    /// added, removed and updated, and the committer. `group` is the state before the commit,
+    /// whose ``MLSGroup/roster`` is the membership the commit changes.
+    func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation)
+}
+
+extension GroupRules {
+    /// Accepts every commit whose proposals each passed ``check(proposal:from:in:)``.
+    public func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation) {}
+}
+
+/// The default rules: proposals from members are accepted; proposals from outside the group are
+/// refused unless the application opts in.
 ///
 /// A `new_member_proposal` can be sent by anyone who knows the group ID and epoch, and an
 /// accepted proposal is cached and then committed by reference by the next ordinary commit
 /// (§12.4), so accepting it by default would let an identity nobody approved become a member.
 /// Proposals from the group's `external_senders` (§12.1.8.1) are refused too until the
 /// application says which of them it expects.
-public struct DefaultProposalPolicy: ProposalPolicy {
+public struct DefaultGroupRules: GroupRules {
     /// Whether `new_member_proposal` Adds (§12.1.8) are accepted.
     public var acceptsNewMemberProposals: Bool
     /// Whether proposals from the `external_senders` extension's senders are accepted.
     public var acceptsExternalSenderProposals: Bool
 
-    /// Creates the policy; both kinds of proposals from outside the group are refused by default.
+    /// Creates the rules; both kinds of proposals from outside the group are refused by default.
     public init(acceptsNewMemberProposals: Bool = false, acceptsExternalSenderProposals: Bool = false) {
         self.acceptsNewMemberProposals = acceptsNewMemberProposals
         self.acceptsExternalSenderProposals = acceptsExternalSenderProposals
     }
 
     /// Accepts members' proposals, and outsiders' only where opted in.
-    public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool {
+    public func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
         switch sender {
-        case .newMemberProposal: acceptsNewMemberProposals
-        case .external: acceptsExternalSenderProposals
-        case .member, .newMemberCommit: true
+        case .newMemberProposal: guard acceptsNewMemberProposals else { throw RuleViolation(.newMemberProposalRefused) }
+        case .external: guard acceptsExternalSenderProposals else { throw RuleViolation(.externalSenderProposalRefused) }
+        case .member, .newMemberCommit: break
         }
     }
-}
-
-/// A policy that accepts every proposal RFC 9420 allows, from members and outsiders alike. Use it
-/// only where the delivery service already admits nothing the application has not approved.
-public struct AcceptAllProposals: ProposalPolicy {
-    /// Creates the policy.
-    public init() {}
-    /// Accepts every proposal; the RFC's own rules are enforced by the group regardless.
-    public func accepts(_ proposal: Proposal, from sender: Sender, in group: MLSGroup) -> Bool { true }
 }
 
 /// Supplies pre-shared keys (RFC 9420 §8.4): external PSKs by ID, and resumption PSKs of other
@@ -135,8 +177,9 @@ public struct GroupConfiguration: Sendable {
     public var paddingBlock = 32
     /// Which credentials are valid (§5.3.1).
     public var credentials: any CredentialValidator = BasicCredentialValidator()
-    /// Which proposals are accepted: by default members' only (``DefaultProposalPolicy``).
-    public var proposals: any ProposalPolicy = DefaultProposalPolicy()
+    /// The application's rules for proposals and whole commits: by default members' proposals
+    /// only (``DefaultGroupRules``).
+    public var rules: any GroupRules = DefaultGroupRules()
     /// How many received proposals an epoch may cache (§12.1) before further ones are refused
     /// with ``GroupError/proposalCacheFull``: every cached proposal is committed, persisted and
     /// re-validated, so an unbounded cache is unbounded work for whoever can send proposals.
@@ -159,6 +202,11 @@ public struct GroupConfiguration: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// Runs the rules' commit check, mapping a violation to the group's error.
+    func checkRules(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(GroupError) {
+        do { try rules.check(commit: commit, direction: direction, in: group) } catch { throw .rejectedByRules(error) }
+    }
 }
 
 /// Wall-clock time for lifetimes (RFC 9420 §7.2), read without Foundation in the protocol core.

@@ -31,8 +31,8 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingPSK
     /// The confirmation tag does not verify (§6.1, §8.2).
     case invalidConfirmationTag
-    /// The application's policy refused a proposal.
-    case rejectedByPolicy(String)
+    /// The application's ``GroupRules`` refused a proposal or a commit.
+    case rejectedByRules(RuleViolation)
     /// Proposals were received in this epoch: a commit must come before application data (§12.4).
     case pendingProposals
     /// There is no pending commit to merge.
@@ -84,7 +84,7 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .pathRequired: "commit requires an UpdatePath"
         case .missingPSK: "PSK not available"
         case .invalidConfirmationTag: "confirmation tag does not verify"
-        case let .rejectedByPolicy(d): "rejected by policy: \(d)"
+        case let .rejectedByRules(v): "rejected by the application's rules: \(v)"
         case .pendingProposals: "proposals are pending: commit before sending application data"
         case .noPendingCommit: "no pending commit"
         case let .tree(e): "ratchet tree: \(e)"

@@ -32,6 +32,8 @@ public struct CommitOutput: Sendable {
     /// A signed GroupInfo of the new epoch (with `external_pub` and the ratchet tree as
     /// configured), for external joiners.
     public let groupInfo: MLSMessage
+    /// What the commit does once merged.
+    public let description: CommitDescription
 }
 
 extension MLSGroup {
@@ -43,7 +45,7 @@ extension MLSGroup {
         var chosen: [CachedProposal] = []
         var byLeaf: [UInt32: Int] = [:]
         let lastGCE = proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref
-        for p in proposalCache where configuration.proposals.accepts(p.proposal, from: p.sender, in: self) {
+        for p in proposalCache where (try? configuration.rules.check(proposal: p.proposal, from: p.sender, in: self)) != nil {
             var leaf: UInt32?
             switch p.proposal {
             case .update:
@@ -81,13 +83,13 @@ extension MLSGroup {
         var next = self
         let cached = options.includePendingProposals ? proposalsToCommit() : []
         var refs: [ProposalOrRef] = cached.map { .reference($0.ref) }
-        var list: [(proposal: Proposal, sender: Sender)] = cached.map { ($0.proposal, $0.sender) }
+        var list: [(proposal: Proposal, sender: Sender, byReference: Bool)] = cached.map { ($0.proposal, $0.sender, true) }
         for p in options.proposals {
             refs.append(.proposal(p))
-            list.append((p, .member(myLeaf)))
+            list.append((p, .member(myLeaf), false))
         }
         do {
-            let effects = try next.applyProposals(list, committer: .member(myLeaf))
+            let effects = try next.applyProposals(list.map { ($0.proposal, $0.sender) }, committer: .member(myLeaf))
             var provisional = next.context
             provisional.epoch = try nextEpoch
             provisional.confirmedTranscriptHash = context.confirmedTranscriptHash
@@ -112,6 +114,9 @@ extension MLSGroup {
             let message = try current.frame(content, auth: ac.auth)
             next.advance(from: current, secrets: secrets, confirmationTag: tag)
             next.pendingReInit = effects.reinit
+            let description = try current.describeCommit(list, epoch: try current.nextEpoch, committer: myLeaf, external: false, effects: effects, after: next,
+                                                         hasPath: path != nil, authenticatedData: options.authenticatedData)
+            try configuration.checkRules(commit: description, direction: .outgoing, in: current)
 
             var welcome: MLSMessage?
             if !effects.newMembers.isEmpty {
@@ -129,9 +134,10 @@ extension MLSGroup {
             // vectors is refused, never sent mis-encoded.
             let encoded: [UInt8]
             do { encoded = try message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
-            current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next))
+            current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next), description: description)
+            current.revision &+= 1
             self = current
-            return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo)
+            return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo, description: description)
         } catch {
             throw GroupError.wrap(error)
         }
@@ -141,12 +147,17 @@ extension MLSGroup {
     /// confirms it without echoing it (§14).
     public mutating func mergePendingCommit() throws {
         guard let pending else { throw GroupError.noPendingCommit }
+        let configuration = self.configuration
+        let revision = self.revision
         self = merged(pending.next.group)
+        self.configuration = configuration
+        self.revision = revision &+ 1
     }
 
     /// Drops the pending commit, e.g. when the delivery service rejected it.
     public mutating func discardPendingCommit() {
         pending = nil
+        revision &+= 1
     }
 
     /// A GroupInfo for the current epoch, signed by this member (§12.4.3), carrying
@@ -202,8 +213,9 @@ extension MLSGroup {
         }
     }
 
-    /// Applies a received commit (§12.4.2). Returns whether it removed this member.
-    mutating func processCommit(_ commit: Commit, in ac: AuthenticatedContent) throws -> Bool {
+    /// Applies a received commit (§12.4.2) and describes it; the application's ``GroupRules``
+    /// see the description before anything is kept.
+    mutating func processCommit(_ commit: Commit, in ac: AuthenticatedContent) throws -> CommitDescription {
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         let previous = self
         let sender = ac.content.sender
@@ -216,20 +228,20 @@ extension MLSGroup {
         guard commit.proposals.count <= configuration.limits.maxProposalsPerCommit else {
             throw GroupError.limitExceeded(.proposalsPerCommit)
         }
-        var list: [(proposal: Proposal, sender: Sender)] = []
+        var list: [(proposal: Proposal, sender: Sender, byReference: Bool)] = []
         // One lookup per reference: linear in the commit and the cache, not their product.
         let cache = Dictionary(proposalCache.map { ($0.ref, $0) }, uniquingKeysWith: { first, _ in first })
         for item in commit.proposals {
             switch item {
             case let .proposal(p):
-                list.append((p, sender))
+                list.append((p, sender, false))
             case let .reference(ref):
                 guard !external, let cached = cache[ref] else { throw GroupError.unknownProposalReference }
-                list.append((cached.proposal, cached.sender))
+                list.append((cached.proposal, cached.sender, true))
             }
         }
         do {
-            let effects = try applyProposals(list, committer: sender)
+            let effects = try applyProposals(list.map { ($0.proposal, $0.sender) }, committer: sender)
             if effects.pathRequired, commit.path == nil { throw GroupError.pathRequired }
             if external, let removed = effects.removedLeaves.first {
                 // §12.4.3.2: an external commit may remove only the joiner's own old leaf, so the
@@ -266,8 +278,11 @@ extension MLSGroup {
                     _ = try tree.mergeUpdatePath(path, from: committer, groupContext: provisional, excluding: newLeaves,
                                                  validator: validator, senderIsNew: external)
                 }
+                let description = try previous.describeCommit(list, epoch: try previous.nextEpoch, committer: committer, external: external, effects: effects, after: self,
+                                                              hasPath: commit.path != nil, authenticatedData: ac.content.authenticatedData)
+                try configuration.checkRules(commit: description, direction: .incoming, in: previous)
                 isActive = false
-                return true
+                return description
             }
             var commitSecret: SecretBytes?
             if let path = commit.path {
@@ -280,7 +295,10 @@ extension MLSGroup {
             guard let tag = ac.auth.confirmationTag, constantTimeEqual(tag, expected) else { throw GroupError.invalidConfirmationTag }
             advance(from: previous, secrets: secrets, confirmationTag: tag)
             pendingReInit = effects.reinit
-            return false
+            let description = try previous.describeCommit(list, epoch: try previous.nextEpoch, committer: committer, external: external, effects: effects, after: self,
+                                                          hasPath: commit.path != nil, authenticatedData: ac.content.authenticatedData)
+            try configuration.checkRules(commit: description, direction: .incoming, in: previous)
+            return description
         } catch {
             throw GroupError.wrap(error)
         }

@@ -176,9 +176,7 @@ extension MLSGroup {
             guard !gce.extensions.hasRepeatedTypes else { throw GroupError.invalidProposal("GroupContextExtensions repeats an extension type") }
             if !inCommit { try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
         }
-        guard configuration.proposals.accepts(proposal, from: sender, in: self) else {
-            throw GroupError.rejectedByPolicy("proposal type \(proposal.proposalType.rawValue)")
-        }
+        do { try configuration.rules.check(proposal: proposal, from: sender, in: self) } catch { throw GroupError.rejectedByRules(error) }
     }
 
     /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).

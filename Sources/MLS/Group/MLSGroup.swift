@@ -39,6 +39,8 @@ struct PendingCommit: Sendable {
     /// kilobytes, and the pending state is persisted on every transition until the merge.
     let messageHash: [UInt8]
     let next: GroupBox
+    /// What the commit does, for the application when it is merged.
+    let description: CommitDescription
 }
 
 /// One member's view of an MLS group (RFC 9420 §8, §12): the public tree and GroupContext, the
@@ -70,7 +72,9 @@ public struct MLSGroup: Sendable {
     /// Serialized proposals this member sent in this epoch, recognised when echoed back.
     var ownProposalMessages: [[UInt8]: Proposal] = [:]
     /// The application's decisions for this group.
-    public var configuration: GroupConfiguration
+    public var configuration: GroupConfiguration { didSet { revision &+= 1 } }
+    /// Counts this value's changes, so a ``StagedMessage`` of an older state is recognised.
+    var revision: UInt64 = 0
     /// Whether this member is still in the group (false once a commit removed it).
     public internal(set) var isActive = true
     /// A committed ReInit: the group is frozen until it is reinitialized (§11.2).
@@ -184,6 +188,7 @@ public struct MLSGroup: Sendable {
                 suite: suite, content: content, context: context, signingKey: signaturePrivateKey, confirmationTag: nil,
                 secretTree: &tree, senderDataSecret: epochSecrets.senderDataSecret, paddingLength: padding(for: plaintext.count))
             secretTree = tree
+            revision &+= 1
             return MLSMessage(body: .privateMessage(message))
         } catch {
             throw GroupError.wrap(error)
@@ -319,15 +324,19 @@ public enum ProcessedContent: Sendable, Equatable {
     case application([UInt8])
     /// A proposal, now cached for the next commit (§12.1).
     case proposal(Proposal)
-    /// A commit moved the group to a new epoch (§12.4.2). `removed` is true when it removed
-    /// this member, who can no longer send or read in the group.
-    case commit(removed: Bool)
+    /// A commit moved the group to a new epoch (§12.4.2), as described. When
+    /// ``CommitDescription/removedSelf`` is true it removed this member, who can no longer send
+    /// or read in the group.
+    case commit(CommitDescription)
 }
 
 /// A processed message and who sent it.
 public struct ProcessedMessage: Sendable {
-    /// The authenticated sender.
+    /// The authenticated sender, as framed (§6).
     public let sender: Sender
+    /// The sender resolved against the group's roster of the message's epoch: the member (with
+    /// credential and identity), the external sender or the joining client.
+    public let author: MessageAuthor
     /// The epoch the message belonged to.
     public let epoch: UInt64
     /// The content.
@@ -337,41 +346,80 @@ public struct ProcessedMessage: Sendable {
 }
 
 extension MLSGroup {
-    /// Processes a message from the delivery service (§6, §12.4.2, §15): application data is
-    /// decrypted, proposals are validated and cached, commits move the group to the next epoch.
-    /// This member's own pending commit, returned by the delivery service, is merged; a
-    /// different commit for the same epoch discards it.
+    /// Processes a message from the delivery service (§6, §12.4.2, §15) and applies the result:
+    /// ``stage(_:)`` followed by ``apply(_:)``.
     ///
     /// On any error the group is unchanged.
-    public mutating func process(_ message: MLSMessage) throws -> ProcessedMessage {
-        guard isActive else { throw GroupError.inactive }
-        let bytes = message.tlsSerialized
-        if let pending, pending.messageHash == suite.digest(bytes) {
-            let sender = Sender.member(myLeaf)
-            let committedIn = epoch
-            self = merged(pending.next.group)
-            return ProcessedMessage(sender: sender, epoch: committedIn, content: .commit(removed: false), authenticatedData: [])
+    public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
+        let staged = try stage(message)
+        apply(staged)
+        return staged.processed
+    }
+
+    /// Verifies and decodes a message from the delivery service (§6, §12.4.2, §15) without
+    /// changing the group: application data is decrypted, proposals are validated, commits are
+    /// validated and described, and the configured ``GroupRules`` are consulted. The result
+    /// carries the state the message leads to; ``apply(_:)`` adopts it.
+    ///
+    /// This member's own pending commit, returned by the delivery service, stages its merge. A
+    /// different commit for the same epoch, once applied, discards the pending one.
+    public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
+        guard isActive else { throw .inactive }
+        do {
+            let bytes = try message.tlsSerializedChecked()
+            if let pending, pending.messageHash == suite.digest(bytes) {
+                let d = pending.description
+                let processed = ProcessedMessage(sender: .member(myLeaf), author: .member(d.committer), epoch: epoch, content: .commit(d),
+                                                 authenticatedData: d.authenticatedData)
+                return StagedMessage(processed: processed, next: GroupBox(merged(pending.next.group)), base: revision)
+            }
+            var next = self
+            if let own = ownProposalMessages[bytes], let me = member(at: myLeaf) {
+                // Our own proposal came back; it was cached when sent.
+                return StagedMessage(processed: ProcessedMessage(sender: .member(myLeaf), author: .member(me), epoch: epoch, content: .proposal(own), authenticatedData: []),
+                                     next: GroupBox(next), base: revision)
+            }
+            let ac = try next.unprotect(message)
+            let sender = ac.content.sender
+            let content: ProcessedContent
+            var author = self.author(sender, content: ac.content.content, in: ac.content.epoch == epoch ? self : next)
+            switch ac.content.content {
+            case let .application(data):
+                guard case .member = sender else { throw GroupError.invalidSender("application data from a non-member") }
+                if ac.content.epoch != epoch, case let .member(leaf) = sender, let past = pastEpochs.first(where: { $0.context.epoch == ac.content.epoch }),
+                   let node = past.tree.leaf(leaf) {
+                    author = .member(member(leaf, node))
+                }
+                content = .application(data)
+            case let .proposal(proposal):
+                try next.receiveProposal(proposal, in: ac)
+                content = .proposal(proposal)
+            case let .commit(commit):
+                let description = try next.processCommit(commit, in: ac)
+                if case .newMemberCommit = sender { author = .newMemberCommit(description.committer) }
+                content = .commit(description)
+            }
+            guard let author else { throw GroupError.invalidSender("the sender is not in the group") }
+            let processed = ProcessedMessage(sender: sender, author: author, epoch: ac.content.epoch, content: content,
+                                             authenticatedData: ac.content.authenticatedData)
+            return StagedMessage(processed: processed, next: GroupBox(next), base: revision)
+        } catch {
+            throw GroupError.wrap(error)
         }
-        if let own = ownProposalMessages[bytes] {
-            // Our own proposal came back; it was cached when sent.
-            return ProcessedMessage(sender: .member(myLeaf), epoch: epoch, content: .proposal(own), authenticatedData: [])
-        }
-        var next = self
-        let ac = try next.unprotect(message)
-        let result: ProcessedMessage
-        switch ac.content.content {
-        case let .application(data):
-            guard case .member = ac.content.sender else { throw GroupError.invalidSender("application data from a non-member") }
-            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .application(data), authenticatedData: ac.content.authenticatedData)
-        case let .proposal(proposal):
-            try next.receiveProposal(proposal, in: ac)
-            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .proposal(proposal), authenticatedData: ac.content.authenticatedData)
-        case let .commit(commit):
-            let removed = try next.processCommit(commit, in: ac)
-            result = ProcessedMessage(sender: ac.content.sender, epoch: ac.content.epoch, content: .commit(removed: removed), authenticatedData: ac.content.authenticatedData)
-        }
-        self = next
-        return result
+    }
+
+    /// Adopts the state a staged message leads to. It cannot fail: a value staged from this
+    /// state is applied as it is. A value staged from an older state (the group sent, processed
+    /// or applied something since) is stale, and applying it would roll back keys already
+    /// consumed, so it is ignored and `false` is returned.
+    @discardableResult
+    public mutating func apply(_ staged: StagedMessage) -> Bool {
+        guard staged.base == revision else { return false }
+        let configuration = self.configuration
+        self = staged.next.group
+        self.configuration = configuration
+        revision = staged.base &+ 1
+        return true
     }
 }
 

@@ -223,7 +223,7 @@ extension MLSGroup {
                 guard nextContext.epoch == context.epoch &+ 1, context.epoch < .max else { throw GroupStateError.malformed("pending commit epoch") }
                 let next = try Self.decodeMemberState(&r, suite: suite, context: nextContext, tree: nextTree, configuration: configuration)
                 guard message.count == suite.hash.outputLength else { throw GroupStateError.malformed("pending commit hash length") }
-                group.pending = PendingCommit(messageHash: message, next: GroupBox(next))
+                group.pending = PendingCommit(messageHash: message, next: GroupBox(next), description: try group.describeRestoredCommit(next: next))
             }
             var pastReader = try r.readVectorReader()
             var past: [(context: GroupContext, secretTree: SecretTree, senderData: SecretBytes, delta: TreeDelta)] = []

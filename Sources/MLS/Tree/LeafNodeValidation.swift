@@ -64,6 +64,11 @@ public protocol CredentialValidator: Sendable {
     /// joiner must be the removed member coming back, §12.4.3.2). The default demands the same
     /// identity: equal basic identities, or X.509 end-entity certificates with the same subject.
     func validSuccessor(old: Credential, new: Credential) -> Bool
+
+    /// The stable identity a valid credential names, for rosters, audit trails and rules
+    /// (``Member/identity``). The default: a basic credential's `identity`, or the DER subject of
+    /// an X.509 end-entity certificate (empty if it does not parse).
+    func identity(of credential: Credential) -> [UInt8]
 }
 
 extension CredentialValidator {
@@ -73,6 +78,14 @@ extension CredentialValidator {
         case let (.basic(a), .basic(b)): a == b
         case let (.x509(a), .x509(b)): !a.isEmpty && !b.isEmpty && X509Support.sameSubject(a[0], b[0])
         default: false
+        }
+    }
+
+    /// The default identity (see ``CredentialValidator/identity(of:)``).
+    public func identity(of credential: Credential) -> [UInt8] {
+        switch credential {
+        case let .basic(identity): identity
+        case let .x509(chain): chain.first.flatMap(X509Support.subjectDER) ?? []
         }
     }
 }

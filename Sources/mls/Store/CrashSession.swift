@@ -179,7 +179,7 @@ struct CrashSession {
                 let prepared = try handle.prepareUpdate { try $0.process(message) }
                 switch prepared.result.content {
                 case let .application(data): plaintext = data
-                case .commit(removed: true): removed = true
+                case let .commit(d) where d.removedSelf: removed = true
                 default: break
                 }
                 if removed {
