@@ -77,11 +77,20 @@ public enum MatrixClientError: Error, Sendable, Equatable, CustomStringConvertib
     case corruptState(String)
     /// The group's epoch does not fit the JSON integer the mapping carries it in (`Int`).
     case epochOutOfRange(UInt64)
+    /// This client has no group for the room (never joined, or removed).
+    case unknownRoom(String)
+    /// A commit of this client's in the room awaits the homeserver's order; one at a time.
+    case commitPending(String)
+    /// The homeserver has no KeyPackage for any device of this user, so it cannot be added.
+    case noKeyPackage(String)
 
     public var description: String {
         switch self {
         case let .corruptState(m): "local state corrupt: \(m)"
         case let .epochOutOfRange(e): "epoch \(e) does not fit the event's epoch field"
+        case let .unknownRoom(r): "no group for room \(r)"
+        case let .commitPending(r): "a commit is already pending in \(r)"
+        case let .noKeyPackage(u): "no KeyPackage published for \(u)"
         }
     }
 }

@@ -366,7 +366,7 @@ public actor MatrixMLSClient {
         var recipients: [(String, String)] = []
         for user in userIDs {
             let claimed = try await claimKeyPackages(of: user)
-            guard !claimed.isEmpty else { throw MatrixError.server(status: 404, errcode: "M_NOT_FOUND", message: "no KeyPackage for \(user)", retryAfterMilliseconds: nil) }
+            guard !claimed.isEmpty else { throw MatrixClientError.noKeyPackage(user) }
             for (device, kp) in claimed {
                 proposals.append(.add(Add(keyPackage: kp)))
                 recipients.append((user, device))
@@ -380,7 +380,7 @@ public actor MatrixMLSClient {
 
     /// Removes every device of `userID` from the room's group.
     public func remove(_ userID: String, from roomID: String) async throws {
-        guard let g = groups[roomID]?.group else { throw GroupError.inactive }
+        guard let g = groups[roomID]?.group else { throw MatrixClientError.unknownRoom(roomID) }
         let leaves = g.members.filter { leaf in
             if case let .basic(identity)? = g.tree.leaf(leaf)?.credential { return identity == Array(userID.utf8) }
             return false
@@ -399,7 +399,7 @@ public actor MatrixMLSClient {
     /// member to include by reference. `make` builds the proposal message from the group, e.g.
     /// `{ try $0.proposeUpdate() }` or `{ try $0.proposeRemove(leaf) }`.
     public func propose(in roomID: String, _ make: (inout MLSGroup) throws -> MLSMessage) async throws {
-        guard var handle = groups[roomID], let state = rooms[roomID] else { throw GroupError.inactive }
+        guard var handle = groups[roomID], let state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
         let epoch = try Self.eventEpoch(handle.group.epoch)
         let prepared = try handle.prepareUpdate(make)
         var batch = prepared.batch
@@ -422,7 +422,7 @@ public actor MatrixMLSClient {
     /// Encrypts and queues an application message without sending it (the queue is persisted
     /// with the ratchet state, so a crash before ``flush()`` loses nothing).
     public func enqueueMessage(_ plaintext: [UInt8], to roomID: String) throws {
-        guard var handle = groups[roomID] else { throw GroupError.inactive }
+        guard var handle = groups[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
         var items: [OutboxItem] = []
         let prepared = try handle.prepareUpdate { try $0.encrypt(plaintext) }
         items.append(OutboxItem(kind: .room, roomID: roomID, type: Self.applicationType, transactionID: newTransactionID(),
@@ -435,8 +435,8 @@ public actor MatrixMLSClient {
     }
 
     func commit(_ roomID: String, proposals: [Proposal], welcomeTo recipients: [(String, String)]) throws {
-        guard var handle = groups[roomID], var state = rooms[roomID] else { throw GroupError.inactive }
-        guard state.pendingTransaction == nil else { throw GroupError.invalidProposal("a commit is already pending in \(roomID)") }
+        guard var handle = groups[roomID], var state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
+        guard state.pendingTransaction == nil else { throw MatrixClientError.commitPending(roomID) }
         let epoch = try Self.eventEpoch(handle.group.epoch)
         let prepared = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
         let txn = newTransactionID()

@@ -60,7 +60,7 @@ import Testing
     }
 
     static func error(_ body: () throws -> Void) -> GroupError? {
-        do { try body(); return nil } catch let e as GroupError { return e } catch { return .decoding("\(error)") }
+        do { try body(); return nil } catch let e as GroupError { return e } catch { return .internalError("not a GroupError: \(error)") }
     }
 
     // MARK: Remote crashes without membership

@@ -93,7 +93,7 @@ import Testing
         // A branch whose member is not in the parent group is refused.
         let outsider = try Client("outsider").bundle()
         let (_, w2) = try members[0].branch(groupID: Array("other".utf8), creator: try Client("authority").bundle(), members: [outsider.keyPackage])
-        #expect(throws: GroupError.invalidProposal("a branch member is not in the parent group")) {
+        #expect(throws: GroupError.invalidProposal(.branchMemberNotInParent)) {
             try MLSGroup.joinBranch(welcome: try #require(w2), keyPackage: outsider, parent: members[2])
         }
     }

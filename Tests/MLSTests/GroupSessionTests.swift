@@ -61,7 +61,7 @@ enum GroupTestKit {
         } catch let e as GroupError {
             return e
         } catch {
-            return .decoding("not a GroupError: \(error)")
+            return .internalError("not a GroupError: \(error)")
         }
     }
 

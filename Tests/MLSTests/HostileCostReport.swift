@@ -116,7 +116,7 @@ import Testing
             let proposal = try MLSGroup.joinProposal(heavy, groupContext: group.context)
             return (proposal.tlsSerialized.count, { _ = try group.process(proposal); return "cached" })
         default:
-            throw GroupError.decoding("unknown case \(name)")
+            throw GroupError.internalError("unknown case \(name)")
         }
     }
 

@@ -129,7 +129,7 @@ import Testing
         let ctx = context(f, &f.tree)
         var leaf = try f.member(at: LeafIndex(1)).leafNode
         leaf.credential = .x509(certificates: [[1, 2, 3]])
-        #expect(LeafNodeValidator(suite: suite, groupContext: ctx).checkContent(leaf, expectedSource: nil) == .invalidCredential)
+        #expect(LeafNodeValidator(suite: suite, groupContext: ctx).checkContent(leaf, expectedSource: nil) == .invalidCredential(.unsupportedType(.x509)))
     }
 
     @Test func credentialTypeCompatibility() throws {

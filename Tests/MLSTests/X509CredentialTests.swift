@@ -181,8 +181,8 @@ import Testing
     }
 
     static func validator(_ pki: PKI, time: UInt64? = checkTime, basic: Bool = false,
-                          intermediates: [[UInt8]] = []) throws(X509CredentialError) -> X509CredentialValidator {
-        try X509CredentialValidator(trustAnchors: [pki.root], intermediates: intermediates, verificationTime: time,
+                          intermediates: [[UInt8]] = []) throws(X509CredentialError) -> X509IdentityProvider {
+        try X509IdentityProvider(trustAnchors: [pki.root], intermediates: intermediates, verificationTime: time,
                                     acceptsBasicCredentials: basic)
     }
 
@@ -435,8 +435,8 @@ import Testing
 
     @Test func malformedConfigurationIsReported() throws {
         let pki = try PKI()
-        #expect(Self.failure { _ = try X509CredentialValidator(trustAnchors: [pki.root, [0x30, 0x00]]) } == .malformedTrustAnchor(index: 1))
-        #expect(Self.failure { _ = try X509CredentialValidator(trustAnchors: [pki.root], intermediates: [[1]]) } == .malformedIntermediate(index: 0))
+        #expect(Self.failure { _ = try X509IdentityProvider(trustAnchors: [pki.root, [0x30, 0x00]]) } == .malformedTrustAnchor(index: 1))
+        #expect(Self.failure { _ = try X509IdentityProvider(trustAnchors: [pki.root], intermediates: [[1]]) } == .malformedIntermediate(index: 0))
     }
 
     /// An anchor that is not self-signed only terminates a chain with `allowsPartialChains`.
@@ -445,9 +445,9 @@ import Testing
         let leafKey = try Key.ed25519()
         let credential = Credential.x509(certificates: [try pki.leaf(leafKey)])
         let signatureKey = try leafKey.mlsPublicKey
-        let strict = try X509CredentialValidator(trustAnchors: [pki.intermediate], verificationTime: Self.checkTime)
+        let strict = try X509IdentityProvider(trustAnchors: [pki.intermediate], verificationTime: Self.checkTime)
         #expect(!strict.isValid(credential, signatureKey: signatureKey))
-        let partial = try X509CredentialValidator(trustAnchors: [pki.intermediate], verificationTime: Self.checkTime, allowsPartialChains: true)
+        let partial = try X509IdentityProvider(trustAnchors: [pki.intermediate], verificationTime: Self.checkTime, allowsPartialChains: true)
         #expect(Self.failure { try partial.validate(credential, signatureKey: signatureKey) } == nil)
     }
 
@@ -473,16 +473,23 @@ import Testing
         let context = GroupContext(cipherSuite: suite.id, groupID: [1, 2, 3], epoch: 0, treeHash: [UInt8](repeating: 0, count: 32),
                                    confirmedTranscriptHash: [UInt8](repeating: 0, count: 32), extensions: [])
 
-        let x509 = LeafNodeValidator(suite: suite, groupContext: context, credentials: try Self.validator(pki))
+        let x509 = LeafNodeValidator(suite: suite, groupContext: context, identity: try Self.validator(pki))
         #expect(x509.checkContent(leaf, expectedSource: .keyPackage) == nil)
         #expect(x509.verifySignature(leaf, at: LeafIndex(0)))
 
         let defaultPolicy = LeafNodeValidator(suite: suite, groupContext: context)
-        #expect(defaultPolicy.checkContent(leaf, expectedSource: .keyPackage) == .invalidCredential)
+        #expect(defaultPolicy.checkContent(leaf, expectedSource: .keyPackage) == .invalidCredential(.unsupportedType(.x509)))
 
         // The same leaf claiming someone else's key is refused by the X.509 policy.
         var impostor = leaf
         impostor.signatureKey = try Key.ed25519().mlsPublicKey
-        #expect(x509.checkContent(impostor, expectedSource: .keyPackage) == .invalidCredential)
+        #expect(x509.checkContent(impostor, expectedSource: .keyPackage) == .invalidCredential(.x509(.signatureKeyMismatch)))
+    }
+}
+
+extension X509IdentityProvider {
+    /// Whether the provider accepts `credential` now: the tests' shorthand for "validate does not throw".
+    func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool {
+        (try? validate(credential, signatureKey: signatureKey, at: nil)) != nil
     }
 }

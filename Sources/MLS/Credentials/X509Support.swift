@@ -1,6 +1,6 @@
 import COpenSSL
 
-// OpenSSL plumbing for `X509CredentialValidator` (RFC 9420 §5.3, §5.3.1): strict DER parsing of
+// OpenSSL plumbing for `X509IdentityProvider` (RFC 9420 §5.3, §5.3.1): strict DER parsing of
 // certificates, the key-usage check, the MLS encoding of a certificate's public key, and the
 // shared trust-anchor store.
 //
@@ -198,7 +198,7 @@ enum X509Support {
     }
 }
 
-/// The trust anchors of an `X509CredentialValidator` (RFC 9420 §5.3.1: the Authentication
+/// The trust anchors of an `X509IdentityProvider` (RFC 9420 §5.3.1: the Authentication
 /// Service's roots), held in one OpenSSL `X509_STORE` for the validator's lifetime.
 ///
 /// `@unchecked Sendable`: the store is filled once in `init` and only read afterwards.

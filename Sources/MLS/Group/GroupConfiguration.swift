@@ -176,7 +176,7 @@ public struct GroupConfiguration: Sendable {
     /// PrivateMessage content is padded to a multiple of this many bytes (§6.3.1); 0 = none.
     public var paddingBlock = 32
     /// Which credentials are valid (§5.3.1).
-    public var credentials: any CredentialValidator = BasicCredentialValidator()
+    public var identity: any IdentityProvider = BasicIdentityProvider()
     /// The application's rules for proposals and whole commits: by default members' proposals
     /// only (``DefaultGroupRules``).
     public var rules: any GroupRules = DefaultGroupRules()

@@ -1,3 +1,4 @@
+import MLSCodec
 import MLSCrypto
 
 /// Why a group operation was refused. Each case names the RFC 9420 check that failed; the
@@ -18,13 +19,13 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Framing failed: signature, membership tag, decryption, … (§6).
     case framing(FramingError)
     /// The sender is not allowed to send this content (§6, §12.1.8).
-    case invalidSender(String)
+    case invalidSender(SenderViolation)
     /// A commit references a proposal that was not received in this epoch (§12.4).
     case unknownProposalReference
-    /// The proposal list is invalid (§12.2); the string names the rule.
-    case invalidProposalList(String)
-    /// A single proposal is invalid (§12.1); the string names the rule.
-    case invalidProposal(String)
+    /// The proposal list is invalid (§12.2).
+    case invalidProposalList(ProposalListViolation)
+    /// A single proposal is invalid (§12.1).
+    case invalidProposal(ProposalViolation)
     /// The commit must carry an UpdatePath (§12.4).
     case pathRequired
     /// A PSK named by the commit or Welcome is not available (§8.4, §12.4.2).
@@ -58,7 +59,13 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A cryptographic primitive failed on our own inputs.
     case crypto(CryptoError)
     /// Malformed bytes.
-    case decoding(String)
+    case decoding(TLSDecodingError)
+    /// An extension's data does not decode as its type says (§13).
+    case malformedExtension(ExtensionType, TLSDecodingError)
+    /// A value this member built does not fit RFC 9420's encoding (a vector beyond 2^30 − 1 bytes).
+    case encoding(TLSEncodingError)
+    /// Restoring persisted state failed.
+    case state(GroupStateError)
     /// This epoch already caches ``GroupConfiguration/maxCachedProposals`` proposals; commit
     /// them before more are accepted.
     case proposalCacheFull
@@ -67,6 +74,9 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The epoch counter cannot advance: a GroupContext at epoch 2^64 − 1 has no next epoch
     /// (§8.1), so such a group is refused on join and can take no commit.
     case epochExhausted
+    /// A lower layer threw an error type this library does not map: a bug in MLSKit, named by
+    /// the type so it can be reported.
+    case internalError(String)
 
     public var description: String {
         switch self {
@@ -98,10 +108,20 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .reinitPending: "a ReInit was committed"
         case let .crypto(e): "crypto: \(e)"
         case let .decoding(d): "malformed input: \(d)"
+        case let .malformedExtension(t, d): "malformed \(t) extension: \(d)"
+        case let .encoding(e): "cannot encode: \(e)"
+        case let .state(e): "\(e)"
         case .proposalCacheFull: "too many proposals are pending in this epoch"
         case let .limitExceeded(l): "input exceeds the \(l) limit"
         case .epochExhausted: "the epoch counter is at its maximum"
+        case let .internalError(t): "internal error (unmapped \(t))"
         }
+    }
+
+    /// An extension's data failed to decode.
+    static func malformed(_ type: ExtensionType, _ error: any Error) -> GroupError {
+        if let e = error as? TLSDecodingError { return .malformedExtension(type, e) }
+        return wrap(error)
     }
 
     /// Maps errors from lower layers to the group's typed errors.
@@ -116,7 +136,160 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let e as KeyPackageValidationError: .keyPackage(e)
         case let e as LeafNodeValidationError: .leafNode(e)
         case let e as SecretTreeError: .framing(.keyUnavailable(e))
-        default: .decoding("\(error)")
+        case let e as TLSDecodingError: .decoding(e)
+        case let e as TLSEncodingError: .encoding(e)
+        case let e as GroupStateError: .state(e)
+        case let e as X509CredentialError: .leafNode(.invalidCredential(.x509(e)))
+        case let e as CredentialRejection: .leafNode(.invalidCredential(e))
+        default:
+            // Every error type the layers below throw is listed above; an unknown one is a bug in
+            // this library, reported as what it is rather than disguised as another error.
+            .internalError(String(describing: type(of: error)))
+        }
+    }
+}
+
+/// Why a sender may not send what it sent (RFC 9420 §6, §12.1.8).
+public enum SenderViolation: Sendable, Equatable, CustomStringConvertible {
+    /// The leaf is blank or outside the tree.
+    case notAMember(LeafIndex)
+    /// The sender or a proposer could not be resolved against the roster.
+    case unknownSender
+    /// The `external_senders` extension has no entry at this index (§12.1.8.1).
+    case noSuchExternalSender(UInt32)
+    /// External senders may only send proposals (§12.1.8.1).
+    case externalSenderMayOnlyPropose
+    /// External senders may not send this proposal type (§12.1.8).
+    case externalSenderProposalType(ProposalType)
+    /// A `new_member_proposal` must be an Add (§12.1.8).
+    case newMemberProposalNotAdd
+    /// A `new_member_commit` must be a commit with an UpdatePath (§12.4.3.2).
+    case newMemberCommitWithoutPath
+    /// Commits come from members or new members (§12.4).
+    case commitFromNonMember
+    /// Application data comes from members only (§15).
+    case applicationFromNonMember
+    /// Only members send Update proposals (§12.1.2).
+    case updateFromNonMember
+    /// A commit signed by this member that is not its pending commit (§12.4.2).
+    case ownCommitNotPending
+
+    public var description: String {
+        switch self {
+        case let .notAMember(l): "\(l) is not a member"
+        case .unknownSender: "the sender is not in the group"
+        case let .noSuchExternalSender(i): "no external sender \(i)"
+        case .externalSenderMayOnlyPropose: "external senders may only propose"
+        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t.rawValue)"
+        case .newMemberProposalNotAdd: "new_member_proposal must be an Add"
+        case .newMemberCommitWithoutPath: "new_member_commit must be a commit with a path"
+        case .commitFromNonMember: "commits come from members or new members"
+        case .applicationFromNonMember: "application data from a non-member"
+        case .updateFromNonMember: "only members send Update"
+        case .ownCommitNotPending: "a commit of ours that is not pending"
+        }
+    }
+}
+
+/// Which rule of a committed proposal list (RFC 9420 §12.2, §12.4.3.2) is broken.
+public enum ProposalListViolation: Sendable, Equatable, CustomStringConvertible {
+    /// Two Updates or Removes name the same leaf.
+    case leafUpdatedOrRemovedTwice(UInt32)
+    /// More than one GroupContextExtensions.
+    case multipleGroupContextExtensions
+    /// More than one ExternalInit.
+    case multipleExternalInits
+    /// An external commit without ExternalInit (§12.4.3.2).
+    case externalCommitWithoutExternalInit
+    /// An external commit with proposals other than ExternalInit, one Remove and PSKs (§12.4.3.2).
+    case externalCommitProposals
+    /// The same PreSharedKeyID twice.
+    case duplicatePSK
+    /// An Update from the committer (it updates through its path).
+    case updateFromCommitter
+    /// An Update from a non-member.
+    case updateFromNonMember
+    /// A Remove of the committer.
+    case removeOfCommitter
+    /// A ReInit together with other proposals.
+    case reinitWithOtherProposals
+    /// An ExternalInit in a member's commit.
+    case externalInitInRegularCommit
+    /// An Add of a client already in the group (same signature key).
+    case addOfExistingClient
+
+    public var description: String {
+        switch self {
+        case let .leafUpdatedOrRemovedTwice(l): "two Updates/Removes for leaf \(l)"
+        case .multipleGroupContextExtensions: "more than one GroupContextExtensions"
+        case .multipleExternalInits: "more than one ExternalInit"
+        case .externalCommitWithoutExternalInit: "external commit without ExternalInit"
+        case .externalCommitProposals: "external commit with proposals other than ExternalInit, one Remove and PSKs"
+        case .duplicatePSK: "duplicate PreSharedKeyID"
+        case .updateFromCommitter: "Update from the committer"
+        case .updateFromNonMember: "Update from a non-member"
+        case .removeOfCommitter: "Remove of the committer"
+        case .reinitWithOtherProposals: "ReInit with other proposals"
+        case .externalInitInRegularCommit: "ExternalInit in a regular commit"
+        case .addOfExistingClient: "Add of a client already in the group"
+        }
+    }
+}
+
+/// Why a single proposal, or a reinitialization or branch built on one, is invalid (RFC 9420
+/// §11.2, §11.3, §12.1).
+public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
+    /// A Remove of a blank leaf (§12.1.3).
+    case removeOfBlankLeaf(UInt32)
+    /// A ReInit to an older protocol version (§12.1.5).
+    case reinitToOlderVersion
+    /// An extension list repeats a type (§13.4).
+    case repeatedExtensionType
+    /// ExternalInit outside an external commit (§12.1.6).
+    case externalInitOutsideExternalCommit
+    /// ExternalInit's `kem_output` does not decapsulate with the epoch's external key (§8.3).
+    case externalInitUndecryptable
+    /// A `psk_nonce` that is not KDF.Nh bytes (§8.4).
+    case pskNonceLength
+    /// A resumption PSK with usage `reinit` or `branch` outside reinitialization or branching (§8.6).
+    case resumptionPSKUsage
+    /// A member lacks the capabilities `required_capabilities` demands (§11.1, §12.1.7).
+    case memberLacksRequiredCapabilities
+    /// A member does not support an extension of the new GroupContext (§12.1.7).
+    case memberLacksExtension(ExtensionType)
+    /// An Update of this member's leaf that this member did not send (§12.1.2).
+    case updateOfOwnLeafNotSent
+    /// Reinitialization without a committed ReInit (§11.2).
+    case noReInitCommitted
+    /// The new group does not match the committed ReInit (§11.2).
+    case reinitMismatch
+    /// The Welcome lacks this group's resumption PSK of the given usage (§11.2, §11.3).
+    case missingResumptionPSK(ResumptionPSKUsage)
+    /// A reinitialized or branched group's Welcome is not for epoch 1 (§11.2, §11.3).
+    case resumptionWelcomeEpoch
+    /// A branch changes the version or cipher suite (§11.3).
+    case branchChangesVersionOrSuite
+    /// A branch includes someone who is not in the parent group (§11.3).
+    case branchMemberNotInParent
+
+    public var description: String {
+        switch self {
+        case let .removeOfBlankLeaf(l): "Remove of a blank leaf \(l)"
+        case .reinitToOlderVersion: "ReInit to an older version"
+        case .repeatedExtensionType: "an extension list repeats a type"
+        case .externalInitOutsideExternalCommit: "ExternalInit outside an external commit"
+        case .externalInitUndecryptable: "ExternalInit kem_output does not decapsulate"
+        case .pskNonceLength: "psk_nonce is not KDF.Nh bytes"
+        case .resumptionPSKUsage: "resumption PSK with usage reinit or branch"
+        case .memberLacksRequiredCapabilities: "a member lacks the required capabilities"
+        case let .memberLacksExtension(t): "a member does not support the extension \(t)"
+        case .updateOfOwnLeafNotSent: "Update of our leaf we did not send"
+        case .noReInitCommitted: "no ReInit was committed"
+        case .reinitMismatch: "the new group does not match the ReInit"
+        case let .missingResumptionPSK(u): "the Welcome does not carry this group's \(u) resumption PSK"
+        case .resumptionWelcomeEpoch: "reinit/branch Welcome must be for epoch 1"
+        case .branchChangesVersionOrSuite: "a branch must keep the version and cipher suite"
+        case .branchMemberNotInParent: "a branch member is not in the parent group"
         }
     }
 }

@@ -221,9 +221,9 @@ extension MLSGroup {
         let sender = ac.content.sender
         let external: Bool
         switch sender {
-        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.invalidSender("a commit of ours that is not pending") }
+        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.invalidSender(.ownCommitNotPending) }
         case .newMemberCommit: external = true
-        default: throw GroupError.invalidSender("commits come from members or new members")
+        default: throw GroupError.invalidSender(.commitFromNonMember)
         }
         guard commit.proposals.count <= configuration.limits.maxProposalsPerCommit else {
             throw GroupError.limitExceeded(.proposalsPerCommit)
@@ -247,7 +247,7 @@ extension MLSGroup {
                 // §12.4.3.2: an external commit may remove only the joiner's own old leaf, so the
                 // new leaf must carry a valid successor of the removed member's credential.
                 guard let old = previous.tree.leaf(removed), let path = commit.path,
-                      configuration.credentials.validSuccessor(old: old.credential, new: path.leafNode.credential) else {
+                      configuration.identity.validSuccessor(old: old.credential, new: path.leafNode.credential) else {
                     throw GroupError.leafNode(.invalidSuccessorCredential)
                 }
             }
@@ -256,7 +256,7 @@ extension MLSGroup {
             var provisional = context
             provisional.epoch = try previous.nextEpoch
             let newLeaves = Set(effects.newMembers.map(\.leaf))
-            let validator = LeafNodeValidator(suite: suite, groupContext: provisional, credentials: configuration.credentials, currentTime: nil,
+            let validator = LeafNodeValidator(suite: suite, groupContext: provisional, identity: configuration.identity, currentTime: nil,
                                               limits: configuration.limits)
             var initSecret = previous.epochSecrets.initSecret
             if let ei = effects.externalInit {
@@ -265,7 +265,7 @@ extension MLSGroup {
                     initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: ei.kemOutput, info: [],
                                                               exporterContext: Self.externalInitLabel, length: suite.kdfLength)
                 } catch {
-                    throw GroupError.invalidProposal("ExternalInit kem_output does not decapsulate")
+                    throw GroupError.invalidProposal(.externalInitUndecryptable)
                 }
             }
             if effects.removedMe {

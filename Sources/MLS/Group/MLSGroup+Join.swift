@@ -21,17 +21,17 @@ extension MLSGroup {
             let context = info.groupContext
             guard context.version == .mls10 else { throw GroupError.unsupportedVersion }
             guard !context.extensions.hasRepeatedTypes, !info.extensions.hasRepeatedTypes else {
-                throw GroupError.invalidProposal("an extension list repeats a type")
+                throw GroupError.invalidProposal(.repeatedExtensionType)
             }
             guard context.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
             // A group whose epoch cannot advance could take no commit: refuse it now (§8.1).
             guard context.epoch < UInt64.max else { throw GroupError.epochExhausted }
-            if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal("reinit/branch Welcome must be for epoch 1") }
+            if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal(.resumptionWelcomeEpoch) }
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree, limits: configuration.limits))
             try checkMembers(tree, limits: configuration.limits)
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
-            let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: nil,
+            let validator = LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity, currentTime: nil,
                                               limits: configuration.limits)
             try tree.validate(groupContext: context, validator: validator)
             guard let mine = tree.leafIndex(signatureKey: bundle.keyPackage.leafNode.signatureKey),
@@ -64,7 +64,7 @@ extension MLSGroup {
             } catch TLSDecodingError.tooManyElements {
                 throw GroupError.limitExceeded(.leaves)
             } catch {
-                throw GroupError.decoding("ratchet_tree: \(error)")
+                throw GroupError.malformed(.ratchetTree, error)
             }
         }
         guard let outOfBand else { throw GroupError.missingRatchetTree }
@@ -120,7 +120,7 @@ extension MLSGroup {
             guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
             let context = info.groupContext
-            try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials,
+            try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity,
                                                                                   currentTime: nil, limits: configuration.limits))
             guard let ext = info.extensions.first(where: { $0.extensionType == .externalPub }) else { throw GroupError.missingExternalPub }
             let externalPub = try ExternalPub(tlsSerialized: ext.extensionData).externalPub

@@ -21,7 +21,7 @@ extension MLSGroup {
     public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
-        if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit is only valid in an external commit") }
+        if case .externalInit = proposal { throw GroupError.invalidProposal(.externalInitOutsideExternalCommit) }
         let size = proposal.tlsSerialized.count
         try checkCacheRoom(for: size)
         var next = self
@@ -100,7 +100,7 @@ extension MLSGroup {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
         case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-        default: throw GroupError.invalidSender("external senders may not send \(proposal.proposalType.rawValue)")
+        default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
         }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
                                     authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -146,34 +146,34 @@ extension MLSGroup {
     /// extensions, and §12.1.7 exempts members the same commit removes.
     func validate(_ proposal: Proposal, from sender: Sender, inCommit: Bool = false) throws {
         switch sender {
-        case .member: if case .externalInit = proposal { throw GroupError.invalidProposal("ExternalInit outside an external commit") }
+        case .member: if case .externalInit = proposal { throw GroupError.invalidProposal(.externalInitOutsideExternalCommit) }
         case .external:
             switch proposal {
             case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-            default: throw GroupError.invalidSender("external senders may not send \(proposal.proposalType.rawValue)")
+            default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
             }
-        case .newMemberProposal: guard case .add = proposal else { throw GroupError.invalidSender("new_member_proposal must be an Add") }
+        case .newMemberProposal: guard case .add = proposal else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
         case .newMemberCommit: break
         }
         switch proposal {
         case let .add(add):
             if !inCommit, let e = leafValidator.validate(keyPackage: add.keyPackage) { throw GroupError.keyPackage(e) }
         case let .update(update):
-            guard case let .member(leaf) = sender else { throw GroupError.invalidSender("only members send Update") }
+            guard case let .member(leaf) = sender else { throw GroupError.invalidSender(.updateFromNonMember) }
             if let e = leafValidator.validate(update.leafNode, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
         case let .remove(remove):
-            guard tree.leaf(LeafIndex(remove.removed)) != nil else { throw GroupError.invalidProposal("Remove of a blank leaf \(remove.removed)") }
+            guard tree.leaf(LeafIndex(remove.removed)) != nil else { throw GroupError.invalidProposal(.removeOfBlankLeaf(remove.removed)) }
         case let .preSharedKey(psk):
-            guard psk.psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal("psk_nonce is not KDF.Nh bytes") }
+            guard psk.psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal(.pskNonceLength) }
             if case let .resumption(usage, _, _) = psk.psk.psk, usage != .application, usage != linkedResumptionUsage {
-                throw GroupError.invalidProposal("resumption PSK with usage reinit or branch")
+                throw GroupError.invalidProposal(.resumptionPSKUsage)
             }
         case let .reInit(reinit):
-            guard reinit.version.rawValue >= context.version.rawValue else { throw GroupError.invalidProposal("ReInit to an older version") }
+            guard reinit.version.rawValue >= context.version.rawValue else { throw GroupError.invalidProposal(.reinitToOlderVersion) }
         case .externalInit:
             break
         case let .groupContextExtensions(gce):
-            guard !gce.extensions.hasRepeatedTypes else { throw GroupError.invalidProposal("GroupContextExtensions repeats an extension type") }
+            guard !gce.extensions.hasRepeatedTypes else { throw GroupError.invalidProposal(.repeatedExtensionType) }
             if !inCommit { try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
         }
         do { try configuration.rules.check(proposal: proposal, from: sender, in: self) } catch { throw GroupError.rejectedByRules(error) }
@@ -183,7 +183,7 @@ extension MLSGroup {
     func checkRequiredCapabilities(_ extensions: [Extension], leaves: [LeafNode]) throws {
         guard let ext = extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return }
         let required: RequiredCapabilities
-        do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.decoding("required_capabilities") }
+        do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.malformed(.requiredCapabilities, error) }
         guard required.extensionTypes.count <= configuration.limits.maxCapabilityEntries,
               required.proposalTypes.count <= configuration.limits.maxCapabilityEntries,
               required.credentialTypes.count <= configuration.limits.maxCapabilityEntries else {
@@ -197,7 +197,7 @@ extension MLSGroup {
             let ok = required.extensionTypes.allSatisfy { $0.isDefault || extensions.contains($0.rawValue) }
                 && required.proposalTypes.allSatisfy { $0.isDefault || proposals.contains($0.rawValue) }
                 && required.credentialTypes.allSatisfy { credentials.contains($0.rawValue) }
-            guard ok else { throw GroupError.invalidProposal("a member lacks the required capabilities") }
+            guard ok else { throw GroupError.invalidProposal(.memberLacksRequiredCapabilities) }
         }
     }
 
@@ -219,37 +219,37 @@ extension MLSGroup {
             try validate(proposal, from: sender, inCommit: true)
             switch proposal {
             case let .groupContextExtensions(x):
-                guard gce == nil else { throw GroupError.invalidProposalList("more than one GroupContextExtensions") }
+                guard gce == nil else { throw GroupError.invalidProposalList(.multipleGroupContextExtensions) }
                 gce = x
             case let .update(u):
-                guard case let .member(leaf) = sender else { throw GroupError.invalidProposalList("Update from a non-member") }
-                guard sender != committer else { throw GroupError.invalidProposalList("Update from the committer") }
-                guard touched.insert(leaf.rawValue).inserted else { throw GroupError.invalidProposalList("two Updates/Removes for \(leaf)") }
+                guard case let .member(leaf) = sender else { throw GroupError.invalidProposalList(.updateFromNonMember) }
+                guard sender != committer else { throw GroupError.invalidProposalList(.updateFromCommitter) }
+                guard touched.insert(leaf.rawValue).inserted else { throw GroupError.invalidProposalList(.leafUpdatedOrRemovedTwice(leaf.rawValue)) }
                 updates.append((leaf, u.leafNode))
             case let .remove(r):
-                guard committer != .member(LeafIndex(r.removed)) else { throw GroupError.invalidProposalList("Remove of the committer") }
-                guard touched.insert(r.removed).inserted else { throw GroupError.invalidProposalList("two Updates/Removes for leaf \(r.removed)") }
+                guard committer != .member(LeafIndex(r.removed)) else { throw GroupError.invalidProposalList(.removeOfCommitter) }
+                guard touched.insert(r.removed).inserted else { throw GroupError.invalidProposalList(.leafUpdatedOrRemovedTwice(r.removed)) }
                 removes.append(LeafIndex(r.removed))
             case let .add(a):
                 adds.append(a.keyPackage)
             case let .preSharedKey(p):
-                guard pskIDs.insert(p.psk.tlsSerialized).inserted else { throw GroupError.invalidProposalList("duplicate PreSharedKeyID") }
+                guard pskIDs.insert(p.psk.tlsSerialized).inserted else { throw GroupError.invalidProposalList(.duplicatePSK) }
                 effects.psks.append(p.psk)
             case let .reInit(r):
                 effects.reinit = r
             case let .externalInit(e):
-                guard effects.externalInit == nil else { throw GroupError.invalidProposalList("more than one ExternalInit") }
+                guard effects.externalInit == nil else { throw GroupError.invalidProposalList(.multipleExternalInits) }
                 effects.externalInit = e
             }
         }
         if external {
-            guard effects.externalInit != nil else { throw GroupError.invalidProposalList("external commit without ExternalInit") }
+            guard effects.externalInit != nil else { throw GroupError.invalidProposalList(.externalCommitWithoutExternalInit) }
             guard removes.count <= 1, updates.isEmpty, adds.isEmpty, gce == nil, effects.reinit == nil else {
-                throw GroupError.invalidProposalList("external commit with proposals other than ExternalInit, one Remove and PSKs")
+                throw GroupError.invalidProposalList(.externalCommitProposals)
             }
         } else {
-            guard effects.externalInit == nil else { throw GroupError.invalidProposalList("ExternalInit in a regular commit") }
-            if effects.reinit != nil, list.count > 1 { throw GroupError.invalidProposalList("ReInit with other proposals") }
+            guard effects.externalInit == nil else { throw GroupError.invalidProposalList(.externalInitInRegularCommit) }
+            if effects.reinit != nil, list.count > 1 { throw GroupError.invalidProposalList(.reinitWithOtherProposals) }
         }
         effects.pathRequired = list.isEmpty || !updates.isEmpty || !removes.isEmpty || gce != nil || effects.externalInit != nil
 
@@ -259,7 +259,7 @@ extension MLSGroup {
             if let e = leafValidator.validate(node, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
             try tree.update(leaf, with: node)
             if leaf == myLeaf {
-                guard let key = pendingLeafKeys[node.encryptionKey] else { throw GroupError.invalidProposal("Update of our leaf we did not send") }
+                guard let key = pendingLeafKeys[node.encryptionKey] else { throw GroupError.invalidProposal(.updateOfOwnLeafNotSent) }
                 privateKey = TreeKEMPrivateKey(suite: suite, leafIndex: myLeaf, leafPrivateKey: key)
             } else {
                 privateKey.forget(TreeMath.directPath(leaf.nodeIndex, leafCount: tree.leafCount))
@@ -274,7 +274,7 @@ extension MLSGroup {
         privateKey.forgetBeyond(tree.nodeWidth)
         let results = leafValidator.validate(keyPackages: adds, against: tree)
         if let bad = results.firstIndex(where: { $0 != nil }), let e = results[bad] {
-            if case .invalidLeafNode(.duplicateSignatureKey) = e { throw GroupError.invalidProposalList("Add of a client already in the group") }
+            if case .invalidLeafNode(.duplicateSignatureKey) = e { throw GroupError.invalidProposalList(.addOfExistingClient) }
             throw GroupError.keyPackage(e)
         }
         // The group may not grow past its limits, whoever commits (Adds are O(1) each to place,
@@ -292,7 +292,7 @@ extension MLSGroup {
             for leaf in leaves where !needed.isEmpty {
                 let supported = Set(leaf.capabilities.extensions.map(\.rawValue))
                 if let t = needed.first(where: { !supported.contains($0.rawValue) }) {
-                    throw GroupError.invalidProposal("a member does not support the extension \(t)")
+                    throw GroupError.invalidProposal(.memberLacksExtension(t))
                 }
             }
         }

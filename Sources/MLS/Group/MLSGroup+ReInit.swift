@@ -21,7 +21,7 @@ extension MLSGroup {
     /// group (at epoch 1) and the commit's Welcome for the members.
     public func reinitialize(creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
                              configuration: GroupConfiguration? = nil) throws -> (group: MLSGroup, welcome: MLSMessage?) {
-        guard let reinit = pendingReInit else { throw GroupError.invalidProposal("no ReInit was committed") }
+        guard let reinit = pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         guard let newSuite = CipherSuite(id: reinit.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         return try startLinkedGroup(usage: .reinit, groupID: reinit.groupID, suite: newSuite, extensions: reinit.extensions,
                                     creator: bundle, members: keyPackages, configuration: configuration ?? self.configuration)
@@ -57,11 +57,11 @@ extension MLSGroup {
     /// extensions.
     public static func joinReinitialized(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, previous: MLSGroup,
                                          ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup {
-        guard let reinit = previous.pendingReInit else { throw GroupError.invalidProposal("the previous group committed no ReInit") }
+        guard let reinit = previous.pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         let group = try previous.joinLinked(welcome: welcome, bundle: bundle, usage: .reinit, ratchetTree: ratchetTree, configuration: configuration)
         let c = group.context
         guard c.groupID == reinit.groupID, c.version == reinit.version, c.cipherSuite == reinit.cipherSuite, c.extensions == reinit.extensions else {
-            throw GroupError.invalidProposal("the new group does not match the ReInit")
+            throw GroupError.invalidProposal(.reinitMismatch)
         }
         return group
     }
@@ -73,12 +73,12 @@ extension MLSGroup {
                                   ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup {
         let group = try parent.joinLinked(welcome: welcome, bundle: bundle, usage: .branch, ratchetTree: ratchetTree, configuration: configuration)
         guard group.context.version == parent.context.version, group.suite == parent.suite else {
-            throw GroupError.invalidProposal("a branch must keep the version and cipher suite")
+            throw GroupError.invalidProposal(.branchChangesVersionOrSuite)
         }
         let parentCredentials = Set(parent.members.compactMap { parent.tree.leaf($0)?.credential })
         for leaf in group.members {
             guard let credential = group.tree.leaf(leaf)?.credential, parentCredentials.contains(credential) else {
-                throw GroupError.invalidProposal("a branch member is not in the parent group")
+                throw GroupError.invalidProposal(.branchMemberNotInParent)
             }
         }
         return group
@@ -92,7 +92,7 @@ extension MLSGroup {
         let secrets: DecryptedGroupSecrets
         do { secrets = try WelcomeCrypto.decryptGroupSecrets(w, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey) } catch { throw GroupError.wrap(error) }
         guard let link = secrets.reinitOrBranchPSK, case let .resumption(u, g, e) = link.psk, u == usage, g == groupID, e == epoch else {
-            throw GroupError.invalidProposal("the Welcome does not carry this group's \(usage) resumption PSK")
+            throw GroupError.invalidProposal(.missingResumptionPSK(usage))
         }
         var config = configuration
         config.psks = LinkedPSKStore(base: configuration.psks, groupID: groupID, epoch: epoch, psk: epochSecrets.resumptionPSK)

@@ -129,7 +129,7 @@ public struct MLSGroup: Sendable {
 
     /// The validator for leaves arriving in this group under its current context.
     var leafValidator: LeafNodeValidator {
-        LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, currentTime: configuration.currentTime(),
+        LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity, currentTime: configuration.currentTime(),
                           limits: configuration.limits)
     }
 
@@ -162,7 +162,7 @@ public struct MLSGroup: Sendable {
         var tree = RatchetTree(suite: suite, firstLeaf: bundle.keyPackage.leafNode)
         let context = GroupContext(version: .mls10, cipherSuite: suite.id, groupID: groupID, epoch: 0, treeHash: tree.treeHash(),
                                    confirmedTranscriptHash: [], extensions: extensions)
-        let validator = LeafNodeValidator(suite: suite, groupContext: context, credentials: configuration.credentials, limits: configuration.limits)
+        let validator = LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity, limits: configuration.limits)
         if let e = validator.checkContent(bundle.keyPackage.leafNode, expectedSource: .keyPackage) { throw GroupError.leafNode(e) }
         let secrets = try KeyScheduleEpoch.initial(suite: suite)
         let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: [])
@@ -288,18 +288,18 @@ public struct MLSGroup: Sendable {
     func signatureKey(of sender: Sender, content: MLSContent) throws -> [UInt8] {
         switch sender {
         case let .member(leaf):
-            guard let l = tree.leaf(leaf) else { throw GroupError.invalidSender("\(leaf) is not a member") }
+            guard let l = tree.leaf(leaf) else { throw GroupError.invalidSender(.notAMember(leaf)) }
             return l.signatureKey
         case let .external(index):
-            guard case .proposal = content else { throw GroupError.invalidSender("external senders may only propose") }
+            guard case .proposal = content else { throw GroupError.invalidSender(.externalSenderMayOnlyPropose) }
             let senders = try externalSenders()
-            guard Int(index) < senders.count else { throw GroupError.invalidSender("no external sender \(index)") }
+            guard Int(index) < senders.count else { throw GroupError.invalidSender(.noSuchExternalSender(index)) }
             return senders[Int(index)].signatureKey
         case .newMemberProposal:
-            guard case let .proposal(.add(add)) = content else { throw GroupError.invalidSender("new_member_proposal must be an Add") }
+            guard case let .proposal(.add(add)) = content else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
             return add.keyPackage.leafNode.signatureKey
         case .newMemberCommit:
-            guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.invalidSender("new_member_commit must be a commit with a path") }
+            guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.invalidSender(.newMemberCommitWithoutPath) }
             return path.leafNode.signatureKey
         }
     }
@@ -313,7 +313,7 @@ public struct MLSGroup: Sendable {
             try r.finish()
             return list
         } catch {
-            throw GroupError.decoding("external_senders: \(error)")
+            throw GroupError.malformed(.externalSenders, error)
         }
     }
 }
@@ -385,7 +385,7 @@ extension MLSGroup {
             var author = self.author(sender, content: ac.content.content, in: ac.content.epoch == epoch ? self : next)
             switch ac.content.content {
             case let .application(data):
-                guard case .member = sender else { throw GroupError.invalidSender("application data from a non-member") }
+                guard case .member = sender else { throw GroupError.invalidSender(.applicationFromNonMember) }
                 if ac.content.epoch != epoch, case let .member(leaf) = sender, let past = pastEpochs.first(where: { $0.context.epoch == ac.content.epoch }),
                    let node = past.tree.leaf(leaf) {
                     author = .member(member(leaf, node))
@@ -399,7 +399,7 @@ extension MLSGroup {
                 if case .newMemberCommit = sender { author = .newMemberCommit(description.committer) }
                 content = .commit(description)
             }
-            guard let author else { throw GroupError.invalidSender("the sender is not in the group") }
+            guard let author else { throw GroupError.invalidSender(.unknownSender) }
             let processed = ProcessedMessage(sender: sender, author: author, epoch: ac.content.epoch, content: content,
                                              authenticatedData: ac.content.authenticatedData)
             return StagedMessage(processed: processed, next: GroupBox(next), base: revision)

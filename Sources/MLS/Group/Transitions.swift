@@ -12,7 +12,7 @@ public struct Member: Sendable, Equatable, CustomStringConvertible {
     public let leaf: LeafIndex
     /// The member's credential (§5.3).
     public let credential: Credential
-    /// The stable identity the configured ``CredentialValidator`` derives from the credential
+    /// The stable identity the configured ``IdentityProvider`` derives from the credential
     /// (by default a basic credential's identity, or an X.509 end entity's DER subject).
     public let identity: [UInt8]
     /// The member's signature public key (§5.1.2); unique among the group's members (§7.3).
@@ -145,7 +145,7 @@ extension MLSGroup {
     }
 
     func member(_ leaf: LeafIndex, _ node: LeafNode) -> Member {
-        Member(leaf: leaf, node: node, identity: configuration.credentials.identity(of: node.credential))
+        Member(leaf: leaf, node: node, identity: configuration.identity.identity(of: node.credential))
     }
 
     /// The group's members, in leaf order.
@@ -175,7 +175,7 @@ extension MLSGroup {
     func describeCommit(_ list: [(proposal: Proposal, sender: Sender, byReference: Bool)], epoch: UInt64, committer: LeafIndex, external: Bool,
                         effects: ProposalEffects, after next: MLSGroup, hasPath: Bool, authenticatedData: [UInt8]) throws -> CommitDescription {
         guard let committerMember = next.member(at: committer) ?? member(at: committer) else {
-            throw GroupError.invalidSender("the committer has no leaf")
+            throw GroupError.invalidSender(.unknownSender)
         }
         var proposals: [CommittedProposal] = []
         proposals.reserveCapacity(list.count)
@@ -187,7 +187,7 @@ extension MLSGroup {
                 proposer = external ? .newMemberCommit(committerMember) : .member(member(at: committer) ?? committerMember)
             } else {
                 let content = MLSContent.proposal(item.proposal)
-                guard let a = author(item.sender, content: content, in: self) else { throw GroupError.invalidSender("a proposer is not in the group") }
+                guard let a = author(item.sender, content: content, in: self) else { throw GroupError.invalidSender(.unknownSender) }
                 proposer = a
             }
             proposals.append(CommittedProposal(proposal: item.proposal, proposer: proposer, byReference: item.byReference))
@@ -232,7 +232,7 @@ extension MLSGroup {
                 guard tree.leaf(index) != next.tree.leaf(index) else { break }
                 // A leaf replaced by a valid successor was updated; anything else is a new member
                 // in a freed leaf.
-                if configuration.credentials.validSuccessor(old: before.credential, new: after.credential) {
+                if configuration.identity.validSuccessor(old: before.credential, new: after.credential) {
                     updated.append(MemberUpdate(before: before, after: after))
                 } else {
                     removed.append(before)

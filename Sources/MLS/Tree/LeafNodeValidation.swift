@@ -3,8 +3,8 @@ import MLSCrypto
 
 /// Why a LeafNode is not valid for a group (RFC 9420 §7.3).
 public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The credential was refused by the application's credential validator (§5.3.1).
-    case invalidCredential
+    /// The credential was refused by the application's identity provider (§5.3.1).
+    case invalidCredential(CredentialRejection)
     /// The signature over LeafNodeTBS does not verify (§7.3).
     case invalidSignature
     /// The capabilities lack something the group's `required_capabilities` demands (§11.1).
@@ -34,7 +34,7 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
 
     public var description: String {
         switch self {
-        case .invalidCredential: "credential refused"
+        case let .invalidCredential(r): "credential refused: \(r)"
         case .invalidSignature: "signature does not verify"
         case let .missingRequiredCapability(what): "capabilities lack required \(what)"
         case .credentialTypeNotInCapabilities: "credential type is not in the leaf's capabilities"
@@ -52,11 +52,32 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
     }
 }
 
-/// Decides whether a credential is acceptable (RFC 9420 §5.3.1): an application decision,
-/// injected into validation.
-public protocol CredentialValidator: Sendable {
-    /// Whether `credential` is valid and authorizes `signatureKey`.
-    func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool
+/// Why a credential was refused (RFC 9420 §5.3.1), with the detail of the check that failed.
+public enum CredentialRejection: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The identity provider does not accept credentials of this type (for example X.509
+    /// without trust anchors, or basic credentials where only X.509 is trusted).
+    case unsupportedType(CredentialType)
+    /// An X.509 credential failed validation; the failing check is kept.
+    case x509(X509CredentialError)
+    /// The application's provider refused the credential for a reason of its own.
+    case refused(RuleViolation)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedType(t): "credential type \(t.rawValue) is not accepted"
+        case let .x509(e): "\(e)"
+        case let .refused(v): "\(v)"
+        }
+    }
+}
+
+/// The application's Authentication Service (RFC 9420 §5.3.1), injected into the group: it
+/// validates credentials at a given time, maps them to stable identities, and decides which
+/// credential may succeed which.
+public protocol IdentityProvider: Sendable {
+    /// Validates `credential` for `signatureKey` at `time` (Unix seconds; `nil` for now), throwing
+    /// the reason it is refused.
+    func validate(_ credential: Credential, signatureKey: [UInt8], at time: UInt64?) throws(CredentialRejection)
 
     /// Whether `new` may replace `old` as the credential of the same member (§5.3.1: "the new
     /// credential is a valid successor of the old credential"). Asked for Update proposals, for
@@ -71,8 +92,8 @@ public protocol CredentialValidator: Sendable {
     func identity(of credential: Credential) -> [UInt8]
 }
 
-extension CredentialValidator {
-    /// The default successor rule: the same identity (see ``CredentialValidator/validSuccessor(old:new:)``).
+extension IdentityProvider {
+    /// The default successor rule: the same identity (see ``IdentityProvider/validSuccessor(old:new:)``).
     public func validSuccessor(old: Credential, new: Credential) -> Bool {
         switch (old, new) {
         case let (.basic(a), .basic(b)): a == b
@@ -81,7 +102,7 @@ extension CredentialValidator {
         }
     }
 
-    /// The default identity (see ``CredentialValidator/identity(of:)``).
+    /// The default identity (see ``IdentityProvider/identity(of:)``).
     public func identity(of credential: Credential) -> [UInt8] {
         switch credential {
         case let .basic(identity): identity
@@ -90,16 +111,16 @@ extension CredentialValidator {
     }
 }
 
-/// The default credential policy: basic credentials are accepted (their identity is the
-/// application's to check); X.509 credentials are refused until a validator with trust anchors is
-/// supplied, because accepting an unverified certificate would be the unsafe default.
-public struct BasicCredentialValidator: CredentialValidator {
-    /// Creates the default validator.
+/// The default provider: basic credentials are accepted (their identity is the application's to
+/// check); X.509 credentials are refused until a provider with trust anchors
+/// (``X509IdentityProvider``) is configured, because accepting an unverified certificate would be
+/// the unsafe default.
+public struct BasicIdentityProvider: IdentityProvider {
+    /// Creates the default provider.
     public init() {}
     /// Accepts basic credentials only (§5.3.1: X.509 needs trust anchors to be validated).
-    public func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool {
-        if case .basic = credential { return true }
-        return false
+    public func validate(_ credential: Credential, signatureKey: [UInt8], at time: UInt64?) throws(CredentialRejection) {
+        guard case .basic = credential else { throw .unsupportedType(credential.credentialType) }
     }
 }
 
@@ -110,7 +131,7 @@ public struct LeafNodeValidator: Sendable {
     /// The group's context (group ID for signatures, `required_capabilities`).
     public var groupContext: GroupContext
     /// The application's credential policy.
-    public var credentials: any CredentialValidator
+    public var identity: any IdentityProvider
     /// When set, leaves with a `key_package` source must be valid at this Unix time (§7.3 makes
     /// this a MUST for leaves a client sends and RECOMMENDED for leaves it receives).
     public var currentTime: UInt64?
@@ -121,11 +142,11 @@ public struct LeafNodeValidator: Sendable {
     private let groupNeeds: (extensions: [ExtensionType], proposals: [ProposalType], credentials: [CredentialType])
 
     /// Creates a validator.
-    public init(suite: CipherSuite, groupContext: GroupContext, credentials: any CredentialValidator = BasicCredentialValidator(),
+    public init(suite: CipherSuite, groupContext: GroupContext, identity: any IdentityProvider = BasicIdentityProvider(),
                 currentTime: UInt64? = nil, limits: MLSLimits = MLSLimits()) {
         self.suite = suite
         self.groupContext = groupContext
-        self.credentials = credentials
+        self.identity = identity
         self.currentTime = currentTime
         self.limits = limits
         var needs: (extensions: [ExtensionType], proposals: [ProposalType], credentials: [CredentialType]) = ([], [], [])
@@ -151,7 +172,7 @@ public struct LeafNodeValidator: Sendable {
               caps.proposals.count <= capLimit, caps.credentials.count <= capLimit else { return .limitExceeded(.capabilityEntries) }
         guard leaf.extensions.count <= limits.maxExtensions else { return .limitExceeded(.extensions) }
         if case let .x509(chain) = leaf.credential, chain.count > limits.maxCertificates { return .limitExceeded(.certificates) }
-        guard credentials.isValid(leaf.credential, signatureKey: leaf.signatureKey) else { return .invalidCredential }
+        do { try identity.validate(leaf.credential, signatureKey: leaf.signatureKey, at: currentTime) } catch { return .invalidCredential(error) }
         // Sets, so every check below is linear in the lists' lengths.
         let supported = Set(caps.extensions.map(\.rawValue))
         // §7.3 does not require the capabilities to list the group's cipher suite or version
@@ -198,7 +219,7 @@ public struct LeafNodeValidator: Sendable {
         if expectedSource == .update || expectedSource == .commit, let old = tree.leaf(leafIndex) {
             if old.encryptionKey == leaf.encryptionKey { return .encryptionKeyUnchanged }
             // §5.3.1: a member replacing its leaf keeps its identity, as the application defines it.
-            guard credentials.validSuccessor(old: old.credential, new: leaf.credential) else { return .invalidSuccessorCredential }
+            guard identity.validSuccessor(old: old.credential, new: leaf.credential) else { return .invalidSuccessorCredential }
         }
         guard tree.credentialTypesCompatible(adding: leaf, at: leafIndex) else { return .credentialTypeNotSupportedByGroup }
         guard verifySignature(leaf, at: leafIndex) else { return .invalidSignature }

@@ -78,7 +78,7 @@ public enum X509CredentialError: Error, Equatable, Sendable, CustomStringConvert
 /// checking that a replacement credential is a valid successor of the old one, stay with the
 /// application. Revocation is not checked (no CRLs or OCSP). The validator does not know the
 /// group's cipher suite; the LeafNode signature check (§7.3) ties the key to the suite's scheme.
-public struct X509CredentialValidator: CredentialValidator {
+public struct X509IdentityProvider: IdentityProvider {
     /// The verification time in Unix seconds, or `nil` for the current time when each credential
     /// is checked (RFC 9420 §5.3.1 validation; expiry is §5.3.2). RFC 9420 §5.3.2 suggests accepting credentials that were valid when an old
     /// message was sent; an application processing such messages can pass that time here.
@@ -122,21 +122,22 @@ public struct X509CredentialValidator: CredentialValidator {
         self.allowsPartialChains = allowsPartialChains
     }
 
-    /// Whether `credential` is valid and authorizes `signatureKey` (RFC 9420 §5.3, §5.3.1): the
-    /// ``CredentialValidator`` entry point, `true` exactly when ``validate(_:signatureKey:)``
-    /// does not throw.
-    public func isValid(_ credential: Credential, signatureKey: [UInt8]) -> Bool {
-        do {
-            try validate(credential, signatureKey: signatureKey)
-            return true
-        } catch {
-            return false
-        }
+    /// The ``IdentityProvider`` entry point: validates `credential` for `signatureKey` at
+    /// ``verificationTime`` if one is fixed, else at `time` (the group's clock), else now.
+    /// X.509 failures keep their detail in ``CredentialRejection/x509(_:)``; a basic credential
+    /// not accepted here is ``CredentialRejection/unsupportedType(_:)``.
+    public func validate(_ credential: Credential, signatureKey: [UInt8], at time: UInt64?) throws(CredentialRejection) {
+        if case .basic = credential, !acceptsBasicCredentials { throw .unsupportedType(.basic) }
+        do { try validate(credential, signatureKey: signatureKey, time: verificationTime ?? time) } catch { throw .x509(error) }
     }
 
     /// Validates `credential` for `signatureKey` (RFC 9420 §5.3, §5.3.1), throwing the first
-    /// failing check in the order listed on ``X509CredentialValidator``.
+    /// failing check in the order listed on ``X509IdentityProvider``.
     public func validate(_ credential: Credential, signatureKey: [UInt8]) throws(X509CredentialError) {
+        try validate(credential, signatureKey: signatureKey, time: verificationTime)
+    }
+
+    func validate(_ credential: Credential, signatureKey: [UInt8], time: UInt64?) throws(X509CredentialError) {
         let certificates: [[UInt8]]
         switch credential {
         case .basic:
@@ -165,7 +166,7 @@ public struct X509CredentialValidator: CredentialValidator {
         }
         let leaf = parsed[0]
 
-        try verifyChain(leaf: leaf, untrusted: parsed.dropFirst())
+        try verifyChain(leaf: leaf, untrusted: parsed.dropFirst(), time: time)
 
         switch X509Support.checkKeyUsage(leaf) {
         case .permitsSigning: break
@@ -180,7 +181,7 @@ public struct X509CredentialValidator: CredentialValidator {
 
     /// Runs OpenSSL's path validation (RFC 5280 §6) from `leaf` to the anchors, with `untrusted`
     /// as candidate intermediates, and maps OpenSSL's verdict to an ``X509CredentialError``.
-    private func verifyChain(leaf: OpaquePointer, untrusted: ArraySlice<OpaquePointer>) throws(X509CredentialError) {
+    private func verifyChain(leaf: OpaquePointer, untrusted: ArraySlice<OpaquePointer>, time: UInt64?) throws(X509CredentialError) {
         // `STACK_OF(X509)` is a typed veneer over OPENSSL_STACK; the sk_X509_* helpers are C
         // macros Swift cannot import. The stack does not own its elements (freed by the caller).
         guard let stack = OPENSSL_sk_new_null() else { throw .backendFailure("OPENSSL_sk_new_null") }
@@ -198,9 +199,9 @@ public struct X509CredentialValidator: CredentialValidator {
         guard let parameters = X509_STORE_CTX_get0_param(context) else {
             throw .backendFailure("X509_STORE_CTX_get0_param")
         }
-        if let verificationTime {
+        if let time {
             // A time beyond time_t is after every notAfter; clamping keeps that meaning.
-            X509_VERIFY_PARAM_set_time(parameters, time_t(clamping: verificationTime))
+            X509_VERIFY_PARAM_set_time(parameters, time_t(clamping: time))
         }
         if allowsPartialChains {
             guard X509_VERIFY_PARAM_set_flags(parameters, UInt(X509_V_FLAG_PARTIAL_CHAIN)) == 1 else {
