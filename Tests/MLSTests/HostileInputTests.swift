@@ -84,7 +84,7 @@ import Testing
                 var bob = s.bob
                 do {
                     _ = try bob.process(message)
-                } catch is GroupError {
+                } catch {  // process() throws only GroupError (typed throws)
                     refusedByGroup += 1
                     #expect(bob.epoch == s.bob.epoch)
                     #expect(bob.epochAuthenticator == s.bob.epochAuthenticator)

@@ -118,6 +118,12 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Runs `body`, mapping what it throws to the group's typed errors: the public API throws
+    /// only ``GroupError``.
+    static func catching<T>(_ body: () throws -> T) throws(GroupError) -> T {
+        do { return try body() } catch { throw wrap(error) }
+    }
+
     /// An extension's data failed to decode.
     static func malformed(_ type: ExtensionType, _ error: any Error) -> GroupError {
         if let e = error as? TLSDecodingError { return .malformedExtension(type, e) }

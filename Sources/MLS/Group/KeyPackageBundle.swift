@@ -36,16 +36,16 @@ public struct KeyPackageBundle: Sendable {
     public static func generate(
         suite: CipherSuite, credential: Credential, signaturePrivateKey: SecretBytes, signaturePublicKey: [UInt8],
         capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
-    ) throws -> KeyPackageBundle {
+    ) throws(GroupError) -> KeyPackageBundle {
         let enc = suite.hpke.generateKeyPair()
         let initKeys = suite.hpke.generateKeyPair()
         var leaf = LeafNode(
             encryptionKey: enc.publicKey, signatureKey: signaturePublicKey, credential: credential,
             capabilities: capabilities ?? defaultCapabilities(suite: suite, credential: credential),
             leafNodeSource: .keyPackage(lifetime ?? defaultLifetime()), extensions: leafExtensions, signature: [])
-        try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey)
+        try GroupError.catching { try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey) }
         var kp = KeyPackage(cipherSuite: suite.id, initKey: initKeys.publicKey, leafNode: leaf, extensions: extensions, signature: [])
-        try kp.sign(suite: suite, signaturePrivateKey: signaturePrivateKey)
+        try GroupError.catching { try kp.sign(suite: suite, signaturePrivateKey: signaturePrivateKey) }
         return KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signaturePrivateKey: signaturePrivateKey)
     }
 }

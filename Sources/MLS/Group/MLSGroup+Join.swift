@@ -10,7 +10,7 @@ extension MLSGroup {
     public static func join(
         welcome message: MLSMessage, keyPackage bundle: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil,
         configuration: GroupConfiguration = GroupConfiguration()
-    ) throws -> MLSGroup {
+    ) throws(GroupError) -> MLSGroup {
         guard message.version == .mls10 else { throw GroupError.unsupportedVersion }
         guard case let .welcome(welcome) = message.body else { throw GroupError.unexpectedWireFormat }
         do {
@@ -107,7 +107,7 @@ extension MLSGroup {
     public static func externalJoin(
         groupInfo message: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, keyPackage bundle: KeyPackageBundle,
         removing: LeafIndex? = nil, configuration: GroupConfiguration = GroupConfiguration()
-    ) throws -> (group: MLSGroup, commit: MLSMessage) {
+    ) throws(GroupError) -> (group: MLSGroup, commit: MLSMessage) {
         guard message.version == .mls10 else { throw GroupError.unsupportedVersion }
         guard case let .groupInfo(info) = message.body else { throw GroupError.unexpectedWireFormat }
         guard let suite = CipherSuite(id: info.groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }

@@ -18,7 +18,7 @@ extension MLSGroup {
 
     /// Sends a proposal, caching it for this member's next commit. Proposals are framed as the
     /// configuration says (§6).
-    public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws -> MLSMessage {
+    public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         if case .externalInit = proposal { throw GroupError.invalidProposal(.externalInitOutsideExternalCommit) }
@@ -42,18 +42,18 @@ extension MLSGroup {
     }
 
     /// Proposes adding the owner of `keyPackage` (§12.1.1).
-    public mutating func proposeAdd(_ keyPackage: KeyPackage) throws -> MLSMessage {
+    public mutating func proposeAdd(_ keyPackage: KeyPackage) throws(GroupError) -> MLSMessage {
         try propose(.add(Add(keyPackage: keyPackage)))
     }
 
     /// Proposes removing the member at `leaf` (§12.1.3).
-    public mutating func proposeRemove(_ leaf: LeafIndex) throws -> MLSMessage {
+    public mutating func proposeRemove(_ leaf: LeafIndex) throws(GroupError) -> MLSMessage {
         try propose(.remove(Remove(removed: leaf.rawValue)))
     }
 
     /// Proposes replacing this member's leaf with one carrying a fresh encryption key (§12.1.2).
     /// The new private key is kept until a commit applies the Update.
-    public mutating func proposeUpdate() throws -> MLSMessage {
+    public mutating func proposeUpdate() throws(GroupError) -> MLSMessage {
         guard var leaf = myLeafNode else { throw GroupError.inactive }
         let keys = suite.hpke.generateKeyPair()
         leaf.encryptionKey = keys.publicKey
@@ -71,23 +71,23 @@ extension MLSGroup {
     }
 
     /// Proposes injecting an external PSK into the next epoch (§12.1.4).
-    public mutating func proposeExternalPSK(id: [UInt8]) throws -> MLSMessage {
+    public mutating func proposeExternalPSK(id: [UInt8]) throws(GroupError) -> MLSMessage {
         try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
     }
 
     /// Proposes injecting this group's resumption PSK of `epoch` into the next epoch (§12.1.4).
-    public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws -> MLSMessage {
+    public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws(GroupError) -> MLSMessage {
         try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(
             psk: .resumption(usage: .application, pskGroupID: groupID, pskEpoch: resumedEpoch), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
     }
 
     /// Proposes replacing the GroupContext extensions (§12.1.7).
-    public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws -> MLSMessage {
+    public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws(GroupError) -> MLSMessage {
         try propose(.groupContextExtensions(GroupContextExtensions(extensions: extensions)))
     }
 
     /// Proposes reinitializing the group with new parameters (§12.1.5, §11.2).
-    public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws -> MLSMessage {
+    public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws(GroupError) -> MLSMessage {
         try propose(.reInit(ReInit(groupID: newID, version: .mls10, cipherSuite: newSuite.id, extensions: extensions)))
     }
 
@@ -96,7 +96,7 @@ extension MLSGroup {
     /// epoch of `groupContext`. Sent as PublicMessage, the only framing an outsider can produce.
     public static func externalProposal(
         _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signingKey: SecretBytes, authenticatedData: [UInt8] = []
-    ) throws -> MLSMessage {
+    ) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
         case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
@@ -115,7 +115,7 @@ extension MLSGroup {
 
     /// A request to join from a new member (§12.1.8): an Add of its own KeyPackage, signed with
     /// the KeyPackage's key, for the epoch of `groupContext`.
-    public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws -> MLSMessage {
+    public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
                                     authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))
@@ -144,7 +144,7 @@ extension MLSGroup {
     /// Within a commit (`inCommit`), Adds and the capabilities a GroupContextExtensions requires
     /// are checked after the whole list is applied instead: §12.3 evaluates Adds against the new
     /// extensions, and §12.1.7 exempts members the same commit removes.
-    func validate(_ proposal: Proposal, from sender: Sender, inCommit: Bool = false) throws {
+    func validate(_ proposal: Proposal, from sender: Sender, inCommit: Bool = false) throws(GroupError) {
         switch sender {
         case .member: if case .externalInit = proposal { throw GroupError.invalidProposal(.externalInitOutsideExternalCommit) }
         case .external:
@@ -180,7 +180,7 @@ extension MLSGroup {
     }
 
     /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).
-    func checkRequiredCapabilities(_ extensions: [Extension], leaves: [LeafNode]) throws {
+    func checkRequiredCapabilities(_ extensions: [Extension], leaves: [LeafNode]) throws(GroupError) {
         guard let ext = extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return }
         let required: RequiredCapabilities
         do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.malformed(.requiredCapabilities, error) }

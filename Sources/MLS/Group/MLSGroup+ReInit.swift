@@ -20,7 +20,7 @@ extension MLSGroup {
     /// members and injects this group's resumption PSK with usage `reinit`. Returns the new
     /// group (at epoch 1) and the commit's Welcome for the members.
     public func reinitialize(creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
-                             configuration: GroupConfiguration? = nil) throws -> (group: MLSGroup, welcome: MLSMessage?) {
+                             configuration: GroupConfiguration? = nil) throws(GroupError) -> (group: MLSGroup, welcome: MLSMessage?) {
         guard let reinit = pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         guard let newSuite = CipherSuite(id: reinit.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         return try startLinkedGroup(usage: .reinit, groupID: reinit.groupID, suite: newSuite, extensions: reinit.extensions,
@@ -30,14 +30,14 @@ extension MLSGroup {
     /// Branches a subgroup of this group (§11.3): same version and suite, the given members,
     /// linked by this group's resumption PSK with usage `branch`.
     public func branch(groupID newID: [UInt8], creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
-                       extensions: [Extension] = [], configuration: GroupConfiguration? = nil) throws -> (group: MLSGroup, welcome: MLSMessage?) {
+                       extensions: [Extension] = [], configuration: GroupConfiguration? = nil) throws(GroupError) -> (group: MLSGroup, welcome: MLSMessage?) {
         guard isActive else { throw GroupError.inactive }
         return try startLinkedGroup(usage: .branch, groupID: newID, suite: suite, extensions: extensions,
                                     creator: bundle, members: keyPackages, configuration: configuration ?? self.configuration)
     }
 
     private func startLinkedGroup(usage: ResumptionPSKUsage, groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension],
-                                  creator bundle: KeyPackageBundle, members: [KeyPackage], configuration: GroupConfiguration) throws -> (group: MLSGroup, welcome: MLSMessage?) {
+                                  creator bundle: KeyPackageBundle, members: [KeyPackage], configuration: GroupConfiguration) throws(GroupError) -> (group: MLSGroup, welcome: MLSMessage?) {
         var config = configuration
         config.psks = LinkedPSKStore(base: configuration.psks, groupID: groupID, epoch: epoch, psk: epochSecrets.resumptionPSK)
         var group = try MLSGroup.create(suite: newSuite, groupID: newID, creator: bundle, extensions: extensions, configuration: config)
@@ -56,7 +56,7 @@ extension MLSGroup {
     /// the ReInit commit, be for epoch 1, and match the ReInit's group ID, version, suite and
     /// extensions.
     public static func joinReinitialized(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, previous: MLSGroup,
-                                         ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup {
+                                         ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws(GroupError) -> MLSGroup {
         guard let reinit = previous.pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         let group = try previous.joinLinked(welcome: welcome, bundle: bundle, usage: .reinit, ratchetTree: ratchetTree, configuration: configuration)
         let c = group.context
@@ -70,7 +70,7 @@ extension MLSGroup {
     /// parent's resumption PSK with usage `branch`, and every member of the subgroup presenting
     /// a credential that is also in the parent group.
     public static func joinBranch(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, parent: MLSGroup,
-                                  ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup {
+                                  ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws(GroupError) -> MLSGroup {
         let group = try parent.joinLinked(welcome: welcome, bundle: bundle, usage: .branch, ratchetTree: ratchetTree, configuration: configuration)
         guard group.context.version == parent.context.version, group.suite == parent.suite else {
             throw GroupError.invalidProposal(.branchChangesVersionOrSuite)
@@ -87,7 +87,7 @@ extension MLSGroup {
     /// Joins with this group's resumption PSK made available, checking that the Welcome names
     /// it with `usage` for this group.
     func joinLinked(welcome: MLSMessage, bundle: KeyPackageBundle, usage: ResumptionPSKUsage, ratchetTree: RatchetTreeNodes?,
-                    configuration: GroupConfiguration) throws -> MLSGroup {
+                    configuration: GroupConfiguration) throws(GroupError) -> MLSGroup {
         guard case let .welcome(w) = welcome.body else { throw GroupError.unexpectedWireFormat }
         let secrets: DecryptedGroupSecrets
         do { secrets = try WelcomeCrypto.decryptGroupSecrets(w, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey) } catch { throw GroupError.wrap(error) }

@@ -106,7 +106,7 @@ public struct MLSGroup: Sendable {
     public var pendingProposals: [Proposal] { proposalCache.map(\.proposal) }
 
     /// Refuses one more cached proposal of `size` bytes beyond the configured bounds.
-    func checkCacheRoom(for size: Int) throws {
+    func checkCacheRoom(for size: Int) throws(GroupError) {
         guard proposalCache.count < configuration.maxCachedProposals,
               proposalCache.reduce(size, { $0 + $1.size }) <= configuration.maxCachedProposalBytes else {
             throw GroupError.proposalCacheFull
@@ -117,8 +117,8 @@ public struct MLSGroup: Sendable {
     public var epochAuthenticator: [UInt8] { epochSecrets.epochAuthenticator.unsafeCopiedBytes() }
 
     /// `MLS-Exporter(label, context, length)` (§8.5).
-    public func exportSecret(label: String, context: [UInt8], length: Int) throws -> SecretBytes {
-        try epochSecrets.exporter(label: Array(label.utf8), context: context, length: length)
+    public func exportSecret(label: String, context: [UInt8], length: Int) throws(GroupError) -> SecretBytes {
+        try GroupError.catching { try epochSecrets.exporter(label: Array(label.utf8), context: context, length: length) }
     }
 
     /// The resumption PSK of the current epoch (§8.6).
@@ -157,14 +157,14 @@ public struct MLSGroup: Sendable {
     public static func create(
         suite: CipherSuite, groupID: [UInt8], creator bundle: KeyPackageBundle, extensions: [Extension] = [],
         configuration: GroupConfiguration = GroupConfiguration()
-    ) throws -> MLSGroup {
+    ) throws(GroupError) -> MLSGroup {
         guard bundle.keyPackage.cipherSuite == suite.id else { throw GroupError.cipherSuiteMismatch }
         var tree = RatchetTree(suite: suite, firstLeaf: bundle.keyPackage.leafNode)
         let context = GroupContext(version: .mls10, cipherSuite: suite.id, groupID: groupID, epoch: 0, treeHash: tree.treeHash(),
                                    confirmedTranscriptHash: [], extensions: extensions)
         let validator = LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity, limits: configuration.limits)
         if let e = validator.checkContent(bundle.keyPackage.leafNode, expectedSource: .keyPackage) { throw GroupError.leafNode(e) }
-        let secrets = try KeyScheduleEpoch.initial(suite: suite)
+        let secrets = try GroupError.catching { try KeyScheduleEpoch.initial(suite: suite) }
         let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: [])
         let key = TreeKEMPrivateKey(suite: suite, leafIndex: LeafIndex(0), leafPrivateKey: bundle.encryptionPrivateKey)
         return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signaturePrivateKey: bundle.signaturePrivateKey,
@@ -176,7 +176,7 @@ public struct MLSGroup: Sendable {
 
     /// Encrypts application data as a PrivateMessage (§6.3, §15). Refused while proposals of
     /// this epoch are uncommitted (§12.4) or after removal.
-    public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws -> MLSMessage {
+    public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         guard proposalCache.isEmpty else { throw GroupError.pendingProposals }
