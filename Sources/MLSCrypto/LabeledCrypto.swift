@@ -75,6 +75,13 @@ extension CipherSuite {
         try signature.sign(labeled(label.utf8, content), privateKey: privateKey)
     }
 
+    /// `SignWithLabel(SignatureKey, Label, Content)` (RFC 9420 §5.1.2) through a signer, which
+    /// must use this suite's signature scheme.
+    public func signWithLabel(signer: any MLSSigner, label: String, content: [UInt8]) throws -> [UInt8] {
+        guard signer.scheme == signature else { throw CryptoError.invalidPrivateKey("the signer's scheme is not the suite's") }
+        return try signer.sign(labeled(label.utf8, content))
+    }
+
     /// `VerifyWithLabel(VerificationKey, Label, Content, SignatureValue)` (RFC 9420 §5.1.2).
     public func verifyWithLabel(publicKey: [UInt8], label: String, content: [UInt8], signature sig: [UInt8]) -> Bool {
         signature.verify(sig, for: labeled(label.utf8, content), publicKey: publicKey)

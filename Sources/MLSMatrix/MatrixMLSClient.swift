@@ -269,8 +269,7 @@ public actor MatrixMLSClient {
         var oneTime: JSONObject = [:]
         var fallback: JSONObject = [:]
         for i in 0..<(count + (lastResort ? 1 : 0)) {
-            let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signaturePrivateKey: signature.privateKey,
-                                                       signaturePublicKey: signature.publicKey)
+            let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
             let isFallback = lastResort && i == count
             batch.putKeyPackages.append(try store.keyPackageWrite(bundle, lastResort: isFallback))
             let id = "\(keyPackageAlgorithm):\(Base64.encode(bundle.keyPackage.ref(suite: suite)))"
@@ -318,8 +317,7 @@ public actor MatrixMLSClient {
         if let name { body["name"] = name }
         let api = self.api
         let roomID = try await retry.run { try await api.createRoom(body) }
-        let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signaturePrivateKey: signature.privateKey,
-                                                   signaturePublicKey: signature.publicKey)
+        let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
         let group = try MLSGroup.create(suite: suite, groupID: Array(roomID.utf8), creator: bundle)
         let state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
         groups[roomID] = try PersistentGroup(store: store, new: group, with: try roomWrite(roomID, state))

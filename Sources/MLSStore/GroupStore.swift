@@ -27,18 +27,24 @@ public final class GroupStore: Sendable {
     /// The client whose state this store holds (a prefix of every group key).
     public let clientID: [UInt8]
     let sealing: BlobSealing
+    /// The client's signer when it keeps its key outside MLSKit (an HSM): records then hold no
+    /// signature key, and this signer is used for them on load.
+    let signer: (any MLSSigner)?
 
     /// Opens a client's state in `backend`.
     ///
     /// - Parameters:
     ///   - clientID: distinguishes clients sharing one backend; empty for a backend of its own.
     ///   - encryptionKey: 32 bytes to seal all state at rest, or `nil` to store it in the clear.
-    public init(backend: any StorageBackend, clientID: [UInt8] = [], encryptionKey: SecretBytes? = nil) throws {
+    ///   - signer: the client's signer if its key is held outside MLSKit; `nil` when the client
+    ///     signs with ``InMemorySigner``s, whose keys are stored (sealed) with the state.
+    public init(backend: any StorageBackend, clientID: [UInt8] = [], encryptionKey: SecretBytes? = nil, signer: (any MLSSigner)? = nil) throws {
         if let key = encryptionKey, key.count != XChaCha20Poly1305.keyLength {
             throw CryptoError.invalidLength("storage encryption key is \(key.count) bytes, expected \(XChaCha20Poly1305.keyLength)")
         }
         self.backend = backend
         self.clientID = clientID
+        self.signer = signer
         sealing = BlobSealing(key: encryptionKey)
     }
 
@@ -93,7 +99,7 @@ public final class GroupStore: Sendable {
             let plain = try sealing.open(blob, kind: .treeNode, binding: nodeBinding(key, index: index))
             nodes[index] = try GroupStateSnapshot.decodeNode(plain.unsafeCopiedBytes())
         }
-        let group = try MLSGroup(restoringRecord: record, nodes: nodes, configuration: configuration)
+        let group = try MLSGroup(restoringRecord: record, nodes: nodes, configuration: configuration, signer: signer)
         guard group.groupID == groupID, group.epoch == rows.epoch else { throw StorageError.corrupt("record does not match its row") }
         return group
     }
@@ -155,7 +161,9 @@ public final class GroupStore: Sendable {
         w.writeUInt8(Self.keyPackageVersion)
         w.writeUInt8(lastResort ? 1 : 0)
         w.write(bundle.keyPackage)
-        for s in [bundle.initPrivateKey, bundle.encryptionPrivateKey, bundle.signaturePrivateKey] { s.withUnsafeBytes { w.writeOpaque($0) } }
+        // An external signer's key is not ours to store: an empty key stands for the store's signer.
+        let signatureKey = (bundle.signer as? InMemorySigner)?.privateKey ?? SecretBytes(zeros: 0)
+        for s in [bundle.initPrivateKey, bundle.encryptionPrivateKey, signatureKey] { s.withUnsafeBytes { w.writeOpaque($0) } }
         var bytes = w.takeBytes()
         let key = storageKey(ref)
         return (key, try sealing.seal(&bytes, kind: .keyPackage, binding: key))
@@ -190,7 +198,18 @@ public final class GroupStore: Sendable {
                 var raw = try r.readOpaque()
                 return SecretBytes(zeroizing: &raw)
             }
-            let bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: try secret(), encryptionPrivateKey: try secret(), signaturePrivateKey: try secret())
+            let initKey = try secret(), encryptionKey = try secret(), signatureKey = try secret()
+            let keyPackageSigner: any MLSSigner
+            if signatureKey.count == 0 {
+                guard let signer else { throw StorageError.corrupt("KeyPackage signed by an external signer, and the store has none") }
+                keyPackageSigner = signer
+            } else {
+                guard let suite = CipherSuite(id: kp.cipherSuite),
+                      let s = try? InMemorySigner(scheme: suite.signature, privateKey: signatureKey) else { throw StorageError.corrupt("KeyPackage signature key") }
+                keyPackageSigner = s
+            }
+            guard keyPackageSigner.publicKey == kp.leafNode.signatureKey else { throw StorageError.corrupt("KeyPackage signature key is not its leaf's") }
+            let bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: initKey, encryptionPrivateKey: encryptionKey, signer: keyPackageSigner)
             try r.finish()
             return StoredKeyPackage(bundle: bundle, lastResort: lastResort)
         } catch let e as StorageError {

@@ -33,7 +33,7 @@ enum MessageProtectionVectors {
     struct Keys {
         var suite: CipherSuite
         var context: GroupContext
-        var signingKey: SecretBytes
+        var signer: any MLSSigner
         var verificationKey: [UInt8]
         var encryptionSecret: SecretBytes
         var senderDataSecret: SecretBytes
@@ -68,14 +68,14 @@ enum MessageProtectionVectors {
 
         func protectPublic(_ content: MLSContent) throws -> [UInt8] {
             let pm = try MessageProtection.protectPublic(
-                suite: suite, content: framed(content), context: context, signingKey: signingKey, confirmationTag: tag(content), membershipKey: membershipKey)
+                suite: suite, content: framed(content), context: context, signer: signer, confirmationTag: tag(content), membershipKey: membershipKey)
             return MLSMessage(body: .publicMessage(pm)).tlsSerialized
         }
 
         func protectPrivate(_ content: MLSContent) throws -> [UInt8] {
             var t = tree()
             let pm = try MessageProtection.protectPrivate(
-                suite: suite, content: framed(content), context: context, signingKey: signingKey, confirmationTag: tag(content),
+                suite: suite, content: framed(content), context: context, signer: signer, confirmationTag: tag(content),
                 secretTree: &t, senderDataSecret: senderDataSecret, paddingLength: 7)
             return MLSMessage(body: .privateMessage(pm)).tlsSerialized
         }
@@ -87,7 +87,7 @@ enum MessageProtectionVectors {
             suite: s,
             context: GroupContext(version: .mls10, cipherSuite: s.id, groupID: c.group_id.bytes, epoch: c.epoch, treeHash: c.tree_hash.bytes,
                                   confirmedTranscriptHash: c.confirmed_transcript_hash.bytes, extensions: []),
-            signingKey: SecretBytes(c.signature_priv.bytes), verificationKey: c.signature_pub.bytes,
+            signer: try InMemorySigner(scheme: s.signature, privateKey: SecretBytes(c.signature_priv.bytes)), verificationKey: c.signature_pub.bytes,
             encryptionSecret: SecretBytes(c.encryption_secret.bytes), senderDataSecret: SecretBytes(c.sender_data_secret.bytes),
             membershipKey: SecretBytes(c.membership_key.bytes))
     }

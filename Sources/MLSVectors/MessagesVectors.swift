@@ -96,7 +96,7 @@ enum MessagesVectors {
 
     /// A member's keys and a KeyPackage built and signed by this library.
     struct Member {
-        var signaturePrivateKey: SecretBytes
+        var signer: any MLSSigner
         var keyPackage: KeyPackage
     }
 
@@ -117,11 +117,11 @@ enum MessagesVectors {
         let (priv, pub) = suite.signature.generateKeyPair()
         let now = UInt64(Date().timeIntervalSince1970)
         var node = leaf(signatureKey: pub, source: .keyPackage(Lifetime(notBefore: now - 3600, notAfter: now + 90 * 86400)))
-        try node.sign(suite: suite, signaturePrivateKey: priv)
+        try node.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv))
         var kp = KeyPackage(cipherSuite: suite.id, initKey: suite.hpke.generateKeyPair().publicKey,
                             leafNode: node, extensions: [], signature: [])
-        try kp.sign(suite: suite, signaturePrivateKey: priv)
-        return Member(signaturePrivateKey: priv, keyPackage: kp)
+        try kp.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv))
+        return Member(signer: try InMemorySigner(scheme: suite.signature, privateKey: priv), keyPackage: kp)
     }
 
     static func hash() -> [UInt8] { SystemRandom.bytes(suite.kdfLength) }
@@ -135,9 +135,9 @@ enum MessagesVectors {
 
     /// A PublicMessage signed over its FramedContentTBS; membership tags and confirmation tags are
     /// random MACs (no key schedule is involved at this layer).
-    static func publicMessage(_ content: FramedContent, context: GroupContext, signer: SecretBytes) throws -> MLSMessage {
+    static func publicMessage(_ content: FramedContent, context: GroupContext, signer: any MLSSigner) throws -> MLSMessage {
         let tbs = FramedContentTBS(wireFormat: .publicMessage, content: content, context: context)
-        let signature = try suite.signWithLabel(privateKey: signer, label: "FramedContentTBS", content: tbs.tlsSerialized)
+        let signature = try suite.signWithLabel(signer: signer, label: "FramedContentTBS", content: tbs.tlsSerialized)
         let auth = FramedContentAuthData(signature: signature, confirmationTag: content.content.contentType == .commit ? hash() : nil)
         let tag: [UInt8]? = if case .member = content.sender { hash() } else { nil }
         return MLSMessage(body: .publicMessage(PublicMessage(content: content, auth: auth, membershipTag: tag)))
@@ -157,7 +157,7 @@ enum MessagesVectors {
                                    confirmedTranscriptHash: hash(), extensions: n % 2 == 0 ? [required] : [])
 
         var groupInfo = GroupInfo(groupContext: context, extensions: [externalPub], confirmationTag: hash(), signer: 0, signature: [])
-        try groupInfo.sign(suite: suite, signaturePrivateKey: alice.signaturePrivateKey)
+        try groupInfo.sign(suite: suite, signer: alice.signer)
 
         let groupSecrets = GroupSecrets(joinerSecret: hash(), pathSecret: n % 2 == 0 ? PathSecret(pathSecret: hash()) : nil,
                                         psks: (0..<n).map(psk))
@@ -174,9 +174,9 @@ enum MessagesVectors {
         }
 
         var updated = leaf(signatureKey: alice.keyPackage.leafNode.signatureKey, source: .update)
-        try updated.sign(suite: suite, signaturePrivateKey: alice.signaturePrivateKey, groupID: groupID, leafIndex: 0)
+        try updated.sign(suite: suite, signer: alice.signer, groupID: groupID, leafIndex: 0)
         var committed = leaf(signatureKey: alice.keyPackage.leafNode.signatureKey, source: .commit(parentHash: hash()))
-        try committed.sign(suite: suite, signaturePrivateKey: alice.signaturePrivateKey, groupID: groupID, leafIndex: 0)
+        try committed.sign(suite: suite, signer: alice.signer, groupID: groupID, leafIndex: 0)
 
         let add = Add(keyPackage: bob.keyPackage)
         let remove = Remove(removed: UInt32(n + 1))
@@ -211,9 +211,9 @@ enum MessagesVectors {
             external_init_proposal: HexBytes(ExternalInit(kemOutput: SystemRandom.bytes(32)).tlsSerialized),
             group_context_extensions_proposal: HexBytes(GroupContextExtensions(extensions: n == 0 ? [] : [required]).tlsSerialized),
             commit: HexBytes(commit.tlsSerialized),
-            public_message_application: HexBytes(try publicMessage(application, context: context, signer: alice.signaturePrivateKey).tlsSerialized),
-            public_message_proposal: HexBytes(try publicMessage(proposal, context: context, signer: alice.signaturePrivateKey).tlsSerialized),
-            public_message_commit: HexBytes(try publicMessage(commitContent, context: context, signer: alice.signaturePrivateKey).tlsSerialized),
+            public_message_application: HexBytes(try publicMessage(application, context: context, signer: alice.signer).tlsSerialized),
+            public_message_proposal: HexBytes(try publicMessage(proposal, context: context, signer: alice.signer).tlsSerialized),
+            public_message_commit: HexBytes(try publicMessage(commitContent, context: context, signer: alice.signer).tlsSerialized),
             private_message: HexBytes(MLSMessage(body: .privateMessage(privateMessage)).tlsSerialized))
     }
 

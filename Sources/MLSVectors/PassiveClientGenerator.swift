@@ -65,7 +65,7 @@ struct PassiveClientScenario {
         clients += 1
         let signature = suite.signature.generateKeyPair()
         return try KeyPackageBundle.generate(suite: suite, credential: credential ?? .basic(identity: Array("client-\(clients)".utf8)),
-                                             signaturePrivateKey: signature.privateKey, signaturePublicKey: signature.publicKey)
+                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
     }
 
     /// A fresh client that joins by the Welcome of the next commit.
@@ -178,7 +178,7 @@ struct PassiveClientScenario {
         guard let p = passive else { throw VectorCheckFailure("generator: no passive client") }
         return Case(cipher_suite: suite.id, external_psks: externalPSKs,
                     key_package: HexBytes(MLSMessage(body: .keyPackage(p.bundle.keyPackage)).tlsSerialized),
-                    signature_priv: HexBytes(p.bundle.signaturePrivateKey.unsafeCopiedBytes()),
+                    signature_priv: HexBytes((p.bundle.signer as? InMemorySigner)?.privateKey.unsafeCopiedBytes() ?? []),
                     encryption_priv: HexBytes(p.bundle.encryptionPrivateKey.unsafeCopiedBytes()),
                     init_priv: HexBytes(p.bundle.initPrivateKey.unsafeCopiedBytes()),
                     welcome: HexBytes(p.welcome), ratchet_tree: p.ratchetTree.map(HexBytes.init),

@@ -61,7 +61,7 @@ enum PassiveClientVectors {
         // Recorded long ago: lifetimes are not checked against today's clock.
         config.currentTime = { nil }
         let bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: SecretBytes(c.init_priv.bytes),
-                                      encryptionPrivateKey: SecretBytes(c.encryption_priv.bytes), signaturePrivateKey: SecretBytes(c.signature_priv.bytes))
+                                      encryptionPrivateKey: SecretBytes(c.encryption_priv.bytes), signer: try InMemorySigner(scheme: s.signature, privateKey: SecretBytes(c.signature_priv.bytes)))
         var group = try MLSGroup.join(welcome: try MLSMessage(tlsSerialized: c.welcome.bytes), keyPackage: bundle,
                                       ratchetTree: try c.ratchet_tree.map { try RatchetTreeNodes(tlsSerialized: $0.bytes) }, configuration: config)
         try check("initial epoch_authenticator", group.epochAuthenticator, c.initial_epoch_authenticator.bytes)

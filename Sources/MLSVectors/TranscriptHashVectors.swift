@@ -46,7 +46,7 @@ enum TranscriptHashVectors {
                 content: .commit(Commit(proposals: [], path: nil)))
             let context = GroupContext(version: .mls10, cipherSuite: s.id, groupID: content.groupID, epoch: content.epoch,
                                        treeHash: SystemRandom.bytes(s.kdfLength), confirmedTranscriptHash: SystemRandom.bytes(s.kdfLength), extensions: [])
-            let signature = try MessageProtection.sign(suite: s, content: content, wireFormat: .publicMessage, context: context, signingKey: signer.privateKey)
+            let signature = try MessageProtection.sign(suite: s, content: content, wireFormat: .publicMessage, context: context, signer: try InMemorySigner(scheme: s.signature, privateKey: signer.privateKey))
             // The confirmed hash covers only the signature, so the tag can be computed after it.
             var ac = AuthenticatedContent(wireFormat: .publicMessage, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
             let confirmed = TranscriptHash.confirmed(suite: s, interimBefore: interimBefore, commit: ac)

@@ -11,8 +11,8 @@ import MLSCrypto
 public struct TreeFixture: Sendable {
     /// A member's credentials and keys.
     public struct Member: Sendable {
-        /// The signature private key.
-        public let signatureKey: SecretBytes
+        /// Signs for the member's leaf.
+        public let signer: InMemorySigner
         /// The KeyPackage the member was added with.
         public let keyPackage: KeyPackage
         /// The KeyPackage's `init_key` private key.
@@ -67,16 +67,16 @@ public struct TreeFixture: Sendable {
 
     /// A new member with a signed KeyPackage.
     public static func makeMember(suite: CipherSuite, identity: [UInt8]) throws -> Member {
-        let sig = suite.signature.generateKeyPair()
+        let signer = InMemorySigner.generate(suite.signature)
         let enc = suite.hpke.generateKeyPair()
         let initKeys = suite.hpke.generateKeyPair()
-        var leaf = LeafNode(encryptionKey: enc.publicKey, signatureKey: sig.publicKey, credential: .basic(identity: identity),
+        var leaf = LeafNode(encryptionKey: enc.publicKey, signatureKey: signer.publicKey, credential: .basic(identity: identity),
                             capabilities: capabilities(suite), leafNodeSource: .keyPackage(Lifetime(notBefore: 0, notAfter: .max)),
                             extensions: [], signature: [])
-        try leaf.sign(suite: suite, signaturePrivateKey: sig.privateKey)
+        try leaf.sign(suite: suite, signer: signer)
         var kp = KeyPackage(cipherSuite: suite.id, initKey: initKeys.publicKey, leafNode: leaf, extensions: [], signature: [])
-        try kp.sign(suite: suite, signaturePrivateKey: sig.privateKey)
-        return Member(signatureKey: sig.privateKey, keyPackage: kp, initPrivateKey: initKeys.privateKey, leafNode: leaf, leafPrivateKey: enc.privateKey)
+        try kp.sign(suite: suite, signer: signer)
+        return Member(signer: signer, keyPackage: kp, initPrivateKey: initKeys.privateKey, leafNode: leaf, leafPrivateKey: enc.privateKey)
     }
 
     private var nextIdentity = 0
@@ -146,7 +146,7 @@ public struct TreeFixture: Sendable {
             nodeKeys[p.rawValue] = nil
             nodePathSecrets[p.rawValue] = nil
         }
-        let (creation, key) = try tree.createUpdatePath(from: leaf, signingKey: m.signatureKey, groupContext: groupContext(),
+        let (creation, key) = try tree.createUpdatePath(from: leaf, signer: m.signer, groupContext: groupContext(),
                                                         excluding: newMembers, sealing: sealing)
         for node in key.nodesWithKeys where !node.isLeaf { nodeKeys[node.rawValue] = key.privateKey(for: node) }
         for (node, secret) in creation.pathSecrets { nodePathSecrets[node.rawValue] = secret }

@@ -68,7 +68,7 @@ enum TreeKEMVectors {
                     // Our own UpdatePath from the same sender must be processable by every other member.
                     guard let senderPrivate = c.leaves_private.first(where: { $0.index == u.sender }) else { continue }
                     var committed = tree
-                    let created = try committed.createUpdatePath(from: sender, signingKey: SecretBytes(senderPrivate.signature_priv.bytes), groupContext: context)
+                    let created = try committed.createUpdatePath(from: sender, signer: try InMemorySigner(scheme: s.signature, privateKey: SecretBytes(senderPrivate.signature_priv.bytes)), groupContext: context)
                     for leaf in tree.memberLeaves where leaf != sender {
                         var copy = tree
                         guard var key = states[leaf.rawValue] else { continue }
@@ -95,7 +95,7 @@ enum TreeKEMVectors {
                     let m = try f.member(at: leaf)
                     return LeafPrivate(
                         index: leaf.rawValue, encryption_priv: HexBytes(m.leafPrivateKey.unsafeCopiedBytes()),
-                        signature_priv: HexBytes(m.signatureKey.unsafeCopiedBytes()),
+                        signature_priv: HexBytes(m.signer.privateKey.unsafeCopiedBytes()),
                         path_secrets: f.knownAncestors(of: leaf).compactMap { node in
                             f.nodePathSecrets[node.rawValue].map { PathSecret(node: node.rawValue, path_secret: HexBytes($0.unsafeCopiedBytes())) }
                         })
@@ -105,7 +105,7 @@ enum TreeKEMVectors {
                 var paths: [UpdatePathCase] = []
                 for sender in leaves.prefix(3) {
                     var committed = tree
-                    let created = try committed.createUpdatePath(from: sender, signingKey: try f.member(at: sender).signatureKey, groupContext: context)
+                    let created = try committed.createUpdatePath(from: sender, signer: try f.member(at: sender).signer, groupContext: context)
                     var secrets = [HexBytes?](repeating: nil, count: Int(tree.leafCount))
                     for leaf in leaves where leaf != sender {
                         var copy = tree

@@ -50,7 +50,7 @@ enum TreeOperationsVectors {
             var update = try f.member(at: LeafIndex(3)).leafNode
             update.encryptionKey = s.hpke.generateKeyPair().publicKey
             update.leafNodeSource = .update
-            try update.sign(suite: s, signaturePrivateKey: f.member(at: LeafIndex(3)).signatureKey, groupID: f.groupID, leafIndex: 3)
+            try update.sign(suite: s, signer: f.member(at: LeafIndex(3)).signer, groupID: f.groupID, leafIndex: 3)
             let proposals: [(Proposal, UInt32)] = [
                 (.add(Add(keyPackage: newcomer.keyPackage)), 0),
                 (.update(Update(leafNode: update)), 3),

@@ -47,7 +47,7 @@ enum WelcomeVectors {
     struct Joiner {
         var keyPackage: KeyPackage
         var initPrivateKey: SecretBytes
-        var signaturePrivateKey: SecretBytes
+        var signer: any MLSSigner
     }
 
     /// A fresh, validly signed KeyPackage for `suite` (RFC 9420 §10).
@@ -61,10 +61,10 @@ enum WelcomeVectors {
             capabilities: Capabilities(versions: [.mls10], cipherSuites: [suite.id], extensions: [], proposals: [], credentials: [.basic]),
             leafNodeSource: .keyPackage(Lifetime(notBefore: now - 3600, notAfter: now + 90 * 86400)),
             extensions: [], signature: [])
-        try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivate)
+        try leaf.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: signaturePrivate))
         var keyPackage = KeyPackage(cipherSuite: suite.id, initKey: initKey.publicKey, leafNode: leaf, extensions: [], signature: [])
-        try keyPackage.sign(suite: suite, signaturePrivateKey: signaturePrivate)
-        return Joiner(keyPackage: keyPackage, initPrivateKey: initKey.privateKey, signaturePrivateKey: signaturePrivate)
+        try keyPackage.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: signaturePrivate))
+        return Joiner(keyPackage: keyPackage, initPrivateKey: initKey.privateKey, signer: try InMemorySigner(scheme: suite.signature, privateKey: signaturePrivate))
     }
 
     /// A random but well-formed GroupContext of `suite` (hash-length tree and transcript hashes).
@@ -86,7 +86,7 @@ enum WelcomeVectors {
         let joinerSecret = SecretBytes(randomCount: suite.kdfLength)
         let epoch = try KeyScheduleEpoch.derive(suite: suite, joinerSecret: joinerSecret, pskSecret: nil, groupContext: context.tlsSerialized)
         let groupInfo = try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: [], epoch: epoch,
-                                                          signer: 0, signaturePrivateKey: signer.privateKey)
+                                                          signerLeaf: 0, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey))
         // Path secrets are optional; include one for some recipients so both encodings occur.
         func secrets(pathSecret: Bool) -> GroupSecrets {
             GroupSecrets(joinerSecret: joinerSecret.unsafeCopiedBytes(),

@@ -305,7 +305,7 @@ struct MailboxStory {
     func keyPackage(for name: String) throws -> KeyPackageBundle {
         guard let person = people[name] else { throw DemoFailure(expectation: "\(name) is in the cast") }
         return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signaturePrivateKey: person.signature.privateKey, signaturePublicKey: person.signature.publicKey)
+                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: person.signature.privateKey))
     }
 
     /// `name`'s state of the group.

@@ -38,7 +38,7 @@ struct InteropClient {
 
     func bundle() throws -> KeyPackageBundle {
         try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: identity),
-                                      signaturePrivateKey: signature.privateKey, signaturePublicKey: signature.publicKey)
+                                      signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
     }
 }
 

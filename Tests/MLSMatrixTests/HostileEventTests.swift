@@ -18,7 +18,7 @@ import Testing
         let client = MatrixMLSClient(api: MatrixAPI(baseURL: "http://127.0.0.1:9"), session: session, store: store, suite: suite, signature: keys)
         let room = "!room"
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(session.userID.utf8)),
-                                                   signaturePrivateKey: keys.privateKey, signaturePublicKey: keys.publicKey)
+                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: keys.privateKey))
         let group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
         await client.install(room: room, group: try PersistentGroup(store: store, new: group))
         let before = await client.epochAuthenticator(of: room)

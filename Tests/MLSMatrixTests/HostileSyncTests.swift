@@ -26,7 +26,7 @@ struct Fixture {
     /// A KeyPackage of the citizen whose private keys are in the citizen's store.
     func storedKeyPackage() throws -> KeyPackageBundle {
         let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array(Self.citizenID.utf8)),
-                                                   signaturePrivateKey: keys.privateKey, signaturePublicKey: keys.publicKey)
+                                                   signer: try InMemorySigner(scheme: Self.suite.signature, privateKey: keys.privateKey))
         var batch = StorageBatch()
         batch.putKeyPackages.append(try store.keyPackageWrite(bundle))
         try store.backend.write(batch)
@@ -37,7 +37,7 @@ struct Fixture {
     static func authorityGroup(room: String, adding keyPackage: KeyPackage) throws -> (group: MLSGroup, welcome: MLSMessage) {
         let sig = suite.signature.generateKeyPair()
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(authorityID.utf8)),
-                                                   signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
         var group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
         let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
         _ = try group.process(out.commit)
@@ -138,7 +138,7 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         let bundle = try f.storedKeyPackage()
         let (_, welcome) = try Fixture.authorityGroup(room: room, adding: bundle.keyPackage)
         let foreign = try KeyPackageBundle.generate(suite: Fixture.suite, credential: .basic(identity: Array("@other:localhost".utf8)),
-                                                    signaturePrivateKey: f.keys.privateKey, signaturePublicKey: f.keys.publicKey)
+                                                    signer: try InMemorySigner(scheme: .ed25519, privateKey: f.keys.privateKey))
         let (_, notOurs) = try Fixture.authorityGroup(room: room, adding: foreign.keyPackage)
         func event(_ w: MLSMessage, room: String) -> JSONObject {
             ["type": MatrixMLSClient.welcomeType, "sender": Fixture.authorityID,

@@ -204,7 +204,7 @@ struct DeliveryTests {
         var proposals: [Proposal] = try (0..<299).map { i in
             let sig = suite.signature.generateKeyPair()
             let kp = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("offline-\(i)".utf8)),
-                                                   signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
             return .add(Add(keyPackage: kp.keyPackage))
         }
         proposals.append(.add(Add(keyPackage: claimed.keyPackage)))

@@ -14,7 +14,7 @@ struct Cast {
     static func bundle(_ name: String, suite: CipherSuite) throws -> KeyPackageBundle {
         let sig = suite.signature.generateKeyPair()
         return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
     }
 
     /// A group of `count` members, all merged into epoch 1.
@@ -318,5 +318,37 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         try backend.write(batch)
         try backend.checkpoint()
         #expect(!(try fileContains(path, secret)))
+    }
+}
+
+/// A group whose signer keeps its key outside MLSKit is stored without a signature key, and
+/// cannot be restored without its signer.
+@Suite struct ExternalSignerStoreTests {
+    final class Device: MLSSigner {
+        let scheme = SignatureScheme.ed25519
+        let publicKey: [UInt8]
+        private let key: SecretBytes
+        init() { (key, publicKey) = SignatureScheme.ed25519.generateKeyPair() }
+        func sign(_ message: [UInt8]) throws -> [UInt8] { try scheme.sign(message, privateKey: key) }
+    }
+
+    @Test func restoreNeedsTheSigner() throws {
+        let suite = CipherSuite(id: 1)!
+        let device = Device()
+        let client = try MLSClient(credential: .basic(identity: Array("authority".utf8)), signer: device, suite: suite)
+        let group = try client.createGroup(groupID: Array("hsm-group".utf8))
+        let backend = InMemoryStorage()
+        let writer = try GroupStore(backend: backend, signer: device)
+        try writer.save(group, relativeTo: nil)
+        // The record holds no signature key, so without the signer the state is refused…
+        let bare = try GroupStore(backend: backend)
+        #expect(throws: GroupStateError.signerRequired) { try bare.loadGroup(group.groupID) }
+        // …and with it, the restored group signs through the device.
+        var restored = try #require(try GroupStore(backend: backend, signer: device).loadGroup(group.groupID))
+        #expect(restored.epochAuthenticator == group.epochAuthenticator)
+        _ = try restored.commit()
+        // A store handed another client's signer is refused rather than signing under the wrong key.
+        let other = try GroupStore(backend: backend, signer: Device())
+        #expect(throws: GroupStateError.self) { try other.loadGroup(group.groupID) }
     }
 }

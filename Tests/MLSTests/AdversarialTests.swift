@@ -13,7 +13,7 @@ import Testing
     static func bundle(_ name: String) throws -> KeyPackageBundle {
         let k = suite.signature.generateKeyPair()
         return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signaturePrivateKey: k.privateKey, signaturePublicKey: k.publicKey)
+                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey))
     }
 
     /// A "group" made up by an outsider: any tree and context it likes, a GroupInfo signed by a
@@ -43,7 +43,7 @@ import Testing
                 Extension(extensionType: .externalPub, extensionData: ExternalPub(externalPub: try epochSecrets.externalKeyPair().publicKey).tlsSerialized),
             ]
             info = try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: extensions, epoch: epochSecrets,
-                                                     signer: 0, signaturePrivateKey: attacker.signaturePrivateKey)
+                                                     signerLeaf: 0, signer: attacker.signer)
         }
 
         /// The Welcome sealed to the victim's published KeyPackage.
@@ -125,8 +125,7 @@ import Testing
         }
         // Control: the removed member's own identity coming back (resynchronisation) is accepted.
         let back = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array("citizen".utf8)),
-                                                 signaturePrivateKey: t.bundles[1].signaturePrivateKey,
-                                                 signaturePublicKey: t.bundles[1].keyPackage.leafNode.signatureKey)
+                                                 signer: t.bundles[1].signer)
         let (rejoined, resync) = try MLSGroup.externalJoin(groupInfo: info, keyPackage: back, removing: LeafIndex(1))
         #expect(try t.groups[0].process(resync).content.commit?.removedSelf == false)
         #expect(try t.groups[1].process(resync).content.commit?.removedSelf == true)
@@ -139,8 +138,7 @@ import Testing
         let t = try Trio()
         let info = try t.groups[0].groupInfo()
         let twin = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array("citizen".utf8)),
-                                                 signaturePrivateKey: t.bundles[1].signaturePrivateKey,
-                                                 signaturePublicKey: t.bundles[1].keyPackage.leafNode.signatureKey)
+                                                 signer: t.bundles[1].signer)
         #expect(Self.error { _ = try MLSGroup.externalJoin(groupInfo: info, keyPackage: twin) } == .leafNode(.duplicateSignatureKey))
         // Removing that leaf in the same commit (resynchronisation) is the valid form.
         _ = try MLSGroup.externalJoin(groupInfo: info, keyPackage: twin, removing: LeafIndex(1))
@@ -154,7 +152,7 @@ import Testing
         // Same identity, so the successor rule holds; the path is what is wrong.
         let key = Self.suite.signature.generateKeyPair()
         let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array("citizen".utf8)),
-                                                   signaturePrivateKey: key.privateKey, signaturePublicKey: key.publicKey)
+                                                   signer: try InMemorySigner(scheme: Self.suite.signature, privateKey: key.privateKey))
         let (_, commit) = try MLSGroup.externalJoin(groupInfo: info, keyPackage: bundle, removing: LeafIndex(1))
         guard case var .publicMessage(pm) = commit.body, case var .commit(c) = pm.content.content, var path = c.path else {
             Issue.record("expected an external commit with a path"); return
@@ -163,7 +161,7 @@ import Testing
         c.path = path
         pm.content.content = .commit(c)
         let forged = MLSMessage(body: .publicMessage(try MessageProtection.protectPublic(
-            suite: Self.suite, content: pm.content, context: t.groups[0].context, signingKey: key.privateKey,
+            suite: Self.suite, content: pm.content, context: t.groups[0].context, signer: try InMemorySigner(scheme: Self.suite.signature, privateKey: key.privateKey),
             confirmationTag: pm.auth.confirmationTag, membershipKey: nil)))
         for i in 0..<3 {
             let before = GroupTestKit.Snapshot(t.groups[i])
@@ -242,8 +240,7 @@ import Testing
         let many = (0..<300).map { ExtensionType(rawValue: UInt16(0x1000 + $0)) }
         var caps = KeyPackageBundle.defaultCapabilities(suite: suite, credential: .basic(identity: Array("x".utf8)))
         caps.extensions = many
-        let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("x".utf8)), signaturePrivateKey: key.privateKey,
-                                                   signaturePublicKey: key.publicKey, capabilities: caps)
+        let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("x".utf8)), signer: try InMemorySigner(scheme: suite.signature, privateKey: key.privateKey), capabilities: caps)
         let context = GroupContext(cipherSuite: suite.id, groupID: [1], epoch: 0, treeHash: [], confirmedTranscriptHash: [], extensions: [])
         let validator = LeafNodeValidator(suite: suite, groupContext: context)
         #expect(validator.checkContent(bundle.keyPackage.leafNode, expectedSource: nil) == .limitExceeded(.capabilityEntries))

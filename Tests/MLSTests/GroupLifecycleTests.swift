@@ -20,7 +20,7 @@ import Testing
             // A new suite needs a signature key of that suite.
             let sig = suite == self.suite ? signature : suite.signature.generateKeyPair()
             return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(identity.utf8)),
-                                                 signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                                 signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
         }
     }
 
@@ -114,7 +114,7 @@ import Testing
         // Proposals from external senders are refused unless the application opts in.
         creator.configuration.rules = DefaultGroupRules(acceptsExternalSenderProposals: true)
         joined.configuration.rules = DefaultGroupRules(acceptsExternalSenderProposals: true)
-        let message = try MLSGroup.externalProposal(.remove(Remove(removed: 1)), groupContext: creator.context, senderIndex: 0, signingKey: ds.privateKey)
+        let message = try MLSGroup.externalProposal(.remove(Remove(removed: 1)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: ds.privateKey))
         _ = try creator.process(message)
         _ = try joined.process(message)
         let commit = try creator.commit()
@@ -123,7 +123,7 @@ import Testing
         #expect(creator.members == [LeafIndex(0)])
         // An external sender that is not listed is refused.
         let stranger = CipherSuite(id: 1)!.signature.generateKeyPair()
-        let forged = try MLSGroup.externalProposal(.remove(Remove(removed: 0)), groupContext: creator.context, senderIndex: 0, signingKey: stranger.privateKey)
+        let forged = try MLSGroup.externalProposal(.remove(Remove(removed: 0)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: stranger.privateKey))
         #expect(throws: GroupError.framing(.invalidSignature)) { try creator.process(forged) }
     }
 

@@ -46,8 +46,7 @@ enum GroupTestKit {
         /// A fresh KeyPackage (new init and encryption keys, the client's signature key).
         func bundle(suite s: CipherSuite? = nil, capabilities: Capabilities? = nil, lifetime: Lifetime? = nil,
                     leafExtensions: [Extension] = []) throws -> KeyPackageBundle {
-            try KeyPackageBundle.generate(suite: s ?? suite, credential: credential, signaturePrivateKey: signature.privateKey,
-                                          signaturePublicKey: signature.publicKey, capabilities: capabilities, lifetime: lifetime,
+            try KeyPackageBundle.generate(suite: s ?? suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey), capabilities: capabilities, lifetime: lifetime,
                                           leafExtensions: leafExtensions)
         }
     }

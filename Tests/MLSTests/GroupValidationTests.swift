@@ -100,10 +100,10 @@ import Testing
         /// Signs `content` with `signingKey` and frames it with member `s`'s epoch keys: a
         /// PublicMessage with membership tag (for member senders), or a PrivateMessage under the
         /// next key of the sender's handshake ratchet.
-        func frame(_ content: FramedContent, signingKey: SecretBytes, by s: Int, wireFormat: WireFormat? = nil) throws -> MLSMessage {
+        func frame(_ content: FramedContent, signer: any MLSSigner, by s: Int, wireFormat: WireFormat? = nil) throws -> MLSMessage {
             let g = groups[s]
             let wf = wireFormat ?? g.handshakeWireFormat
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: wf, context: g.context, signingKey: signingKey)
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: wf, context: g.context, signer: signer)
             let auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
             if wf == .privateMessage {
                 var tree = g.secretTree
@@ -115,12 +115,12 @@ import Testing
         }
 
         /// A proposal as member `s` would send it, with optional deviations.
-        func forgeProposal(from s: Int, _ proposal: Proposal, sender: Sender? = nil, signingKey: SecretBytes? = nil, wireFormat: WireFormat? = nil,
+        func forgeProposal(from s: Int, _ proposal: Proposal, sender: Sender? = nil, signer: (any MLSSigner)? = nil, wireFormat: WireFormat? = nil,
                            epoch: UInt64? = nil, groupID: [UInt8]? = nil) throws -> MLSMessage {
             let g = groups[s]
             let content = FramedContent(groupID: groupID ?? g.groupID, epoch: epoch ?? g.epoch, sender: sender ?? .member(g.myLeaf),
                                         authenticatedData: [], content: .proposal(proposal))
-            return try frame(content, signingKey: signingKey ?? g.signaturePrivateKey, by: s, wireFormat: wireFormat)
+            return try frame(content, signer: signer ?? g.signer, by: s, wireFormat: wireFormat)
         }
 
         /// A commit by member `s` over `items`, built as `MLSGroup.commit` builds one but with the
@@ -152,7 +152,7 @@ import Testing
             if path {
                 var provisional = next.context
                 provisional.epoch = g.epoch + 1
-                let (creation, _) = try next.tree.createUpdatePath(from: me, signingKey: g.signaturePrivateKey, groupContext: provisional, excluding: newLeaves)
+                let (creation, _) = try next.tree.createUpdatePath(from: me, signer: g.signer, groupContext: provisional, excluding: newLeaves)
                 updatePath = creation.updatePath
                 commitSecret = creation.commitSecret
                 if let editPath, var p = updatePath {
@@ -163,7 +163,7 @@ import Testing
             let content = FramedContent(groupID: g.groupID, epoch: g.epoch, sender: .member(me), authenticatedData: [],
                                         content: .commit(Commit(proposals: items, path: updatePath)))
             let wf = g.handshakeWireFormat
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: wf, context: g.context, signingKey: g.signaturePrivateKey)
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: wf, context: g.context, signer: g.signer)
             var auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
             let ac = AuthenticatedContent(wireFormat: wf, content: content, auth: auth)
             var withPSKs = next
@@ -183,11 +183,11 @@ import Testing
 
         /// A PublicMessage with its content edited, re-signed with `signingKey` and re-MACed with
         /// member `s`'s membership key (the MAC is added only for member senders).
-        func resigned(_ message: MLSMessage, by s: Int, signingKey: SecretBytes, edit: (inout FramedContent) -> Void) throws -> MLSMessage {
+        func resigned(_ message: MLSMessage, by s: Int, signer: any MLSSigner, edit: (inout FramedContent) -> Void) throws -> MLSMessage {
             guard case var .publicMessage(pm) = message.body else { throw GroupError.unexpectedWireFormat }
             edit(&pm.content)
             let g = groups[s]
-            pm.auth.signature = try MessageProtection.sign(suite: suite, content: pm.content, wireFormat: .publicMessage, context: g.context, signingKey: signingKey)
+            pm.auth.signature = try MessageProtection.sign(suite: suite, content: pm.content, wireFormat: .publicMessage, context: g.context, signer: signer)
             return MLSMessage(body: .publicMessage(try MessageProtection.framePublic(
                 suite: suite, content: pm.content, auth: pm.auth, context: g.context, membershipKey: g.epochSecrets.membershipKey)))
         }
@@ -199,7 +199,7 @@ import Testing
             leaf.encryptionKey = suite.hpke.generateKeyPair().publicKey
             leaf.leafNodeSource = .update
             edit(&leaf)
-            try leaf.sign(suite: suite, signaturePrivateKey: g.signaturePrivateKey, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
+            try leaf.sign(suite: suite, signer: g.signer, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
             return leaf
         }
 
@@ -322,7 +322,7 @@ import Testing
     @Test(arguments: [HandshakeFraming.publicMessage, .privateMessage])
     func badSignature(_ framing: HandshakeFraming) throws {
         var f = try Fixture(framing: framing)
-        let m = try f.forgeProposal(from: 0, .remove(Remove(removed: 3)), signingKey: f.groups[2].signaturePrivateKey)
+        let m = try f.forgeProposal(from: 0, .remove(Remove(removed: 3)), signer: f.groups[2].signer)
         f.expectRejected(m, from: 0, .framing(.invalidSignature))
         // The receivers' handshake ratchets did not advance: member 0's next real message,
         // under the very key the forgery used, is accepted.
@@ -332,7 +332,7 @@ import Testing
     @Test func commitWithBadSignature() throws {
         var f = try Fixture()
         let out = try f.groups[0].commit()
-        let m = try f.resigned(out.commit, by: 0, signingKey: f.groups[1].signaturePrivateKey) { _ in }
+        let m = try f.resigned(out.commit, by: 0, signer: f.groups[1].signer) { _ in }
         f.expectRejected(m, from: 0, .framing(.invalidSignature))
         try f.expectStillWorks()
     }
@@ -349,7 +349,7 @@ import Testing
         var f = try Fixture()
         let g = f.groups[1]
         let content = FramedContent(groupID: g.groupID, epoch: g.epoch, sender: .member(g.myLeaf), authenticatedData: [], content: .application([1, 2, 3]))
-        let signature = try MessageProtection.sign(suite: f.suite, content: content, wireFormat: .publicMessage, context: g.context, signingKey: g.signaturePrivateKey)
+        let signature = try MessageProtection.sign(suite: f.suite, content: content, wireFormat: .publicMessage, context: g.context, signer: g.signer)
         let auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
         let tag = f.suite.mac(key: g.epochSecrets.membershipKey, data: MessageProtection.tbm(content, auth: auth, context: g.context))
         let m = MLSMessage(body: .publicMessage(PublicMessage(content: content, auth: auth, membershipTag: tag)))
@@ -526,8 +526,7 @@ import Testing
                 return try client.bundle(capabilities: Capabilities(versions: [.mls10], cipherSuites: [1], extensions: [], proposals: [], credentials: [.x509])).keyPackage
             case .credentialRefused:
                 // The default credential policy accepts no X.509 credential without trust anchors (§5.3.1).
-                return try KeyPackageBundle.generate(suite: suite, credential: .x509(certificates: [[0x30, 0x00]]), signaturePrivateKey: key,
-                                                     signaturePublicKey: client.signature.publicKey).keyPackage
+                return try KeyPackageBundle.generate(suite: suite, credential: .x509(certificates: [[0x30, 0x00]]), signer: try InMemorySigner(scheme: suite.signature, privateKey: key)).keyPackage
             default: break
             }
             var kp = try client.bundle().keyPackage
@@ -540,10 +539,10 @@ import Testing
             case .leafSignature: kp.leafNode.signature[0] ^= 1
             case .leafSource:
                 kp.leafNode.leafNodeSource = .update
-                try kp.leafNode.sign(suite: suite, signaturePrivateKey: key, groupID: [], leafIndex: 0)
+                try kp.leafNode.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: key), groupID: [], leafIndex: 0)
             default: break
             }
-            try kp.sign(suite: suite, signaturePrivateKey: key)
+            try kp.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: key))
             return kp
         }
     }
@@ -597,7 +596,7 @@ import Testing
             }
         }
         if defect == .signedForAnotherLeaf {
-            try leaf.sign(suite: f.suite, signaturePrivateKey: f.groups[1].signaturePrivateKey, groupID: f.groups[1].groupID, leafIndex: 2)
+            try leaf.sign(suite: f.suite, signer: f.groups[1].signer, groupID: f.groups[1].groupID, leafIndex: 2)
         }
         let m = try f.forgeProposal(from: 1, .update(Update(leafNode: leaf)))
         f.expectRejected(m, from: 1, defect.expected)
@@ -642,7 +641,7 @@ import Testing
         let g = f.groups[0]
         let m = try f.forgeCommit(from: 0, []) { path in
             path.leafNode.credential = .basic(identity: Array("mallory".utf8))
-            try path.leafNode.sign(suite: f.suite, signaturePrivateKey: g.signaturePrivateKey, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
+            try path.leafNode.sign(suite: f.suite, signer: g.signer, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
         }
         f.expectRejected(m, from: 0, .treeKEM(.invalidLeafNode(.invalidSuccessorCredential)))
         try f.expectStillWorks()
@@ -659,7 +658,7 @@ import Testing
                             configure: { _, c in c.rules = DefaultGroupRules(acceptsExternalSenderProposals: true) })
         }
         func proposal(_ p: Proposal, index: UInt32 = 0, key: SecretBytes? = nil) throws -> MLSMessage {
-            try f.forgeProposal(from: 0, p, sender: .external(senderIndex: index), signingKey: key ?? ds.signature.privateKey, wireFormat: .publicMessage)
+            try f.forgeProposal(from: 0, p, sender: .external(senderIndex: index), signer: try InMemorySigner(scheme: .ed25519, privateKey: key ?? ds.signature.privateKey), wireFormat: .publicMessage)
         }
     }
 
@@ -668,7 +667,7 @@ import Testing
         var x = try ExternalSenderFixture()
         let bundle = try GroupTestKit.Client("zed").bundle()
         let m = try MLSGroup.externalProposal(.add(Add(keyPackage: bundle.keyPackage)), groupContext: x.f.groups[0].context,
-                                              senderIndex: 0, signingKey: x.ds.signature.privateKey)
+                                              senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: x.ds.signature.privateKey))
         for i in 0..<3 { #expect(try x.f.groups[i].process(m).sender == .external(senderIndex: 0)) }
         let out = try x.f.groups[1].commit()
         for i in [0, 2] { _ = try x.f.groups[i].process(out.commit) }
@@ -684,7 +683,7 @@ import Testing
         // Without the extension there are no external senders at all.
         var plain = try Fixture(3)
         let n = try plain.forgeProposal(from: 0, .remove(Remove(removed: 2)), sender: .external(senderIndex: 0),
-                                        signingKey: x.ds.signature.privateKey, wireFormat: .publicMessage)
+                                        signer: try InMemorySigner(scheme: .ed25519, privateKey: x.ds.signature.privateKey), wireFormat: .publicMessage)
         plain.expectRejected(n, from: nil, .invalidSender(.noSuchExternalSender(0)))
         try x.f.expectStillWorks()
         try plain.expectStillWorks()
@@ -711,7 +710,7 @@ import Testing
         let content = FramedContent(groupID: g.groupID, epoch: g.epoch, sender: .external(senderIndex: 0), authenticatedData: [],
                                     content: .commit(Commit(proposals: [], path: nil)))
         let m = MLSMessage(body: .publicMessage(try MessageProtection.protectPublic(
-            suite: x.f.suite, content: content, context: g.context, signingKey: x.ds.signature.privateKey,
+            suite: x.f.suite, content: content, context: g.context, signer: try InMemorySigner(scheme: .ed25519, privateKey: x.ds.signature.privateKey),
             confirmationTag: [UInt8](repeating: 0, count: 32), membershipKey: nil)))
         x.f.expectRejected(m, from: nil, .invalidSender(.externalSenderMayOnlyPropose))
         try x.f.expectStillWorks()
@@ -778,7 +777,7 @@ import Testing
         var f = try Fixture(3)
         let outsider = GroupTestKit.Client("zed")
         let m = try f.forgeProposal(from: 0, .remove(Remove(removed: 2)), sender: .newMemberProposal,
-                                    signingKey: outsider.signature.privateKey, wireFormat: .publicMessage)
+                                    signer: try InMemorySigner(scheme: .ed25519, privateKey: outsider.signature.privateKey), wireFormat: .publicMessage)
         f.expectRejected(m, from: nil, .invalidSender(.newMemberProposalNotAdd))
         try f.expectStillWorks()
     }
@@ -1024,7 +1023,7 @@ import Testing
             case .pathLength: path.nodes.removeLast()
             case .ciphertextCount: path.nodes[0].encryptedPathSecret.append(path.nodes[0].encryptedPathSecret[0])
             }
-            try path.leafNode.sign(suite: alice.suite, signaturePrivateKey: alice.signaturePrivateKey, groupID: alice.groupID, leafIndex: 0)
+            try path.leafNode.sign(suite: alice.suite, signer: alice.signer, groupID: alice.groupID, leafIndex: 0)
         }
         let expected: GroupError = switch defect {
         case .leafSourceUpdate: .treeKEM(.invalidLeafNode(.wrongSource(expected: .commit)))
@@ -1069,7 +1068,7 @@ import Testing
             try edit(&c)
             pm.content.content = .commit(c)
             pm.auth.signature = try MessageProtection.sign(suite: f.suite, content: pm.content, wireFormat: .publicMessage,
-                                                           context: f.groups[0].context, signingKey: bundle.signaturePrivateKey)
+                                                           context: f.groups[0].context, signer: bundle.signer)
             return MLSMessage(body: .publicMessage(pm))
         }
 
@@ -1183,13 +1182,13 @@ import Testing
 
     /// Rebuilds a Welcome for `bundle` around an edited GroupInfo, re-signed by `signer` (nil:
     /// left with its old signature), re-encrypted under the original secrets.
-    static func rebuild(_ message: MLSMessage, for bundle: KeyPackageBundle, signer: SecretBytes?, edit: (inout GroupInfo) throws -> Void) throws -> MLSMessage {
+    static func rebuild(_ message: MLSMessage, for bundle: KeyPackageBundle, signer: (any MLSSigner)?, edit: (inout GroupInfo) throws -> Void) throws -> MLSMessage {
         guard case let .welcome(w) = message.body else { throw GroupError.unexpectedWireFormat }
         let suite = try WelcomeCrypto.suite(of: w)
         let secrets = try WelcomeCrypto.decryptGroupSecrets(w, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey)
         var info = try WelcomeCrypto.decryptGroupInfo(w, joinerSecret: secrets.joinerSecret, pskSecret: nil)
         try edit(&info)
-        if let signer { try info.sign(suite: suite, signaturePrivateKey: signer) }
+        if let signer { try info.sign(suite: suite, signer: signer) }
         let welcomeSecret = try KeyScheduleEpoch.welcomeSecret(suite: suite, joinerSecret: secrets.joinerSecret, pskSecret: nil)
         let encryptedInfo = try WelcomeCrypto.encryptGroupInfo(suite: suite, groupInfo: info, welcomeSecret: welcomeSecret)
         let groupSecrets = GroupSecrets(joinerSecret: secrets.joinerSecret.unsafeCopiedBytes(),
@@ -1207,7 +1206,7 @@ import Testing
         let out = try f.groups[0].commit(CommitOptions(proposals: [.add(Add(keyPackage: invited.keyPackage))]))
         try f.groups[0].mergePendingCommit()
         let welcome = try #require(out.welcome)
-        let forged = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signaturePrivateKey) { info in
+        let forged = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signer) { info in
             let data = try #require(info.extensions.data(for: .ratchetTree))
             let tree = Self.tamper(try RatchetTreeNodes(tlsSerialized: data))
             info.extensions = info.extensions.map { $0.extensionType == .ratchetTree ? Extension(extensionType: .ratchetTree, extensionData: tree.tlsSerialized) : $0 }
@@ -1216,7 +1215,7 @@ import Testing
         let unsigned = try Self.rebuild(welcome, for: invited, signer: nil) { info in info.groupContext.epoch += 1 }
         #expect(GroupTestKit.error { try MLSGroup.join(welcome: unsigned, keyPackage: invited) } == .welcome(.invalidGroupInfoSignature))
         // Control: the rebuilding itself is faithful.
-        let faithful = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signaturePrivateKey) { _ in }
+        let faithful = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signer) { _ in }
         #expect(try MLSGroup.join(welcome: faithful, keyPackage: invited).epochAuthenticator == f.groups[0].epochAuthenticator)
     }
 

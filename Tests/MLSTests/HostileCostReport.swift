@@ -17,8 +17,7 @@ import Testing
 
     static func bundle(_ name: String, capabilities: Capabilities? = nil, leafExtensions: [Extension] = []) throws -> KeyPackageBundle {
         let k = suite.signature.generateKeyPair()
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signaturePrivateKey: k.privateKey,
-                                             signaturePublicKey: k.publicKey, capabilities: capabilities, leafExtensions: leafExtensions)
+        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey), capabilities: capabilities, leafExtensions: leafExtensions)
     }
 
     /// An outsider's own group: any tree and epoch, GroupInfo signed by leaf 0, honest tree hash
@@ -41,7 +40,7 @@ import Testing
                 suite: suite, groupContext: context,
                 extensions: [Extension(extensionType: .ratchetTree, extensionData: treeNodes.tlsSerialized),
                              Extension(extensionType: .externalPub, extensionData: ExternalPub(externalPub: try secrets.externalKeyPair().publicKey).tlsSerialized)],
-                epoch: secrets, signer: 0, signaturePrivateKey: attacker.signaturePrivateKey)
+                epoch: secrets, signerLeaf: 0, signer: attacker.signer)
             let encrypted = try WelcomeCrypto.encryptGroupInfo(suite: suite, groupInfo: info, welcomeSecret: secrets.welcomeSecret)
             let groupSecrets = try WelcomeCrypto.encryptGroupSecrets(
                 suite: suite, recipients: [(victim.keyPackage, GroupSecrets(joinerSecret: joinerSecret.unsafeCopiedBytes(), pathSecret: nil, psks: []))],

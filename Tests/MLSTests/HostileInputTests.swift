@@ -36,7 +36,7 @@ import Testing
         let suite = CipherSuite(id: 1)!
         func bundle(_ name: String) throws -> KeyPackageBundle {
             let k = suite.signature.generateKeyPair()
-            return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signaturePrivateKey: k.privateKey, signaturePublicKey: k.publicKey)
+            return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey))
         }
         var alice = try MLSGroup.create(suite: suite, groupID: [1, 2, 3], creator: try bundle("alice"))
         let b = try bundle("bob"), c = try bundle("carol")

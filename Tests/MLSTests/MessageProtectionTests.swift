@@ -32,7 +32,7 @@ import Testing
         var proposal: MLSContent { .proposal(.remove(Remove(removed: 0))) }
 
         func publicMessage() throws -> PublicMessage {
-            try MessageProtection.protectPublic(suite: suite, content: framed(proposal), context: context, signingKey: signer.privateKey,
+            try MessageProtection.protectPublic(suite: suite, content: framed(proposal), context: context, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey),
                                                 confirmationTag: nil, membershipKey: membershipKey)
         }
 
@@ -41,7 +41,7 @@ import Testing
         }
 
         func privateMessage(_ content: MLSContent, sender tree: inout SecretTree) throws -> PrivateMessage {
-            try MessageProtection.protectPrivate(suite: suite, content: framed(content), context: context, signingKey: signer.privateKey,
+            try MessageProtection.protectPrivate(suite: suite, content: framed(content), context: context, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey),
                                                  confirmationTag: nil, secretTree: &tree, senderDataSecret: senderDataSecret, paddingLength: 3)
         }
 
@@ -96,7 +96,7 @@ import Testing
         let f = Fixture(1)
         #expect(throws: FramingError.applicationDataInPublicMessage) {
             try MessageProtection.protectPublic(suite: f.suite, content: f.framed(.application([1])), context: f.context,
-                                                signingKey: f.signer.privateKey, confirmationTag: nil, membershipKey: f.membershipKey)
+                                                signer: try InMemorySigner(scheme: f.suite.signature, privateKey: f.signer.privateKey), confirmationTag: nil, membershipKey: f.membershipKey)
         }
     }
 
@@ -104,7 +104,7 @@ import Testing
         let f = Fixture(1)
         #expect(throws: FramingError.confirmationTagPresence) {
             try MessageProtection.protectPublic(suite: f.suite, content: f.framed(.commit(Commit(proposals: [], path: nil))), context: f.context,
-                                                signingKey: f.signer.privateKey, confirmationTag: nil, membershipKey: f.membershipKey)
+                                                signer: try InMemorySigner(scheme: f.suite.signature, privateKey: f.signer.privateKey), confirmationTag: nil, membershipKey: f.membershipKey)
         }
     }
 

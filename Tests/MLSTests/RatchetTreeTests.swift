@@ -177,8 +177,8 @@ import Testing
     func everyMemberAgreesOnTheCommitSecret(_ id: UInt16) throws {
         let (f, ctx) = try setup(.sequential(6), suite: id)
         var sender = f.tree
-        let signer = try f.member(at: LeafIndex(2)).signatureKey
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(2), signingKey: signer, groupContext: ctx)
+        let signer = try f.member(at: LeafIndex(2)).signer
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(2), signer: signer, groupContext: ctx)
         for leaf in f.tree.memberLeaves where leaf != LeafIndex(2) {
             var tree = f.tree
             var key = try f.privateKey(for: leaf)
@@ -208,7 +208,7 @@ import Testing
     @Test func tamperedCiphertextRollsBack() throws {
         let (f, ctx) = try setup(.full(8))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signingKey: f.member(at: LeafIndex(5)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signer: f.member(at: LeafIndex(5)).signer, groupContext: ctx)
         var path = created.updatePath
         // Leaf 0 decrypts from the top node (its copath child is the left half).
         let top = path.nodes.count - 1
@@ -219,7 +219,7 @@ import Testing
     @Test func wrongPublicKeyInPathRollsBack() throws {
         let (f, ctx) = try setup(.full(8))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signingKey: f.member(at: LeafIndex(5)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signer: f.member(at: LeafIndex(5)).signer, groupContext: ctx)
         var path = created.updatePath
         path.nodes[path.nodes.count - 1].encryptionKey = f.suite.hpke.generateKeyPair().publicKey
         // The parent hash covers the node keys, so a substituted key breaks it first.
@@ -229,7 +229,7 @@ import Testing
     @Test func pathLengthAndCountsAreChecked() throws {
         let (f, ctx) = try setup(.full(8))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signingKey: f.member(at: LeafIndex(5)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(5), signer: f.member(at: LeafIndex(5)).signer, groupContext: ctx)
         var short = created.updatePath
         short.nodes.removeLast()
         try expectRollback(f, ctx, short, from: LeafIndex(5), error: .pathLengthMismatch(expected: 3, got: 2))
@@ -241,7 +241,7 @@ import Testing
     @Test func wrongContextFailsToDecrypt() throws {
         let (f, ctx) = try setup(.full(4))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(3), signingKey: f.member(at: LeafIndex(3)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(3), signer: f.member(at: LeafIndex(3)).signer, groupContext: ctx)
         var other = ctx
         other.epoch += 1
         var tree = f.tree
@@ -253,7 +253,7 @@ import Testing
         var (f, ctx) = try setup(.full(4))
         let added = f.add([try f.makeMember(), try f.makeMember()])
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(0), signingKey: f.member(at: LeafIndex(0)).signatureKey,
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(0), signer: f.member(at: LeafIndex(0)).signer,
                                                        groupContext: ctx, excluding: Set(added))
         let total = created.updatePath.nodes.map(\.encryptedPathSecret.count).reduce(0, +)
         // Leaves 1 (sibling) and the right subtree's node: the two new leaves 4, 5 get nothing.
@@ -268,7 +268,7 @@ import Testing
         let root = f.tree.root
         let oldRoot = try #require(key.privateKey(for: root))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(7), signingKey: f.member(at: LeafIndex(7)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(7), signer: f.member(at: LeafIndex(7)).signer, groupContext: ctx)
         var tree = f.tree
         _ = try tree.processUpdatePath(created.updatePath, from: LeafIndex(7), groupContext: ctx, privateKey: &key)
         let newRoot = try #require(key.privateKey(for: root))
@@ -279,7 +279,7 @@ import Testing
     @Test func senderCannotProcessItsOwnPath() throws {
         let (f, ctx) = try setup(.full(4))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(1), signingKey: f.member(at: LeafIndex(1)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(1), signer: f.member(at: LeafIndex(1)).signer, groupContext: ctx)
         var tree = f.tree
         var key = try f.privateKey(for: LeafIndex(1))
         #expect(throws: TreeKEMError.invalidSender(LeafIndex(1))) { try tree.processUpdatePath(created.updatePath, from: LeafIndex(1), groupContext: ctx, privateKey: &key) }
@@ -288,7 +288,7 @@ import Testing
     @Test func invalidCommitLeafIsRefused() throws {
         let (f, ctx) = try setup(.full(4))
         var sender = f.tree
-        let (created, _) = try sender.createUpdatePath(from: LeafIndex(2), signingKey: f.member(at: LeafIndex(2)).signatureKey, groupContext: ctx)
+        let (created, _) = try sender.createUpdatePath(from: LeafIndex(2), signer: f.member(at: LeafIndex(2)).signer, groupContext: ctx)
         var path = created.updatePath
         path.leafNode.signature[3] ^= 1
         var tree = f.tree

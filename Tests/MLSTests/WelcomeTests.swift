@@ -29,10 +29,10 @@ import Testing
             joinerSecret = SecretBytes(randomCount: suite.kdfLength)
             epoch = try KeyScheduleEpoch.derive(suite: suite, joinerSecret: joinerSecret, pskSecret: nil, groupContext: context.tlsSerialized)
             var info = try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: [], epoch: epoch,
-                                                         signer: 2, signaturePrivateKey: signer.privateKey)
+                                                         signerLeaf: 2, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey))
             if let customize {
                 customize(&info)
-                try info.sign(suite: suite, signaturePrivateKey: signer.privateKey)
+                try info.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey))
             }
             groupInfo = info
             let recipients = Self.recipients(joiners, joinerSecret: joinerSecret)
@@ -113,8 +113,8 @@ import Testing
         let context = WelcomeVectors.randomGroupContext(suite: suite)
         let joinerSecret = SecretBytes(randomCount: 32)
         let epoch = try KeyScheduleEpoch.derive(suite: suite, joinerSecret: joinerSecret, pskSecret: pskSecret, groupContext: context.tlsSerialized)
-        let info = try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: [], epoch: epoch, signer: 0,
-                                                     signaturePrivateKey: signer.privateKey)
+        let info = try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: [], epoch: epoch, signerLeaf: 0,
+                                                     signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey))
         let welcome = try WelcomeCrypto.makeWelcome(suite: suite, groupInfo: info, welcomeSecret: epoch.welcomeSecret,
                                                     recipients: Fixture.recipients([joiner], joinerSecret: joinerSecret, psks: [psk]))
         func open(_ secret: SecretBytes?) throws(WelcomeError) -> OpenedWelcome {

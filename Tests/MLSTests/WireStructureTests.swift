@@ -218,8 +218,8 @@ import Testing
         let (priv, pub) = suite.signature.generateKeyPair()
         var kp = Self.keyPackage
         kp.leafNode.signatureKey = pub
-        try kp.leafNode.sign(suite: suite, signaturePrivateKey: priv)
-        try kp.sign(suite: suite, signaturePrivateKey: priv)
+        try kp.leafNode.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv))
+        try kp.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv))
         #expect(kp.leafNode.verifySignature(suite: suite, groupID: nil, leafIndex: nil))
         #expect(kp.verifySignature(suite: suite))
         #expect(kp.ref(suite: suite) == suite.keyPackageRef(kp.tlsSerialized))
@@ -230,13 +230,13 @@ import Testing
 
         var update = Self.leafNode(.update)
         update.signatureKey = pub
-        update = try LeafNode.sign(update, suite: suite, signaturePrivateKey: priv, groupID: [1, 2], leafIndex: 3)
+        update = try LeafNode.sign(update, suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv), groupID: [1, 2], leafIndex: 3)
         #expect(update.verifySignature(suite: suite, groupID: [1, 2], leafIndex: 3))
         #expect(!update.verifySignature(suite: suite, groupID: [1, 2], leafIndex: 4))
         #expect(!update.verifySignature(suite: suite, groupID: [1], leafIndex: 3))
 
         var groupInfo = GroupInfo(groupContext: Self.groupContext, extensions: [], confirmationTag: Self.bytes(32, 1), signer: 0, signature: [])
-        try groupInfo.sign(suite: suite, signaturePrivateKey: priv)
+        try groupInfo.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: priv))
         #expect(groupInfo.verifySignature(suite: suite, publicKey: pub))
         groupInfo.signer = 1
         #expect(!groupInfo.verifySignature(suite: suite, publicKey: pub))

@@ -469,7 +469,7 @@ import Testing
                             capabilities: capabilities,
                             leafNodeSource: .keyPackage(Lifetime(notBefore: 0, notAfter: UInt64.max)),
                             extensions: [], signature: [])
-        try leaf.sign(suite: suite, signaturePrivateKey: privateKey)
+        try leaf.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: privateKey))
         let context = GroupContext(cipherSuite: suite.id, groupID: [1, 2, 3], epoch: 0, treeHash: [UInt8](repeating: 0, count: 32),
                                    confirmedTranscriptHash: [UInt8](repeating: 0, count: 32), extensions: [])
 

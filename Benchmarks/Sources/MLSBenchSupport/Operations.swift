@@ -50,7 +50,7 @@ public func prepare(_ op: BenchOp, scenario s: Scenario) throws -> PreparedItera
         makeUnique(&tree, touching: s.committer)
         let (committer, key, context) = (s.committer, s.committerSignatureKey, s.commitContext)
         return PreparedIteration {
-            let result = try tree.createUpdatePath(from: committer, signingKey: key, groupContext: context, sealing: true)
+            let result = try tree.createUpdatePath(from: committer, signer: try InMemorySigner(scheme: suite.signature, privateKey: key), groupContext: context, sealing: true)
             return (result, tree)
         }
 
@@ -98,7 +98,7 @@ public func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
         var added: [LeafIndex] = []
         added.reserveCapacity(s.keyPackages.count)
         for kp in s.keyPackages { added.append(tree.add(kp.leafNode)) }
-        let (creation, _) = try tree.createUpdatePath(from: LeafIndex(0), signingKey: s.creatorSignatureKey, groupContext: s.groupContext,
+        let (creation, _) = try tree.createUpdatePath(from: LeafIndex(0), signer: try InMemorySigner(scheme: suite.signature, privateKey: s.creatorSignatureKey), groupContext: s.groupContext,
                                                       excluding: Set(added), sealing: true)
         var context = s.groupContext
         context.epoch += 1
@@ -106,7 +106,7 @@ public func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
 
         var info = GroupInfo(groupContext: context, extensions: [], confirmationTag: suite.mac(key: SecretBytes(randomCount: suite.kdfLength), data: context.confirmedTranscriptHash),
                              signer: 0, signature: [])
-        try info.sign(suite: suite, signaturePrivateKey: s.creatorSignatureKey)
+        try info.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: s.creatorSignatureKey))
         let welcomeSecret = SecretBytes(randomCount: suite.kdfLength)
         let encryptedGroupInfo = try WelcomeCrypto.encryptGroupInfo(suite: suite, groupInfo: info, welcomeSecret: welcomeSecret)
 

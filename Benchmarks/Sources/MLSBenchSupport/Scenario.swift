@@ -211,7 +211,7 @@ public final class AddAllScenario: Sendable {
         self.n = n
         var fixture = try TreeFixture(suite: suite, groupID: Array("mlskit-bench-add-\(n)".utf8))
         tree = fixture.tree
-        creatorSignatureKey = try fixture.member(at: LeafIndex(0)).signatureKey
+        creatorSignatureKey = try fixture.member(at: LeafIndex(0)).signer
         groupContext = fixture.groupContext()
         keyPackages = try fixture.makeMembers(n - 1).map(\.keyPackage)
         validator = LeafNodeValidator(suite: suite, groupContext: groupContext)

@@ -13,7 +13,7 @@ public struct StoreIdentity: Sendable {
     /// The basic credential's identity.
     public let name: String
     /// The signature private key.
-    public let signaturePrivateKey: SecretBytes
+    public let signer: any MLSSigner
     /// The signature public key.
     public let signaturePublicKey: [UInt8]
 
@@ -28,7 +28,7 @@ public struct StoreIdentity: Sendable {
     /// A fresh KeyPackage (new init and encryption keys) of this identity.
     public func keyPackage(suite: CipherSuite = StoreFixtures.suite) throws -> KeyPackageBundle {
         try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                      signaturePrivateKey: signaturePrivateKey, signaturePublicKey: signaturePublicKey)
+                                      signer: try InMemorySigner(scheme: suite.signature, privateKey: signaturePrivateKey))
     }
 }
 

@@ -47,7 +47,7 @@ func makeFixture() -> Fixture {
     let info = try! WelcomeCrypto.signedGroupInfo(
         suite: suite, groupContext: context,
         extensions: [Extension(extensionType: .ratchetTree, extensionData: RatchetTreeNodes(nodes: nodes).tlsSerialized)],
-        epoch: epoch, signer: 0, signaturePrivateKey: ids[0].signaturePrivateKey)
+        epoch: epoch, signer: 0, signer: ids[0].signer)
     let welcome = try! WelcomeCrypto.makeWelcome(
         suite: suite, groupInfo: info, welcomeSecret: epoch.welcomeSecret,
         recipients: ids.map { ($0.keyPackage, GroupSecrets(joinerSecret: joiner.unsafeCopiedBytes(), pathSecret: nil, psks: [])) })
@@ -78,10 +78,10 @@ let fx: Fixture = {
 /// A member sender: C or M, or a forged leaf index signed with C's key.
 func memberSender(_ inp: inout FuzzInput) -> (leaf: UInt32, key: SecretBytes) {
     switch inp.int(5) {
-    case 1: (2, fx.ids[2].signaturePrivateKey)
-    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signaturePrivateKey)
-    case 3: (1, fx.ids[0].signaturePrivateKey)  // R's own index with a foreign key
-    default: (0, fx.ids[0].signaturePrivateKey)
+    case 1: (2, fx.ids[2].signer)
+    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signer)
+    case 3: (1, fx.ids[0].signer)  // R's own index with a foreign key
+    default: (0, fx.ids[0].signer)
     }
 }
 
@@ -97,7 +97,7 @@ func keyPackage(_ inp: inout FuzzInput) -> KeyPackage {
     case 4: Mutate.extensions(&kp.extensions, &inp, keyring: fx.keyring, suite: suite)
     default: kp = fx.ids[inp.int(4)].keyPackage  // an existing member's KeyPackage again
     }
-    if !inp.bool(), let sk = fx.keyring[kp.leafNode.signatureKey] { try? kp.sign(suite: suite, signaturePrivateKey: sk) }
+    if !inp.bool(), let sk = fx.keyring[kp.leafNode.signatureKey] { try? kp.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk)) }
     return kp
 }
 
@@ -113,7 +113,7 @@ func proposal(_ inp: inout FuzzInput, sender: UInt32) -> Proposal {
         if inp.bool() {
             Mutate.leaf(&leaf, &inp, keyring: fx.keyring, suite: suite, groupID: fx.context.groupID, leafIndex: sender, otherKeys: [])
         } else {
-            try? leaf.sign(suite: suite, signaturePrivateKey: owner.signaturePrivateKey, groupID: fx.context.groupID, leafIndex: sender)
+            try? leaf.sign(suite: suite, signer: owner.signer, groupID: fx.context.groupID, leafIndex: sender)
         }
         return .update(Update(leafNode: leaf))
     case 3:
@@ -153,13 +153,13 @@ func frame(_ content: FramedContent, key: SecretBytes, privately: Bool, confirma
         var tree = SecretTree(suite: suite, encryptionSecret: fx.epoch.encryptionSecret, leafCount: 4)
         let type: RatchetType = content.content.contentType == .application ? .application : .handshake
         for _ in 0..<[0, 0, 1, 7, 999, 1000, 1001][inp.int(7)] { _ = try? tree.nextKey(leaf: leaf, type: type) }
-        guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: .privateMessage, context: fx.context, signingKey: key),
+        guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: .privateMessage, context: fx.context, signer: try InMemorySigner(scheme: suite.signature, privateKey: key)),
               let m = try? MessageProtection.framePrivate(suite: suite, content: content, auth: FramedContentAuthData(signature: sig, confirmationTag: confirmationTag),
                                                           secretTree: &tree, senderDataSecret: fx.epoch.senderDataSecret, paddingLength: inp.int(40))
         else { return nil }
         return MLSMessage(body: .privateMessage(m))
     }
-    guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: fx.context, signingKey: key) else { return nil }
+    guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: fx.context, signer: try InMemorySigner(scheme: suite.signature, privateKey: key)) else { return nil }
     let membershipKey: SecretBytes? = if case .member = content.sender { fx.epoch.membershipKey } else { nil }
     guard var m = try? MessageProtection.framePublic(suite: suite, content: content, auth: FramedContentAuthData(signature: sig, confirmationTag: confirmationTag),
                                                      context: fx.context, membershipKey: membershipKey) else { return nil }
@@ -172,10 +172,10 @@ func frame(_ content: FramedContent, key: SecretBytes, privately: Bool, confirma
 func buildCommit(_ inp: inout FuzzInput, fx: Fixture, refs: [(ref: [UInt8], proposal: Proposal, sender: UInt32)]) -> (MLSMessage, [UInt8])? {
     let choice = inp.int(5)
     let (sender, key): (UInt32, SecretBytes) = switch choice {
-    case 1: (2, fx.ids[2].signaturePrivateKey)
-    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signaturePrivateKey)
-    case 3: (3, fx.ids[0].signaturePrivateKey)
-    default: (0, fx.ids[0].signaturePrivateKey)
+    case 1: (2, fx.ids[2].signer)
+    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signer)
+    case 3: (3, fx.ids[0].signer)
+    default: (0, fx.ids[0].signer)
     }
     var tree = fx.groups[1].tree
     var byValue: [Proposal] = []
@@ -203,7 +203,7 @@ func buildCommit(_ inp: inout FuzzInput, fx: Fixture, refs: [(ref: [UInt8], prop
     var commitSecret: SecretBytes?
     var treeHash: [UInt8]
     if inp.int(4) != 3, sender < tree.leafCount,
-       let (creation, _) = try? tree.createUpdatePath(from: LeafIndex(sender), signingKey: key, groupContext: provisional, excluding: added) {
+       let (creation, _) = try? tree.createUpdatePath(from: LeafIndex(sender), signer: try InMemorySigner(scheme: suite.signature, privateKey: key), groupContext: provisional, excluding: added) {
         path = creation.updatePath
         commitSecret = creation.commitSecret
         treeHash = creation.treeHash
@@ -248,7 +248,7 @@ func buildCommit(_ inp: inout FuzzInput, fx: Fixture, refs: [(ref: [UInt8], prop
     mutateContent(&content, &inp)
     let privately = inp.int(4) == 3
     let wire: WireFormat = privately ? .privateMessage : .publicMessage
-    guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: wire, context: fx.context, signingKey: key) else { return nil }
+    guard let sig = try? MessageProtection.sign(suite: suite, content: content, wireFormat: wire, context: fx.context, signer: try InMemorySigner(scheme: suite.signature, privateKey: key)) else { return nil }
     let ac = AuthenticatedContent(wireFormat: wire, content: content, auth: FramedContentAuthData(signature: sig, confirmationTag: nil))
     let confirmed = TranscriptHash.confirmed(suite: suite, interimBefore: fx.interim, commit: ac)
     let newContext = GroupContext(cipherSuite: suite.id, groupID: fx.context.groupID, epoch: fx.context.epoch + 1, treeHash: treeHash,
@@ -321,12 +321,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 let p = proposal(&inp, sender: 0)
                 content = FramedContent(groupID: fx.context.groupID, epoch: fx.context.epoch,
                                         sender: .external(senderIndex: inp.interestingU32(keep: 0, near: 1)), authenticatedData: [], content: .proposal(p))
-                key = fx.external.signaturePrivateKey
+                key = fx.external.signer
             } else {
                 let kp = keyPackage(&inp)
                 content = FramedContent(groupID: fx.context.groupID, epoch: fx.context.epoch, sender: .newMemberProposal, authenticatedData: [],
                                         content: .proposal(inp.int(4) == 3 ? proposal(&inp, sender: 0) : .add(Add(keyPackage: kp))))
-                key = fx.keyring[kp.leafNode.signatureKey] ?? fx.outsiders[0].signaturePrivateKey
+                key = fx.keyring[kp.leafNode.signatureKey] ?? fx.outsiders[0].signer
             }
             mutateContent(&content, &inp)
             message = frame(content, key: key, privately: false, confirmationTag: nil, &inp)

@@ -50,7 +50,7 @@ public struct GroupInfoForge {
     mutating func resign(keyring: Keyring, suite: CipherSuite) {
         for i in stride(from: 0, to: nodes.count, by: 2) {
             guard case var .leaf(l)? = nodes[i], let sk = keyring[l.signatureKey] else { continue }
-            try? l.sign(suite: suite, signaturePrivateKey: sk, groupID: context.groupID, leafIndex: UInt32(i / 2))
+            try? l.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk), groupID: context.groupID, leafIndex: UInt32(i / 2))
             nodes[i] = .leaf(l)
         }
     }
@@ -75,7 +75,7 @@ public struct GroupInfoForge {
             TranscriptHash.confirmationTag(suite: suite, confirmationKey: $0, confirmed: context.confirmedTranscriptHash)
         } ?? keepTag
         var info = GroupInfo(groupContext: context, extensions: exts, confirmationTag: tag, signer: signer, signature: [])
-        try? info.sign(suite: suite, signaturePrivateKey: signerKey)
+        try? info.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: signerKey))
         return info
     }
 

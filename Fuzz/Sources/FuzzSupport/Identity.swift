@@ -7,7 +7,7 @@ public let fuzzSuite = CipherSuite(id: 1)!
 /// (HPKE encryption itself is still randomized).
 public struct Identity: Sendable {
     public let seed: UInt8
-    public let signaturePrivateKey: SecretBytes
+    public let signer: any MLSSigner
     public let signaturePublicKey: [UInt8]
     public let credential: Credential
     public let bundle: KeyPackageBundle
@@ -24,10 +24,10 @@ public struct Identity: Sendable {
             encryptionKey: enc.publicKey, signatureKey: signaturePublicKey, credential: credential,
             capabilities: KeyPackageBundle.defaultCapabilities(suite: suite, credential: credential),
             leafNodeSource: .keyPackage(lifetime ?? KeyPackageBundle.defaultLifetime()), extensions: [], signature: [])
-        try! leaf.sign(suite: suite, signaturePrivateKey: sk)
+        try! leaf.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk))
         var kp = KeyPackage(cipherSuite: suite.id, initKey: initKeys.publicKey, leafNode: leaf, extensions: [], signature: [])
-        try! kp.sign(suite: suite, signaturePrivateKey: sk)
-        bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signaturePrivateKey: sk)
+        try! kp.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk))
+        bundle = KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk))
     }
 
     public var keyPackage: KeyPackage { bundle.keyPackage }
@@ -39,7 +39,7 @@ public struct Keyring: Sendable {
     /// The public keys in a fixed order (a Dictionary's order changes per process).
     public let publicKeys: [[UInt8]]
     public init(_ ids: [Identity]) {
-        for id in ids { byKey[id.signaturePublicKey] = id.signaturePrivateKey }
+        for id in ids { byKey[id.signaturePublicKey] = id.signer }
         publicKeys = ids.map(\.signaturePublicKey)
     }
     public subscript(publicKey: [UInt8]) -> SecretBytes? { byKey[publicKey] }

@@ -79,7 +79,7 @@ public enum Mutate {
             }
         }
         if !inp.bool(), let sk = keyring[leaf.signatureKey] {
-            try? leaf.sign(suite: suite, signaturePrivateKey: sk, groupID: groupID, leafIndex: leafIndex)
+            try? leaf.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: sk), groupID: groupID, leafIndex: leafIndex)
         }
     }
 

@@ -57,10 +57,10 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
 public enum MessageProtection {
     /// Signs `content` as it will be sent in `wireFormat` (§6.1).
     public static func sign(
-        suite: CipherSuite, content: FramedContent, wireFormat: WireFormat, context: GroupContext, signingKey: SecretBytes
+        suite: CipherSuite, content: FramedContent, wireFormat: WireFormat, context: GroupContext, signer: any MLSSigner
     ) throws -> [UInt8] {
         let tbs = FramedContentTBS(wireFormat: wireFormat, content: content, context: FramedContentTBS.carriesContext(content.sender) ? context : nil)
-        return try suite.signWithLabel(privateKey: signingKey, label: "FramedContentTBS", content: tbs.tlsSerialized)
+        return try suite.signWithLabel(signer: signer, label: "FramedContentTBS", content: tbs.tlsSerialized)
     }
 
     /// Verifies the signature of authenticated content against the sender's key (§6.1).
@@ -84,11 +84,11 @@ public enum MessageProtection {
     /// Builds a PublicMessage: signs, attaches `confirmationTag` for commits, and for member
     /// senders the membership tag under `membershipKey` (§6.2).
     public static func protectPublic(
-        suite: CipherSuite, content: FramedContent, context: GroupContext, signingKey: SecretBytes,
+        suite: CipherSuite, content: FramedContent, context: GroupContext, signer: any MLSSigner,
         confirmationTag: [UInt8]?, membershipKey: SecretBytes?
     ) throws -> PublicMessage {
         if case .application = content.content { throw FramingError.applicationDataInPublicMessage }
-        let signature = try sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signingKey: signingKey)
+        let signature = try sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signer: signer)
         return try framePublic(suite: suite, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: confirmationTag),
                                context: context, membershipKey: membershipKey)
     }
@@ -141,10 +141,10 @@ public enum MessageProtection {
     /// of the sender's ratchet with a fresh reuse guard and `paddingLength` zero bytes, and
     /// encrypts the SenderData (§6.3). The used key is deleted from `secretTree`.
     public static func protectPrivate(
-        suite: CipherSuite, content: FramedContent, context: GroupContext, signingKey: SecretBytes, confirmationTag: [UInt8]?,
+        suite: CipherSuite, content: FramedContent, context: GroupContext, signer: any MLSSigner, confirmationTag: [UInt8]?,
         secretTree: inout SecretTree, senderDataSecret: SecretBytes, paddingLength: Int = 0
     ) throws -> PrivateMessage {
-        let signature = try sign(suite: suite, content: content, wireFormat: .privateMessage, context: context, signingKey: signingKey)
+        let signature = try sign(suite: suite, content: content, wireFormat: .privateMessage, context: context, signer: signer)
         return try framePrivate(suite: suite, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: confirmationTag),
                                 secretTree: &secretTree, senderDataSecret: senderDataSecret, paddingLength: paddingLength)
     }

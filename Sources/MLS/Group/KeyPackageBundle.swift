@@ -9,15 +9,15 @@ public struct KeyPackageBundle: Sendable {
     public let initPrivateKey: SecretBytes
     /// The private key of the leaf's `encryption_key`.
     public let encryptionPrivateKey: SecretBytes
-    /// The signature private key of the leaf.
-    public let signaturePrivateKey: SecretBytes
+    /// Signs for the leaf (its public key is the leaf's `signature_key`).
+    public let signer: any MLSSigner
 
     /// Assembles a bundle from existing parts.
-    public init(keyPackage: KeyPackage, initPrivateKey: SecretBytes, encryptionPrivateKey: SecretBytes, signaturePrivateKey: SecretBytes) {
+    public init(keyPackage: KeyPackage, initPrivateKey: SecretBytes, encryptionPrivateKey: SecretBytes, signer: any MLSSigner) {
         self.keyPackage = keyPackage
         self.initPrivateKey = initPrivateKey
         self.encryptionPrivateKey = encryptionPrivateKey
-        self.signaturePrivateKey = signaturePrivateKey
+        self.signer = signer
     }
 
     /// Default capabilities: mls10, the given suite, and the credential type in use (§7.2).
@@ -34,18 +34,18 @@ public struct KeyPackageBundle: Sendable {
 
     /// Generates a KeyPackage with fresh init and encryption keys (§10).
     public static func generate(
-        suite: CipherSuite, credential: Credential, signaturePrivateKey: SecretBytes, signaturePublicKey: [UInt8],
+        suite: CipherSuite, credential: Credential, signer: any MLSSigner,
         capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
     ) throws(GroupError) -> KeyPackageBundle {
         let enc = suite.hpke.generateKeyPair()
         let initKeys = suite.hpke.generateKeyPair()
         var leaf = LeafNode(
-            encryptionKey: enc.publicKey, signatureKey: signaturePublicKey, credential: credential,
+            encryptionKey: enc.publicKey, signatureKey: signer.publicKey, credential: credential,
             capabilities: capabilities ?? defaultCapabilities(suite: suite, credential: credential),
             leafNodeSource: .keyPackage(lifetime ?? defaultLifetime()), extensions: leafExtensions, signature: [])
-        try GroupError.catching { try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey) }
+        try GroupError.catching { try leaf.sign(suite: suite, signer: signer) }
         var kp = KeyPackage(cipherSuite: suite.id, initKey: initKeys.publicKey, leafNode: leaf, extensions: extensions, signature: [])
-        try GroupError.catching { try kp.sign(suite: suite, signaturePrivateKey: signaturePrivateKey) }
-        return KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signaturePrivateKey: signaturePrivateKey)
+        try GroupError.catching { try kp.sign(suite: suite, signer: signer) }
+        return KeyPackageBundle(keyPackage: kp, initPrivateKey: initKeys.privateKey, encryptionPrivateKey: enc.privateKey, signer: signer)
     }
 }

@@ -98,7 +98,7 @@ extension MLSGroup {
             var pathSecrets: [(node: NodeIndex, secret: SecretBytes)] = []
             if effects.pathRequired || options.alwaysIncludePath {
                 let newLeaves = Set(effects.newMembers.map(\.leaf))
-                let (creation, key) = try next.tree.createUpdatePath(from: myLeaf, signingKey: signaturePrivateKey, groupContext: provisional, excluding: newLeaves)
+                let (creation, key) = try next.tree.createUpdatePath(from: myLeaf, signer: signer, groupContext: provisional, excluding: newLeaves)
                 next.privateKey = key
                 path = creation.updatePath
                 commitSecret = creation.commitSecret
@@ -106,7 +106,7 @@ extension MLSGroup {
             }
             let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: options.authenticatedData,
                                         content: .commit(Commit(proposals: refs, path: path)))
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signingKey: signaturePrivateKey)
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signer: signer)
             var ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
             let (secrets, confirmed) = try next.deriveNextEpoch(commit: ac, initSecret: epochSecrets.initSecret, commitSecret: commitSecret, psks: effects.psks)
             let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
@@ -180,7 +180,7 @@ extension MLSGroup {
             extensions.append(Extension(extensionType: .externalPub, extensionData: ExternalPub(externalPub: try secrets.externalKeyPair().publicKey).tlsSerialized))
         }
         return try WelcomeCrypto.signedGroupInfo(suite: suite, groupContext: context, extensions: extensions, epoch: secrets,
-                                                 signer: myLeaf.rawValue, signaturePrivateKey: signaturePrivateKey)
+                                                 signerLeaf: myLeaf.rawValue, signer: signer)
     }
 
     /// Runs the transcript hash and key schedule for the epoch a commit creates (§8, §8.2).

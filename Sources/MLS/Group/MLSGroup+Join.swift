@@ -41,7 +41,7 @@ extension MLSGroup {
                 try key.implantWelcomePathSecret(pathSecret, committer: LeafIndex(info.signer), in: tree)
             }
             let epoch = try WelcomeCrypto.verifyConfirmationTag(info, suite: suite, joinerSecret: secrets.joinerSecret, pskSecret: pskSecret)
-            return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signaturePrivateKey: bundle.signaturePrivateKey,
+            return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signer: bundle.signer,
                             epochSecrets: epoch,
                             interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
                             configuration: configuration)
@@ -130,7 +130,7 @@ extension MLSGroup {
             var group = MLSGroup(
                 suite: suite, context: context, tree: tree,
                 privateKey: TreeKEMPrivateKey(suite: suite, leafIndex: LeafIndex(0), leafPrivateKey: bundle.encryptionPrivateKey),
-                signaturePrivateKey: bundle.signaturePrivateKey, epochSecrets: try KeyScheduleEpoch.initial(suite: suite),
+                signer: bundle.signer, epochSecrets: try KeyScheduleEpoch.initial(suite: suite),
                 interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
                 configuration: configuration)
             var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
@@ -146,11 +146,11 @@ extension MLSGroup {
             group.tree.setLeaf(me, bundle.keyPackage.leafNode)
             var provisional = group.context
             provisional.epoch = try group.nextEpoch
-            let (creation, key) = try group.tree.createUpdatePath(from: me, signingKey: bundle.signaturePrivateKey, groupContext: provisional)
+            let (creation, key) = try group.tree.createUpdatePath(from: me, signer: bundle.signer, groupContext: provisional)
             group.privateKey = key
             let content = FramedContent(groupID: context.groupID, epoch: context.epoch, sender: .newMemberCommit, authenticatedData: [],
                                         content: .commit(Commit(proposals: proposals.map { .proposal($0) }, path: creation.updatePath)))
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signingKey: bundle.signaturePrivateKey)
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signer: bundle.signer)
             var ac = AuthenticatedContent(wireFormat: .publicMessage, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
             let previous = group
             let (secrets, confirmed) = try group.deriveNextEpoch(commit: ac, initSecret: initSecret, commitSecret: creation.commitSecret, psks: effects.psks)

@@ -28,7 +28,7 @@ extension MLSGroup {
         try next.validate(proposal, from: .member(myLeaf))
         let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: authenticatedData, content: .proposal(proposal))
         do {
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signingKey: signaturePrivateKey)
+            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signer: signer)
             let auth = FramedContentAuthData(signature: signature, confirmationTag: nil)
             let ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: auth)
             let message = try next.frame(content, auth: auth)
@@ -59,7 +59,7 @@ extension MLSGroup {
         leaf.encryptionKey = keys.publicKey
         leaf.leafNodeSource = .update
         do {
-            try leaf.sign(suite: suite, signaturePrivateKey: signaturePrivateKey, groupID: groupID, leafIndex: myLeaf.rawValue)
+            try leaf.sign(suite: suite, signer: signer, groupID: groupID, leafIndex: myLeaf.rawValue)
         } catch {
             throw GroupError.wrap(error)
         }
@@ -95,7 +95,7 @@ extension MLSGroup {
     /// `senderIndex` of the group's `external_senders` extension, signing with its key, for the
     /// epoch of `groupContext`. Sent as PublicMessage, the only framing an outsider can produce.
     public static func externalProposal(
-        _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signingKey: SecretBytes, authenticatedData: [UInt8] = []
+        _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signer: any MLSSigner, authenticatedData: [UInt8] = []
     ) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
@@ -105,7 +105,7 @@ extension MLSGroup {
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
                                     authenticatedData: authenticatedData, content: .proposal(proposal))
         do {
-            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signingKey: signingKey,
+            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signer: signer,
                                                         confirmationTag: nil, membershipKey: nil)
             return MLSMessage(body: .publicMessage(m))
         } catch {
@@ -120,7 +120,7 @@ extension MLSGroup {
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
                                     authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))
         do {
-            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signingKey: bundle.signaturePrivateKey,
+            let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signer: bundle.signer,
                                                         confirmationTag: nil, membershipKey: nil)
             return MLSMessage(body: .publicMessage(m))
         } catch {

@@ -56,7 +56,7 @@ public struct MLSGroup: Sendable {
     /// The public ratchet tree (§7).
     public internal(set) var tree: RatchetTree
     var privateKey: TreeKEMPrivateKey
-    let signaturePrivateKey: SecretBytes
+    let signer: any MLSSigner
     var epochSecrets: KeyScheduleEpoch
     var secretTree: SecretTree
     var interimTranscriptHash: [UInt8]
@@ -133,13 +133,13 @@ public struct MLSGroup: Sendable {
                           limits: configuration.limits)
     }
 
-    init(suite: CipherSuite, context: GroupContext, tree: RatchetTree, privateKey: TreeKEMPrivateKey, signaturePrivateKey: SecretBytes,
+    init(suite: CipherSuite, context: GroupContext, tree: RatchetTree, privateKey: TreeKEMPrivateKey, signer: any MLSSigner,
          epochSecrets: KeyScheduleEpoch, interimTranscriptHash: [UInt8], configuration: GroupConfiguration) {
         self.suite = suite
         self.context = context
         self.tree = tree
         self.privateKey = privateKey
-        self.signaturePrivateKey = signaturePrivateKey
+        self.signer = signer
         self.epochSecrets = epochSecrets
         self.interimTranscriptHash = interimTranscriptHash
         self.configuration = configuration
@@ -167,7 +167,7 @@ public struct MLSGroup: Sendable {
         let secrets = try GroupError.catching { try KeyScheduleEpoch.initial(suite: suite) }
         let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: [])
         let key = TreeKEMPrivateKey(suite: suite, leafIndex: LeafIndex(0), leafPrivateKey: bundle.encryptionPrivateKey)
-        return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signaturePrivateKey: bundle.signaturePrivateKey,
+        return MLSGroup(suite: suite, context: context, tree: tree, privateKey: key, signer: bundle.signer,
                         epochSecrets: secrets, interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: [], confirmationTag: tag),
                         configuration: configuration)
     }
@@ -185,7 +185,7 @@ public struct MLSGroup: Sendable {
         do {
             var tree = secretTree
             let message = try MessageProtection.protectPrivate(
-                suite: suite, content: content, context: context, signingKey: signaturePrivateKey, confirmationTag: nil,
+                suite: suite, content: content, context: context, signer: signer, confirmationTag: nil,
                 secretTree: &tree, senderDataSecret: epochSecrets.senderDataSecret, paddingLength: padding(for: plaintext.count))
             secretTree = tree
             revision &+= 1

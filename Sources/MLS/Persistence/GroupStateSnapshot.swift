@@ -15,6 +15,8 @@ public enum GroupStateError: Error, Equatable, Sendable, CustomStringConvertible
     /// The stored tree's hash differs from the stored GroupContext's `tree_hash` (§8.1): nodes
     /// were lost, altered or mixed from another state.
     case treeHashMismatch
+    /// The group signs with a signer that keeps its key outside MLSKit; pass it to the restore.
+    case signerRequired
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum GroupStateError: Error, Equatable, Sendable, CustomStringConvertible
         case let .unknownCipherSuite(s): "group state uses unknown cipher suite \(s)"
         case let .malformed(m): "group state is malformed: \(m)"
         case .treeHashMismatch: "stored ratchet tree does not match the stored GroupContext's tree_hash"
+        case .signerRequired: "the group's signer keeps its key outside MLSKit and must be supplied"
         }
     }
 }
@@ -125,7 +128,9 @@ extension MLSGroup {
                 secret(key, &w)
             }
         }
-        secret(signaturePrivateKey, &w)
+        // An in-memory signer's key is part of the state; a signer that keeps its key elsewhere
+        // (an HSM) is stored as an empty key and must be supplied again on restore.
+        secret((signer as? InMemorySigner)?.privateKey ?? SecretBytes(zeros: 0), &w)
         let e = epochSecrets
         for s in [e.joinerSecret, e.welcomeSecret, e.senderDataSecret, e.encryptionSecret, e.exporterSecret, e.epochAuthenticator,
                   e.externalSecret, e.confirmationKey, e.membershipKey, e.resumptionPSK, e.initSecret] {
@@ -190,7 +195,8 @@ extension MLSGroup {
     ///
     /// The rebuilt tree's hash must equal the stored GroupContext's `tree_hash` (§8.1), so nodes
     /// that were lost, altered or taken from another state are detected.
-    public init(restoringRecord record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration = GroupConfiguration()) throws(GroupStateError) {
+    public init(restoringRecord record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration = GroupConfiguration(),
+                signer external: (any MLSSigner)? = nil) throws(GroupStateError) {
         var bytes = record.unsafeCopiedBytes()
         defer { SecretBytes.zeroize(&bytes) }
         var r = TLSReader(bytes)
@@ -210,7 +216,7 @@ extension MLSGroup {
             guard tree.treeHash() == context.treeHash else { throw GroupStateError.treeHashMismatch }
             // The unmerged lists feed resolution math; a stored tree gets the check a received one does.
             do { try tree.verifyUnmergedLeaves() } catch { throw GroupStateError.malformed("\(error)") }
-            var group = try Self.decodeMemberState(&r, suite: suite, context: context, tree: tree, configuration: configuration)
+            var group = try Self.decodeMemberState(&r, suite: suite, context: context, tree: tree, configuration: configuration, signer: external)
             if try r.readPresence("pending commit") {
                 let message = try r.readOpaque()
                 let nextContext = try r.read(GroupContext.self)
@@ -221,7 +227,7 @@ extension MLSGroup {
                 try nextTree.verifyUnmergedLeaves()
                 // The pending commit leads to the next epoch, and only to it.
                 guard nextContext.epoch == context.epoch &+ 1, context.epoch < .max else { throw GroupStateError.malformed("pending commit epoch") }
-                let next = try Self.decodeMemberState(&r, suite: suite, context: nextContext, tree: nextTree, configuration: configuration)
+                let next = try Self.decodeMemberState(&r, suite: suite, context: nextContext, tree: nextTree, configuration: configuration, signer: external)
                 guard message.count == suite.hash.outputLength else { throw GroupStateError.malformed("pending commit hash length") }
                 group.pending = PendingCommit(messageHash: message, next: GroupBox(next), description: try group.describeRestoredCommit(next: next))
             }
@@ -269,7 +275,7 @@ extension MLSGroup {
     }
 
     private static func decodeMemberState(_ r: inout TLSReader, suite: CipherSuite, context: GroupContext, tree: RatchetTree,
-                                          configuration: GroupConfiguration) throws -> MLSGroup {
+                                          configuration: GroupConfiguration, signer external: (any MLSSigner)?) throws -> MLSGroup {
         func secret(_ r: inout TLSReader) throws -> SecretBytes {
             var raw = try r.readOpaque()
             return SecretBytes(zeroizing: &raw)
@@ -293,7 +299,16 @@ extension MLSGroup {
         let interim = try r.readOpaque()
         var privateKey = TreeKEMPrivateKey(suite: suite, leafIndex: leaf, leafPrivateKey: SecretBytes(zeros: 0))
         privateKey.keys = keys
-        var group = MLSGroup(suite: suite, context: context, tree: tree, privateKey: privateKey, signaturePrivateKey: signatureKey,
+        let signer: any MLSSigner
+        if signatureKey.count == 0 {
+            guard let external else { throw GroupStateError.signerRequired }
+            signer = external
+        } else {
+            do { signer = try InMemorySigner(scheme: suite.signature, privateKey: signatureKey) } catch { throw GroupStateError.malformed("signature key") }
+        }
+        // The signer must be the one of our own leaf, or every signature we make would be refused.
+        if let own = tree.leaf(leaf), own.signatureKey != signer.publicKey { throw GroupStateError.malformed("signature key is not our leaf's") }
+        var group = MLSGroup(suite: suite, context: context, tree: tree, privateKey: privateKey, signer: signer,
                              epochSecrets: epochSecrets, interimTranscriptHash: interim, configuration: configuration)
         group.secretTree = secretTree
         var proposals = try r.readVectorReader()

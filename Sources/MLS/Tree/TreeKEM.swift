@@ -63,7 +63,7 @@ extension RatchetTree {
     ///     trees quickly, where only the resulting tree and keys matter.
     /// - Returns: the path, secrets and tree hash, and the committer's new private state.
     public mutating func createUpdatePath(
-        from sender: LeafIndex, signingKey: SecretBytes, groupContext: GroupContext, excluding newMembers: Set<LeafIndex> = [],
+        from sender: LeafIndex, signer: any MLSSigner, groupContext: GroupContext, excluding newMembers: Set<LeafIndex> = [],
         leafNode template: LeafNode? = nil, firstPathSecret: SecretBytes? = nil, sealing: Bool = true
     ) throws -> (creation: UpdatePathCreation, privateKey: TreeKEMPrivateKey) {
         guard let current = leaf(sender) else { throw TreeKEMError.invalidSender(sender) }
@@ -73,7 +73,7 @@ extension RatchetTree {
         let directPath = TreeMath.directPath(sender.nodeIndex, leafCount: leafCount)
         let undo = [(sender.nodeIndex, slots[Int(sender.nodeIndex.rawValue)])] + directPath.map { ($0, slots[Int($0.rawValue)]) }
         do {
-            return try createUpdatePathMerging(from: sender, current: current, signingKey: signingKey, groupContext: groupContext,
+            return try createUpdatePathMerging(from: sender, current: current, signer: signer, groupContext: groupContext,
                                                excluding: newMembers, leafNode: template, firstPathSecret: firstPathSecret, sealing: sealing)
         } catch {
             // A seal can fail on a malformed public key in the tree: leave the tree as it was.
@@ -83,7 +83,7 @@ extension RatchetTree {
     }
 
     private mutating func createUpdatePathMerging(
-        from sender: LeafIndex, current: LeafNode, signingKey: SecretBytes, groupContext: GroupContext, excluding newMembers: Set<LeafIndex>,
+        from sender: LeafIndex, current: LeafNode, signer: any MLSSigner, groupContext: GroupContext, excluding newMembers: Set<LeafIndex>,
         leafNode template: LeafNode?, firstPathSecret: SecretBytes?, sealing: Bool
     ) throws -> (creation: UpdatePathCreation, privateKey: TreeKEMPrivateKey) {
         let suite = self.suite
@@ -107,7 +107,7 @@ extension RatchetTree {
         var newLeaf = template ?? current
         newLeaf.encryptionKey = leafKeys.publicKey
         newLeaf.leafNodeSource = .commit(parentHash: leafParentHash)
-        try newLeaf.sign(suite: suite, signaturePrivateKey: signingKey, groupID: groupContext.groupID, leafIndex: sender.rawValue)
+        try newLeaf.sign(suite: suite, signer: signer, groupID: groupContext.groupID, leafIndex: sender.rawValue)
         setSlot(sender.nodeIndex, .leaf(newLeaf))
 
         var context = groupContext

@@ -13,17 +13,17 @@ extension WelcomeCrypto {
     ///
     /// - Parameters:
     ///   - epoch: the key schedule of the epoch `groupContext` describes.
-    ///   - signer: the committer's leaf index.
-    ///   - signaturePrivateKey: the private key matching that leaf's `signature_key`.
+    ///   - signerLeaf: the committer's leaf index.
+    ///   - signer: signs with the key of that leaf's `signature_key`.
     public static func signedGroupInfo(
         suite: CipherSuite, groupContext: GroupContext, extensions: [Extension], epoch: KeyScheduleEpoch,
-        signer: UInt32, signaturePrivateKey: SecretBytes
+        signerLeaf: UInt32, signer: any MLSSigner
     ) throws(WelcomeError) -> GroupInfo {
         let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: epoch.confirmationKey,
                                                  confirmed: groupContext.confirmedTranscriptHash)
-        var info = GroupInfo(groupContext: groupContext, extensions: extensions, confirmationTag: tag, signer: signer, signature: [])
+        var info = GroupInfo(groupContext: groupContext, extensions: extensions, confirmationTag: tag, signer: signerLeaf, signature: [])
         do {
-            try info.sign(suite: suite, signaturePrivateKey: signaturePrivateKey)
+            try info.sign(suite: suite, signer: signer)
         } catch {
             throw .crypto(asCryptoError(error))
         }
@@ -66,7 +66,7 @@ extension WelcomeCrypto {
     }
 
     /// A complete Welcome (RFC 9420 §12.4.3.1): `groupInfo` (already carrying its confirmation
-    /// tag and signature, e.g. from ``signedGroupInfo(suite:groupContext:extensions:epoch:signer:signaturePrivateKey:)``)
+    /// tag and signature, e.g. from ``signedGroupInfo(suite:groupContext:extensions:epoch:signerLeaf:signer:)``)
     /// sealed under `welcomeSecret`, and each recipient's GroupSecrets sealed to its init key.
     ///
     /// - Parameter welcomeSecret: `welcome_secret` of the new epoch (RFC 9420 §8); it must have

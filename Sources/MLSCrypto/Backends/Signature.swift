@@ -52,17 +52,7 @@ extension SignatureScheme {
     public func sign(_ message: [UInt8], privateKey: SecretBytes) throws -> [UInt8] {
         switch self {
         case .ed25519:
-            return try withEd25519SecretKey(privateKey) { secretKey, _ in
-                _ = Sodium.ready
-                var signature = [UInt8](repeating: 0, count: Self.ed25519SignatureLength)
-                let rc = message.withUnsafeBytes { m in
-                    secretKey.withUnsafeBytes { sk in
-                        crypto_sign_detached(&signature, nil, m.nonNullBytes, UInt64(m.count), sk.nonNullBytes)
-                    }
-                }
-                guard rc == 0 else { throw CryptoError.backend("crypto_sign_detached") }
-                return signature
-            }
+            return try withEd25519SecretKey(privateKey) { secretKey, _ in try Self.signEd25519(message, expandedKey: secretKey) }
         case .ed448:
             return try withEd448Key(privateKey) { key in try digestSign(key: key, digest: nil, message: message) }
         case .ecdsaP256SHA256, .ecdsaP384SHA384, .ecdsaP521SHA512:
@@ -130,6 +120,26 @@ extension SignatureScheme {
 
     /// Expands the 32-byte Ed25519 seed into libsodium's 64-byte secret key, held in zeroizing
     /// storage for the duration of `body`.
+    /// libsodium's 64-byte Ed25519 secret key (seed and public key) for a 32-byte seed, so a
+    /// signer that keeps it signs without re-deriving the key pair each time.
+    static func expandEd25519(_ seed: SecretBytes) throws -> SecretBytes {
+        try SignatureScheme.ed25519.withEd25519SecretKey(seed) { secretKey, _ in secretKey }
+    }
+
+    /// Pure Ed25519 (RFC 8032) with an expanded secret key from ``expandEd25519(_:)``.
+    static func signEd25519(_ message: [UInt8], expandedKey secretKey: SecretBytes) throws -> [UInt8] {
+        guard secretKey.count == 64 else { throw CryptoError.invalidPrivateKey("expanded Ed25519 key must be 64 bytes") }
+        _ = Sodium.ready
+        var signature = [UInt8](repeating: 0, count: ed25519SignatureLength)
+        let rc = message.withUnsafeBytes { m in
+            secretKey.withUnsafeBytes { sk in
+                crypto_sign_detached(&signature, nil, m.nonNullBytes, UInt64(m.count), sk.nonNullBytes)
+            }
+        }
+        guard rc == 0 else { throw CryptoError.backend("crypto_sign_detached") }
+        return signature
+    }
+
     private func withEd25519SecretKey<R>(_ seed: SecretBytes, _ body: (SecretBytes, [UInt8]) throws -> R) throws -> R {
         guard seed.count == Self.ed25519SeedLength else {
             throw CryptoError.invalidPrivateKey("Ed25519 private key must be a \(Self.ed25519SeedLength)-byte seed, got \(seed.count)")

@@ -228,9 +228,8 @@ struct CrashSession {
         case "add":
             names += 1
             let newName = "c\(names)"
-            let sig = Self.suite.signature.generateKeyPair()
             let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array(newName.utf8)),
-                                                       signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                                       signer: InMemorySigner.generate(Self.suite.signature))
             batch.putKeyPackages.append(try store(newName).keyPackageWrite(bundle))
             batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("names".utf8), value: names.tlsSerialized))
             let seat = Seat(cursor: next, joined: false)
@@ -299,7 +298,7 @@ struct CrashSession {
         let founder = "c0"
         let sig = suite.signature.generateKeyPair()
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(founder.utf8)),
-                                                   signaturePrivateKey: sig.privateKey, signaturePublicKey: sig.publicKey)
+                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
         let group = try MLSGroup.create(suite: suite, groupID: groupID, creator: bundle)
         var batch = StorageBatch()
         let fs = try s.store(founder)

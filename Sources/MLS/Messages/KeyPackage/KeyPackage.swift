@@ -51,10 +51,10 @@ public struct KeyPackage: Hashable, Sendable, TLSCodable {
         suite.verifyWithLabel(publicKey: leafNode.signatureKey, label: Self.signatureLabel, content: tbs, signature: signature)
     }
 
-    /// Sets ``signature`` to SignWithLabel(signaturePrivateKey, "KeyPackageTBS", KeyPackageTBS)
+    /// Sets ``signature`` to SignWithLabel(signer, "KeyPackageTBS", KeyPackageTBS)
     /// (RFC 9420 §10). Sign the leaf node first: its signature is part of the TBS.
-    public mutating func sign(suite: CipherSuite, signaturePrivateKey: SecretBytes) throws {
-        signature = try suite.signWithLabel(privateKey: signaturePrivateKey, label: Self.signatureLabel, content: tbs)
+    public mutating func sign(suite: CipherSuite, signer: any MLSSigner) throws {
+        signature = try suite.signWithLabel(signer: signer, label: Self.signatureLabel, content: tbs)
     }
 
     /// `MakeKeyPackageRef(KeyPackage)` = RefHash("MLS 1.0 KeyPackage Reference", KeyPackage) (RFC 9420 §5.2).

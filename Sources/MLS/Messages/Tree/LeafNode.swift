@@ -74,19 +74,19 @@ public struct LeafNode: Hashable, Sendable, TLSCodable {
                                      content: tbs(groupID: groupID, leafIndex: leafIndex), signature: signature)
     }
 
-    /// Sets ``signature`` to SignWithLabel(signaturePrivateKey, "LeafNodeTBS", LeafNodeTBS)
+    /// Sets ``signature`` to SignWithLabel(signer, "LeafNodeTBS", LeafNodeTBS)
     /// (RFC 9420 §7.2). `groupID` and `leafIndex` are required for `update` and `commit` sources.
-    public mutating func sign(suite: CipherSuite, signaturePrivateKey: SecretBytes,
+    public mutating func sign(suite: CipherSuite, signer: any MLSSigner,
                               groupID: [UInt8]? = nil, leafIndex: UInt32? = nil) throws {
-        signature = try suite.signWithLabel(privateKey: signaturePrivateKey, label: Self.signatureLabel,
+        signature = try suite.signWithLabel(signer: signer, label: Self.signatureLabel,
                                             content: tbs(groupID: groupID, leafIndex: leafIndex))
     }
 
-    /// A copy of `leafNode` signed as by ``sign(suite:signaturePrivateKey:groupID:leafIndex:)`` (RFC 9420 §7.2).
-    public static func sign(_ leafNode: LeafNode, suite: CipherSuite, signaturePrivateKey: SecretBytes,
+    /// A copy of `leafNode` signed as by ``sign(suite:signer:groupID:leafIndex:)`` (RFC 9420 §7.2).
+    public static func sign(_ leafNode: LeafNode, suite: CipherSuite, signer: any MLSSigner,
                             groupID: [UInt8]? = nil, leafIndex: UInt32? = nil) throws -> LeafNode {
         var copy = leafNode
-        try copy.sign(suite: suite, signaturePrivateKey: signaturePrivateKey, groupID: groupID, leafIndex: leafIndex)
+        try copy.sign(suite: suite, signer: signer, groupID: groupID, leafIndex: leafIndex)
         return copy
     }
 

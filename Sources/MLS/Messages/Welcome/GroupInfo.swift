@@ -46,9 +46,9 @@ public struct GroupInfo: Hashable, Sendable, TLSCodable {
         suite.verifyWithLabel(publicKey: publicKey, label: Self.signatureLabel, content: tbs, signature: signature)
     }
 
-    /// Sets ``signature`` to SignWithLabel(signaturePrivateKey, "GroupInfoTBS", GroupInfoTBS) (RFC 9420 §12.4.3).
-    public mutating func sign(suite: CipherSuite, signaturePrivateKey: SecretBytes) throws {
-        signature = try suite.signWithLabel(privateKey: signaturePrivateKey, label: Self.signatureLabel, content: tbs)
+    /// Sets ``signature`` to SignWithLabel(signer, "GroupInfoTBS", GroupInfoTBS) (RFC 9420 §12.4.3).
+    public mutating func sign(suite: CipherSuite, signer: any MLSSigner) throws {
+        signature = try suite.signWithLabel(signer: signer, label: Self.signatureLabel, content: tbs)
     }
 
     /// Encodes the struct (RFC 9420 §12.4.3).
