@@ -82,22 +82,26 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(g.snapshot().record == g.snapshot().record)
         var bytes = g.snapshot().record.unsafeCopiedBytes()
         let nodes = Dictionary(uniqueKeysWithValues: g.snapshot().tree.nodes.compactMap { i, n in n.map { (i, $0) } })
-        bytes[5] = 2  // format version 1 -> 2
-        #expect(throws: GroupStateError.unsupportedVersion(2)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        let config = GroupConfiguration()
+        #expect(bytes[4] == 0 && bytes[5] == 2, "format version 2 is written")
+        bytes[5] = 3  // format version 2 -> 3
+        #expect(throws: GroupStateError.unsupportedVersion(3)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
+        bytes[5] = 0
+        #expect(throws: GroupStateError.unsupportedVersion(0)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
         bytes[0] = 0x00
-        #expect(throws: GroupStateError.notGroupState) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        #expect(throws: GroupStateError.notGroupState) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
         var node = GroupStateSnapshot.encodeNode(nodes[0]!)
         node[0] = 9
         #expect(throws: GroupStateError.unsupportedVersion(9)) { try GroupStateSnapshot.decodeNode(node) }
         // Every truncation of a record is refused with a typed error, never a trap.
         let good = g.snapshot().record.unsafeCopiedBytes()
         for cut in stride(from: 0, to: good.count, by: 7) {
-            #expect(throws: GroupStateError.self) { try MLSGroup(restoringRecord: SecretBytes(good[..<cut]), nodes: nodes) }
+            #expect(throws: GroupStateError.self) { try MLSGroup(restoringRecord: SecretBytes(good[..<cut]), nodes: nodes, configuration: config) }
         }
         // A missing node is caught by the tree-hash check.
         var fewer = nodes
         fewer.removeValue(forKey: 2)
-        #expect(throws: GroupStateError.treeHashMismatch) { try MLSGroup(restoringRecord: g.snapshot().record, nodes: fewer) }
+        #expect(throws: GroupStateError.treeHashMismatch) { try MLSGroup(restoringRecord: g.snapshot().record, nodes: fewer, configuration: config) }
     }
 
     @Test("a commit writes O(log n) tree nodes, not the whole tree")
