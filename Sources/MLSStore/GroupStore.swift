@@ -115,9 +115,12 @@ public final class GroupStore: Sendable {
             }
         }
         let shrunk = !snapshot.isComplete && (reference?.tree.nodeWidth ?? 0) > snapshot.tree.nodeWidth
+        // Unconditional and unstamped for now: handles that name the record they replace, and
+        // stamps bound to the sealed record, come with the handle that keeps them.
         return GroupWrite(
             groupID: key, epoch: snapshot.epoch,
             record: try sealing.seal(snapshot.record, kind: .groupRecord, binding: recordBinding(key, epoch: snapshot.epoch)),
+            replacing: .unconditional, stamp: .legacy,
             upsertNodes: upserts, deleteNodes: deletes, truncateFrom: shrunk ? snapshot.tree.nodeWidth : nil,
             replaceAllNodes: snapshot.isComplete)
     }

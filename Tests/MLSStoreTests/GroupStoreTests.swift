@@ -220,17 +220,17 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(throws: StorageError.sealOpenFailed) { try thief.loadGroup(cast.groupID) }
         // Another member's record moved into Alice's row.
         var batch = StorageBatch()
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: bRows.record)]
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: bRows.record, replacing: .unconditional, stamp: aRows.stamp)]
         try backend.write(batch)
         #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
         // The right record under another epoch number.
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch + 1, record: aRows.record)]
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch + 1, record: aRows.record, replacing: .unconditional, stamp: aRows.stamp)]
         try backend.write(batch)
         #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
         // Nodes swapped between indices.
         var swapped = aRows.nodes
         swapped[0] = aRows.nodes[2]
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record,
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record, replacing: .unconditional, stamp: aRows.stamp,
                                    upsertNodes: swapped.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, replaceAllNodes: true)]
         try backend.write(batch)
         #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
