@@ -56,6 +56,9 @@ public actor MatrixMLSClient {
     let store: GroupStore
     let signature: (privateKey: SecretBytes, publicKey: [UInt8])
     var groups: [String: PersistentGroup] = [:]
+    /// The configuration every group of this client is created, joined and loaded with. The
+    /// store does not keep configurations, so this one place states it for all three.
+    let groupConfiguration = GroupConfiguration()
     var rooms: [String: RoomState] = [:]
     var nextBatch: String?
     var filterID: String?
@@ -202,7 +205,7 @@ public actor MatrixMLSClient {
                 throw MatrixClientError.corruptState("room state of \(roomID): \(error)")
             }
             rooms[roomID] = state
-            if !state.removed, let g = try PersistentGroup.load(Array(roomID.utf8), from: store) { groups[roomID] = g }
+            if !state.removed, let g = try store.open(Array(roomID.utf8), configuration: groupConfiguration) { groups[roomID] = g }
         }
         outboxSequence = 0
         if let last = try store.values(namespace: Self.outboxNS).last {
@@ -318,9 +321,9 @@ public actor MatrixMLSClient {
         let api = self.api
         let roomID = try await retry.run { try await api.createRoom(body) }
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
-        let group = try MLSGroup.create(suite: suite, groupID: Array(roomID.utf8), creator: bundle)
+        let group = try MLSGroup.create(suite: suite, groupID: Array(roomID.utf8), creator: bundle, configuration: groupConfiguration)
         let state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
-        groups[roomID] = try PersistentGroup(store: store, new: group, with: try roomWrite(roomID, state))
+        groups[roomID] = try store.create(group, with: try roomWrite(roomID, state))
         rooms[roomID] = state
         return roomID
     }
@@ -397,17 +400,15 @@ public actor MatrixMLSClient {
     /// member to include by reference. `make` builds the proposal message from the group, e.g.
     /// `{ try $0.proposeUpdate() }` or `{ try $0.proposeRemove(leaf) }`.
     public func propose(in roomID: String, _ make: (inout MLSGroup) throws -> MLSMessage) async throws {
-        guard var handle = groups[roomID], let state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
-        let epoch = try Self.eventEpoch(handle.group.epoch)
-        let prepared = try handle.prepareUpdate(make)
-        var batch = prepared.batch
+        guard let handle = groups[roomID], let state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
+        let epoch = try Self.eventEpoch(handle.epoch)
+        let (message, transition) = try handle.prepareUpdate(make)
+        var batch = StorageBatch()
         try append([OutboxItem(kind: .room, roomID: roomID, type: Self.proposalType, transactionID: newTransactionID(), content: [
-            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.tlsSerialized),
+            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(message.tlsSerialized),
             "epoch": epoch, "parent": state.epochParent,
         ])], to: &batch)
-        try store.backend.write(batch)
-        handle.adopt(prepared.next)
-        groups[roomID] = handle
+        try store.commit(transition, with: batch)
         try await flush()
     }
 
@@ -420,29 +421,26 @@ public actor MatrixMLSClient {
     /// Encrypts and queues an application message without sending it (the queue is persisted
     /// with the ratchet state, so a crash before ``flush()`` loses nothing).
     public func enqueueMessage(_ plaintext: [UInt8], to roomID: String) throws {
-        guard var handle = groups[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
-        var items: [OutboxItem] = []
-        let prepared = try handle.prepareUpdate { try $0.encrypt(plaintext) }
-        items.append(OutboxItem(kind: .room, roomID: roomID, type: Self.applicationType, transactionID: newTransactionID(),
-                                content: ["algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.tlsSerialized)]))
-        var batch = prepared.batch
+        guard let handle = groups[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
+        let (message, transition) = try handle.prepareUpdate { try $0.encrypt(plaintext) }
+        let items = [OutboxItem(kind: .room, roomID: roomID, type: Self.applicationType, transactionID: newTransactionID(),
+                                content: ["algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(message.tlsSerialized)])]
+        var batch = StorageBatch()
         try append(items, to: &batch)
-        try store.backend.write(batch)
-        handle.adopt(prepared.next)
-        groups[roomID] = handle
+        try store.commit(transition, with: batch)
     }
 
     func commit(_ roomID: String, proposals: [Proposal], welcomeTo recipients: [(String, String)]) throws {
-        guard var handle = groups[roomID], var state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
+        guard let handle = groups[roomID], var state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
         guard state.pendingTransaction == nil else { throw MatrixClientError.commitPending(roomID) }
-        let epoch = try Self.eventEpoch(handle.group.epoch)
-        let prepared = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
+        let epoch = try Self.eventEpoch(handle.epoch)
+        let (output, transition) = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
         let txn = newTransactionID()
         let items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
-            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(prepared.result.commit.tlsSerialized),
+            "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(output.commit.tlsSerialized),
             "epoch": epoch, "parent": state.epochParent,
         ])]
-        if let welcome = prepared.result.welcome, !recipients.isEmpty {
+        if let welcome = output.welcome, !recipients.isEmpty {
             var messages: [String: [String: JSONObject]] = [:]
             // Inline here; `flush` moves it to the media repository if it is too large.
             let content: JSONObject = ["algorithm": "\(Self.namespace).\(suite.id)", "room_id": roomID, "commit_transaction": txn,
@@ -456,12 +454,9 @@ public actor MatrixMLSClient {
         state.pendingTransaction = txn
         state.pendingIntent = proposals.map { Base64.encode($0.tlsSerialized) }
         state.pendingRecipients = recipients.map { Recipient(user: $0.0, device: $0.1) }
-        var batch = prepared.batch
-        batch.putValues += try roomWrite(roomID, state).putValues
+        var batch = try roomWrite(roomID, state)
         try append(items, to: &batch)
-        try store.backend.write(batch)
-        handle.adopt(prepared.next)
-        groups[roomID] = handle
+        try store.commit(transition, with: batch)
         rooms[roomID] = state
     }
 

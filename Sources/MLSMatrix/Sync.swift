@@ -151,20 +151,19 @@ extension MatrixMLSClient {
 
     /// A Welcome opened and verified, not yet stored.
     struct OpenedWelcome {
-        var group: MLSGroup
-        var batch: StorageBatch
+        /// Stores the group (and deletes the KeyPackage it used) when committed.
+        var transition: GroupTransition
         var origin: WelcomeOrigin
         /// Deletes the one-time KeyPackage the Welcome used (written also when it is refused).
-        var consumedKeyPackages: [[UInt8]]
+        var consumedKeyPackages: [[UInt8]] { transition.consumedKeyPackages }
     }
 
     /// Opens a Welcome without touching the network or the store (RFC 9420 §12.4.3.1): finds the
     /// KeyPackage of ours it is for, joins the group (decrypting the secrets and GroupInfo,
     /// verifying the GroupInfo signature and the whole ratchet tree, checking the confirmation
     /// tag), checks that the group is the room the message names and that its epoch fits the
-    /// mapping, and identifies the GroupInfo's signer in the verified tree. `extra` joins the
-    /// returned batch.
-    func openWelcome(_ bytes: [UInt8], roomID: String, matrixSender: String, with extra: StorageBatch) throws -> OpenedWelcome {
+    /// mapping, and identifies the GroupInfo's signer in the verified tree.
+    func openWelcome(_ bytes: [UInt8], roomID: String, matrixSender: String) throws -> OpenedWelcome {
         guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()), case let .welcome(welcome) = message.body else {
             throw EventFailureReason.malformed("welcome is not an MLSMessage(Welcome)")
         }
@@ -174,16 +173,16 @@ extension MatrixMLSClient {
             if let stored = try store.keyPackage(ref: entry.newMember) { ours = stored; break }
         }
         guard let ours else { throw EventFailureReason.welcomeNotForThisDevice }
-        let group: MLSGroup
-        let batch: StorageBatch
+        let transition: GroupTransition
         do {
-            (group, batch) = try store.prepareJoin(welcome: message, with: extra)
+            transition = try store.prepareJoin(welcome: message, configuration: groupConfiguration)
         } catch let error as StorageError {
             if case .noMatchingKeyPackage = error { throw EventFailureReason.welcomeNotForThisDevice }
             throw error
         } catch {
             throw EventFailureReason.welcomeInvalid("\(error)")
         }
+        let group = transition.next
         guard group.groupID == Array(roomID.utf8) else { throw EventFailureReason.welcomeRoomMismatch }
         guard Int(exactly: group.epoch) != nil else { throw EventFailureReason.outOfRange("epoch \(group.epoch)") }
         // The join verified the GroupInfo but does not return it; open it again for its signer.
@@ -202,7 +201,7 @@ extension MatrixMLSClient {
             throw EventFailureReason.welcomeInvalid("GroupInfo signer is not a member")
         }
         let origin = WelcomeOrigin(matrixSender: matrixSender, roomID: roomID, signerLeaf: signer, signerCredential: credential, epoch: group.epoch)
-        return OpenedWelcome(group: group, batch: batch, origin: origin, consumedKeyPackages: batch.deleteKeyPackages)
+        return OpenedWelcome(transition: transition, origin: origin)
     }
 
     /// A Welcome: verified first, then offered to the ``WelcomePolicy``, and only then is the
@@ -221,9 +220,7 @@ extension MatrixMLSClient {
         guard try !seen(id), groups[roomID] == nil else { return }
         var state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
         state.epochParent = content["commit_event"] as? String ?? ""
-        var extra = try roomWrite(roomID, state)
-        extra.putValues.append(try seenWrite(id))
-        let opened = try openWelcome(bytes, roomID: roomID, matrixSender: matrixSender, with: extra)
+        let opened = try openWelcome(bytes, roomID: roomID, matrixSender: matrixSender)
         guard welcomePolicy(opened.origin) else {
             // Refused for good: remember it, and delete the one-time KeyPackage it consumed.
             var refused = StorageBatch()
@@ -242,8 +239,9 @@ extension MatrixMLSClient {
         }
         // The actor may have handled the same Welcome (or another one for this room) meanwhile.
         guard try !seen(id), groups[roomID] == nil else { return }
-        try store.backend.write(opened.batch)
-        groups[roomID] = PersistentGroup(store: store, stored: opened.group)
+        var extra = try roomWrite(roomID, state)
+        extra.putValues.append(try seenWrite(id))
+        groups[roomID] = try store.commit(opened.transition, with: extra)
         rooms[roomID] = state
     }
 
@@ -276,7 +274,7 @@ extension MatrixMLSClient {
             guard let e = (content["epoch"] as? Int).flatMap({ UInt64(exactly: $0) }) else { throw EventFailureReason.malformed("commit without a valid epoch") }
             epoch = e
             guard let handle = groups[roomID], let state = rooms[roomID] else { return nil }
-            let current = handle.group.epoch
+            let current = handle.epoch
             // A joiner learns its epoch's parent from the Welcome's `commit_event`, or else from
             // the first commit it sees for the epoch before its own.
             if state.epochParent.isEmpty, current > 0, e == current - 1 {
@@ -298,7 +296,7 @@ extension MatrixMLSClient {
         let bytes = try await binaryField("ciphertext", in: content)
         guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
         // The actor may have run other work while downloading: re-read the state.
-        guard var handle = groups[roomID], var state = rooms[roomID], !state.removed, try !seen(eventID) else { return nil }
+        guard let handle = groups[roomID], var state = rooms[roomID], !state.removed, try !seen(eventID) else { return nil }
         var batch = try markSeen(eventID)
         switch type {
         case Self.commitType:
@@ -306,15 +304,14 @@ extension MatrixMLSClient {
             // wins. A joiner that never saw its epoch's commit (it was sent before the joiner
             // could read the room) takes the first valid commit for its epoch.
             let parent = content["parent"] as? String ?? ""
-            guard epoch == handle.group.epoch, parent == state.epochParent || (state.epochParent.isEmpty && handle.group.epoch > 0) else { break }
+            let current = handle.epoch
+            guard epoch == current, parent == state.epochParent || (state.epochParent.isEmpty && current > 0) else { break }
             let ours = transaction != nil && transaction == state.pendingTransaction
             let lostIntent = ours ? nil : state.pendingTransaction.map { _ in (state.pendingIntent, state.pendingRecipients) }
-            let prepared: (result: ProcessedMessage, next: MLSGroup, batch: StorageBatch)
-            do { prepared = try handle.prepareUpdate(with: batch, { try $0.process(message) }) } catch let error as StorageError { throw error } catch {
+            let prepared: (result: ProcessedMessage, transition: GroupTransition)
+            do { prepared = try handle.prepareUpdate { try $0.process(message) } } catch let error as StorageError { throw error } catch {
                 throw EventFailureReason.rejected("\(error)")
             }
-            batch = prepared.batch
-            handle.adopt(prepared.next)
             state.epochParent = eventID
             state.pendingTransaction = nil
             if ours, let held = state.heldWelcome {
@@ -334,34 +331,33 @@ extension MatrixMLSClient {
             state.pendingRecipients = []
             if prepared.result.content.commit?.removedSelf == true {
                 state.removed = true
-                batch.deleteGroups.append(store.groupKey(handle.group.groupID))
+                // Deletions come after the batch's group writes: the transition is written (so
+                // the compare-and-swap still guards it) and then the whole group goes.
+                batch.deleteGroups.append(store.groupKey(handle.groupID))
             }
             batch.putValues += try roomWrite(roomID, state).putValues
-            try store.backend.write(batch)
+            try store.commit(prepared.transition, with: batch)
             groups[roomID] = state.removed ? nil : handle
             rooms[roomID] = state
             if let lostIntent { reproposals[roomID] = lostIntent }
             return nil
         case Self.applicationType, Self.proposalType:
-            let prepared: (result: ProcessedMessage, next: MLSGroup, batch: StorageBatch)
-            do { prepared = try handle.prepareUpdate(with: batch, { try $0.process(message) }) } catch let error as StorageError { throw error } catch {
+            let prepared: (result: ProcessedMessage, transition: GroupTransition)
+            do { prepared = try handle.prepareUpdate { try $0.process(message) } } catch let error as StorageError { throw error } catch {
                 throw EventFailureReason.rejected("\(error)")
             }
             var delivered: MailboxMessage?
             if case let .application(data) = prepared.result.content {
                 // The author is the leaf MLS authenticated (RFC 9420 §6, §15: application data is
                 // only ever sent by members), read from the tree of the epoch it was sent in.
-                guard case let .member(leaf) = prepared.result.sender, let credential = prepared.next.tree.leaf(leaf)?.credential else {
+                guard case let .member(leaf) = prepared.result.sender, let credential = prepared.transition.next.tree.leaf(leaf)?.credential else {
                     throw EventFailureReason.rejected("application message not from a member")
                 }
                 let author = MessageAuthor(leafIndex: leaf.rawValue, credential: credential)
                 delivered = MailboxMessage(roomID: roomID, eventID: eventID, sender: sender, plaintext: data, author: author,
                                            expectedSender: matrixUserMapping(credential))
             }
-            batch = prepared.batch
-            handle.adopt(prepared.next)
-            try store.backend.write(batch)
-            groups[roomID] = handle
+            try store.commit(prepared.transition, with: batch)
             if let delivered { inbox.append(delivered) }
             return delivered
         default:

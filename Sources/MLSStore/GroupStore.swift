@@ -14,7 +14,10 @@ public struct StoredKeyPackage: Sendable {
 /// One client's persisted MLS state over a ``StorageBackend``: its groups, its KeyPackages'
 /// private keys, external PSKs and application values (RFC 9420 §8, §10, §16.8).
 ///
-/// Every state transition is one atomic backend write. A group's record is rewritten on every
+/// Groups are worked with through ``PersistentGroup`` handles (``open(_:configuration:)``,
+/// ``create(_:with:)``, ``join(welcome:ratchetTree:configuration:with:)``), whose every
+/// transition the store writes before it takes effect, as a compare-and-swap on the stored
+/// record. Every state transition is one atomic backend write. A group's record is rewritten on every
 /// transition, but of its ratchet tree only the nodes that changed are written, so a commit
 /// costs O(log n) node rows rather than the whole tree. With an `encryptionKey`, every blob is
 /// sealed with XChaCha20-Poly1305 and bound to its group and epoch (records), node index (tree
@@ -66,10 +69,15 @@ public final class GroupStore: Sendable {
         return id
     }
 
-    private func recordBinding(_ key: [UInt8], epoch: UInt64) -> [UInt8] {
+    /// What a sealed record is bound to: its group, its epoch and its stamp, so a record moved
+    /// to another group, relabelled with another epoch, or given another stamp does not open.
+    func recordBinding(_ key: [UInt8], epoch: UInt64, stamp: RecordStamp) -> [UInt8] {
         var w = TLSWriter()
         w.writeOpaque(key)
         w.writeUInt64(epoch)
+        // Records written before stamps existed were bound to group and epoch only; the next
+        // write of such a group binds its new stamp.
+        if !stamp.isLegacy { w.writeOpaque(stamp.bytes) }
         return w.takeBytes()
     }
 
@@ -87,12 +95,27 @@ public final class GroupStore: Sendable {
         try backend.groupIDs().compactMap(ownID)
     }
 
-    /// Loads a group, or `nil` if it is not stored. The rebuilt tree is checked against the
-    /// stored GroupContext's tree hash, so lost, altered or mixed-in nodes are refused.
-    public func loadGroup(_ groupID: [UInt8], configuration: GroupConfiguration = GroupConfiguration()) throws -> MLSGroup? {
+    /// Opens a stored group for reading and writing; `nil` if the store has none with this ID.
+    ///
+    /// The configuration is required: it is the application's policy (credential validation,
+    /// proposal policy, PSK lookup, limits) and is not stored, so the caller states it on every
+    /// load rather than getting defaults silently (see Docs/Storage.md, "Configuration").
+    public func open(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> PersistentGroup? {
+        try load(groupID, configuration: configuration).map { PersistentGroup(store: self, group: $0.group, stamp: $0.stamp) }
+    }
+
+    /// A copy of a stored group for reading, or `nil` if it is not stored. Changes to the copy
+    /// cannot be written back; use ``open(_:configuration:)`` for a group to work with.
+    public func loadGroup(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> MLSGroup? {
+        try load(groupID, configuration: configuration)?.group
+    }
+
+    /// Loads a group and the stamp of the record it came from. The rebuilt tree is checked
+    /// against the stored GroupContext's tree hash, so lost, altered or mixed-in nodes are refused.
+    func load(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> (group: MLSGroup, stamp: RecordStamp)? {
         let key = storageKey(groupID)
         guard let rows = try backend.readGroup(key) else { return nil }
-        let record = try sealing.open(rows.record, kind: .groupRecord, binding: recordBinding(key, epoch: rows.epoch))
+        let record = try sealing.open(rows.record, kind: .groupRecord, binding: recordBinding(key, epoch: rows.epoch, stamp: rows.stamp))
         var nodes: [UInt32: Node] = [:]
         nodes.reserveCapacity(rows.nodes.count)
         for (index, blob) in rows.nodes {
@@ -101,15 +124,20 @@ public final class GroupStore: Sendable {
         }
         let group = try MLSGroup(restoringRecord: record, nodes: nodes, configuration: configuration, signer: signer)
         guard group.groupID == groupID, group.epoch == rows.epoch else { throw StorageError.corrupt("record does not match its row") }
-        return group
+        return (group, rows.stamp)
     }
 
     /// The write that takes the stored state of `group` from `reference` (the state last stored
-    /// or loaded, `nil` for a group not yet stored) to `group`: the new record and the tree
-    /// nodes that differ.
-    public func groupWrite(for group: MLSGroup, relativeTo reference: MLSGroup?) throws -> GroupWrite {
-        let key = storageKey(group.groupID)
-        let snapshot = group.snapshot(relativeTo: reference)
+    /// or loaded, `nil` for a group not yet stored) to `group`: the new record under `stamp`
+    /// and the tree nodes that differ.
+    func groupWrite(for group: MLSGroup, relativeTo reference: MLSGroup?, replacing: RecordPrecondition,
+                    stamp: RecordStamp = .random()) throws -> GroupWrite {
+        try groupWrite(snapshot: group.snapshot(relativeTo: reference), referenceWidth: reference?.tree.nodeWidth, replacing: replacing, stamp: stamp)
+    }
+
+    /// The write of a snapshot; separate so tests can write snapshots in an older record format.
+    func groupWrite(snapshot: GroupStateSnapshot, referenceWidth: UInt32?, replacing: RecordPrecondition, stamp: RecordStamp) throws -> GroupWrite {
+        let key = storageKey(snapshot.groupID)
         var upserts: [(index: UInt32, blob: [UInt8])] = []
         var deletes: [UInt32] = []
         for (index, node) in snapshot.tree.nodes {
@@ -120,25 +148,69 @@ public final class GroupStore: Sendable {
                 deletes.append(index)
             }
         }
-        let shrunk = !snapshot.isComplete && (reference?.tree.nodeWidth ?? 0) > snapshot.tree.nodeWidth
+        let shrunk = !snapshot.isComplete && (referenceWidth ?? 0) > snapshot.tree.nodeWidth
         return GroupWrite(
             groupID: key, epoch: snapshot.epoch,
-            record: try sealing.seal(snapshot.record, kind: .groupRecord, binding: recordBinding(key, epoch: snapshot.epoch)),
+            record: try sealing.seal(snapshot.record, kind: .groupRecord, binding: recordBinding(key, epoch: snapshot.epoch, stamp: stamp)),
+            replacing: replacing, stamp: stamp,
             upsertNodes: upserts, deleteNodes: deletes, truncateFrom: shrunk ? snapshot.tree.nodeWidth : nil,
             replaceAllNodes: snapshot.isComplete)
     }
 
-    /// Stores `group` in one atomic write together with `extra` (the deletion of what the
-    /// transition consumed, a transport's queue entries). Returns the batch's payload bytes.
+    /// Stores a group that is not stored yet (one just created with `MLSGroup.create`) in full,
+    /// in one atomic write together with `extra`, and returns its handle.
+    ///
+    /// - Throws: ``StorageError/conflict`` if a group with this ID is already stored.
     @discardableResult
-    public func save(_ group: MLSGroup, relativeTo reference: MLSGroup?, with extra: StorageBatch = StorageBatch()) throws -> Int {
-        var batch = extra
-        batch.groups.append(try groupWrite(for: group, relativeTo: reference))
-        try backend.write(batch)
-        return batch.payloadBytes
+    public func create(_ group: MLSGroup, with extra: StorageBatch = StorageBatch()) throws -> PersistentGroup {
+        try commit(try prepareCreate(group), with: extra)
     }
 
-    /// Deletes a group's state (after it was removed, or when the application leaves it).
+    /// The transition that stores a new group, for a caller that commits it together with other
+    /// writes (see ``commit(_:with:)``).
+    public func prepareCreate(_ group: MLSGroup) throws -> GroupTransition {
+        GroupTransition(next: group, store: self, handle: nil, write: try groupWrite(for: group, relativeTo: nil, replacing: .absent))
+    }
+
+    /// Writes a prepared transition in one atomic write together with `extra`, then adopts it:
+    /// the transition's handle moves to the new state, or, for a created or joined group, a new
+    /// handle is returned.
+    ///
+    /// - Throws: ``StorageError/conflict`` if the stored group is no longer the state the
+    ///   transition was prepared from (or, for a new group, if it is already stored); nothing is
+    ///   written and the handle keeps its state.
+    @discardableResult
+    public func commit(_ transition: GroupTransition, with extra: StorageBatch = StorageBatch()) throws -> PersistentGroup {
+        try commit([transition], with: extra)[0]
+    }
+
+    /// Writes several prepared transitions (of groups in this store or in other stores over the
+    /// same backend) and `extra` in one atomic write, then adopts each; returns their handles in
+    /// order. Either every transition takes effect or none does.
+    ///
+    /// - Throws: ``StorageError/conflict`` if any transition's group changed since it was
+    ///   prepared (nothing is written, no handle changes); ``StorageError/foreignTransition`` if a
+    ///   transition belongs to a store over another backend.
+    @discardableResult
+    public func commit(_ transitions: [GroupTransition], with extra: StorageBatch = StorageBatch()) throws -> [PersistentGroup] {
+        var batch = StorageBatch()
+        for t in transitions {
+            guard t.store.backendIdentity == backendIdentity else { throw StorageError.foreignTransition }
+            batch.groups.append(t.write)
+            batch.append(t.ownWrites)
+        }
+        batch.append(extra)
+        try backend.write(batch)
+        return transitions.map { $0.adopt() }
+    }
+
+    /// The backend instance, for telling whether two stores write to the same one. A backend
+    /// that is not a class (none is today) gets a fresh box here, so it only matches itself
+    /// through the same store.
+    var backendIdentity: ObjectIdentifier { ObjectIdentifier(backend as AnyObject) }
+
+    /// Deletes a group's state (after it was removed, or when the application leaves it). This is
+    /// unconditional: a handle of the group that writes afterwards gets ``StorageError/conflict``.
     public func deleteGroup(_ groupID: [UInt8]) throws {
         var batch = StorageBatch()
         batch.deleteGroups.append(storageKey(groupID))
@@ -219,28 +291,30 @@ public final class GroupStore: Sendable {
         }
     }
 
-    /// Joins a group from a Welcome with one of the stored KeyPackages (§12.4.3.1), and stores
-    /// the new group in the same atomic write that deletes the KeyPackage's private keys (unless
-    /// it is a last-resort one) and applies `extra`.
-    public func join(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration(),
-                     with extra: StorageBatch = StorageBatch()) throws -> MLSGroup {
-        let (group, batch) = try prepareJoin(welcome: welcome, ratchetTree: ratchetTree, configuration: configuration, with: extra)
-        try backend.write(batch)
-        return group
+    /// Joins a group from a Welcome with one of the stored KeyPackages (§12.4.3.1), stores the
+    /// new group in the same atomic write that deletes the KeyPackage's private keys (unless it
+    /// is a last-resort one) and applies `extra`, and returns its handle. The configuration is
+    /// required for the reason given at ``open(_:configuration:)``.
+    ///
+    /// - Throws: ``StorageError/noMatchingKeyPackage`` if no stored KeyPackage matches;
+    ///   ``StorageError/conflict`` if the group is already stored.
+    public func join(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration,
+                     with extra: StorageBatch = StorageBatch()) throws -> PersistentGroup {
+        try commit(try prepareJoin(welcome: welcome, ratchetTree: ratchetTree, configuration: configuration), with: extra)
     }
 
-    /// Joins as ``join(welcome:ratchetTree:configuration:with:)`` does, but returns the batch
-    /// instead of writing it, for a caller that combines it with writes of its own.
-    public func prepareJoin(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration(),
-                            with extra: StorageBatch = StorageBatch()) throws -> (MLSGroup, StorageBatch) {
+    /// Joins as ``join(welcome:ratchetTree:configuration:with:)`` does, but returns the
+    /// transition instead of writing it, for a caller that decides later, or commits it together
+    /// with writes of its own. Until it is committed nothing is stored and the KeyPackage stays.
+    public func prepareJoin(welcome: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration) throws -> GroupTransition {
         guard case let .welcome(w) = welcome.body else { throw GroupError.unexpectedWireFormat }
         for entry in w.secrets {
             guard let stored = try keyPackage(ref: entry.newMember) else { continue }
             let group = try MLSGroup.join(welcome: welcome, keyPackage: stored.bundle, ratchetTree: ratchetTree, configuration: configuration)
-            var batch = extra
-            if !stored.lastResort { batch.deleteKeyPackages.append(storageKey(entry.newMember)) }
-            batch.groups.append(try groupWrite(for: group, relativeTo: nil))
-            return (group, batch)
+            var consumed = StorageBatch()
+            if !stored.lastResort { consumed.deleteKeyPackages.append(storageKey(entry.newMember)) }
+            return GroupTransition(next: group, store: self, handle: nil, write: try groupWrite(for: group, relativeTo: nil, replacing: .absent),
+                                   ownWrites: consumed)
         }
         throw StorageError.noMatchingKeyPackage
     }
@@ -324,8 +398,12 @@ extension GroupStore: PSKStore {
     }
 
     /// The resumption PSK of one of this client's stored groups (§8.6), if it is still retained.
+    /// Only the group's record is read, not its tree, so no configuration is needed for it.
     public func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes? {
-        guard let group = try? loadGroup(groupID) else { return nil }
-        return group.resumptionPSK(epoch: epoch)
+        let key = storageKey(groupID)
+        guard let rows = try? backend.readGroup(key),
+              let record = try? sealing.open(rows.record, kind: .groupRecord, binding: recordBinding(key, epoch: rows.epoch, stamp: rows.stamp))
+        else { return nil }
+        return try? GroupStateSnapshot.resumptionPSK(inRecord: record, epoch: epoch)
     }
 }

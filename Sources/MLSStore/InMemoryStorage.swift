@@ -11,6 +11,7 @@ public final class InMemoryStorage: StorageBackend {
     private struct GroupRow {
         var epoch: UInt64
         var record: [UInt8]
+        var stamp: RecordStamp
         var nodes: [UInt32: [UInt8]]
     }
 
@@ -46,15 +47,29 @@ public final class InMemoryStorage: StorageBackend {
     /// Applies the batch in the same order as ``SQLiteStorage`` so both backends agree on the
     /// outcome of batches that touch one row twice (for example a write and a delete of the same
     /// group: the delete wins).
+    ///
+    /// Compare-and-swap: each group write's precondition is checked under the lock, against the
+    /// state as the batch's earlier writes left it; one that does not hold throws
+    /// ``StorageError/conflict`` before anything is assigned, so the batch leaves no trace.
     public func write(_ batch: StorageBatch) throws {
-        state.withLock { current in
-            // Build on a copy and assign at the end: nothing below can fail today, but the copy
-            // keeps the all-or-nothing property if a later change adds a failure path.
+        try state.withLock { current throws(StorageError) in
+            // Build on a copy and assign at the end, so a conflict found halfway through the
+            // batch leaves the store as it was.
             var next = current
             for g in batch.groups {
-                var row = next.groups[g.groupID] ?? GroupRow(epoch: g.epoch, record: g.record, nodes: [:])
+                let existing = next.groups[g.groupID]
+                switch g.replacing {
+                case .absent:
+                    guard existing == nil else { throw StorageError.conflict }
+                case let .current(epoch, stamp):
+                    guard let existing, existing.epoch == epoch, existing.stamp == stamp else { throw StorageError.conflict }
+                case .unconditional:
+                    break
+                }
+                var row = existing ?? GroupRow(epoch: g.epoch, record: g.record, stamp: g.stamp, nodes: [:])
                 row.epoch = g.epoch
                 row.record = g.record
+                row.stamp = g.stamp
                 if g.replaceAllNodes { row.nodes.removeAll() }
                 for i in g.deleteNodes { row.nodes[i] = nil }
                 if let t = g.truncateFrom { row.nodes = row.nodes.filter { $0.key < t } }
@@ -77,7 +92,7 @@ public final class InMemoryStorage: StorageBackend {
     /// The group's rows, or `nil` if it is not stored.
     public func readGroup(_ groupID: [UInt8]) throws -> StoredGroupRows? {
         state.withLock { s in
-            s.groups[groupID].map { StoredGroupRows(groupID: groupID, epoch: $0.epoch, record: $0.record, nodes: $0.nodes) }
+            s.groups[groupID].map { StoredGroupRows(groupID: groupID, epoch: $0.epoch, record: $0.record, stamp: $0.stamp, nodes: $0.nodes) }
         }
     }
 
@@ -117,7 +132,7 @@ public final class InMemoryStorage: StorageBackend {
         let s = state.withLock { $0 }
         var batch = StorageBatch()
         batch.groups = s.groups.sorted { Self.byteOrder($0.key, $1.key) }.map { id, row in
-            GroupWrite(groupID: id, epoch: row.epoch, record: row.record,
+            GroupWrite(groupID: id, epoch: row.epoch, record: row.record, replacing: .unconditional, stamp: row.stamp,
                        upsertNodes: row.nodes.sorted { $0.key < $1.key }.map { (index: $0.key, blob: $0.value) },
                        replaceAllNodes: true)
         }

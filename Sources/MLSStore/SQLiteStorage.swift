@@ -86,8 +86,9 @@ public final class SQLiteStorage: StorageBackend {
         }
     }
 
-    /// The schema, versioned so later releases can migrate files written by this one.
-    private static var migrator: DatabaseMigrator {
+    /// The schema, versioned so later releases can migrate files written by this one. Internal
+    /// so tests can build a file of an older schema (`migrate(_:upTo:)`).
+    static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in
             // WITHOUT ROWID: every table is looked up by its (blob) primary key only, so
@@ -120,6 +121,11 @@ public final class SQLiteStorage: StorageBackend {
                 ) WITHOUT ROWID;
                 """)
         }
+        m.registerMigration("v2") { db in
+            // The stamp each record is written under, for compare-and-swap writes. Rows of a v1
+            // file get the empty (legacy) stamp, which their next write replaces.
+            try db.execute(sql: "ALTER TABLE mls_group ADD COLUMN stamp BLOB NOT NULL DEFAULT x''")
+        }
         return m
     }
 
@@ -127,6 +133,12 @@ public final class SQLiteStorage: StorageBackend {
 
     /// Applies the batch in one IMMEDIATE transaction, so it is all-or-nothing and, with
     /// `synchronous=FULL`, durable once this returns.
+    ///
+    /// Compare-and-swap: before each group write, its ``GroupWrite/replacing`` is checked
+    /// against the row inside the same transaction. IMMEDIATE holds the file's write lock from
+    /// the start, so no other connection or process can commit between that check and this
+    /// commit; a precondition that does not hold throws ``StorageError/conflict`` and rolls the
+    /// whole batch back.
     ///
     /// Within each group write the order is: record, full node wipe, node deletions,
     /// truncation, node upserts, so an upsert always wins over a deletion of the same index.
@@ -153,12 +165,13 @@ public final class SQLiteStorage: StorageBackend {
         // same SQL for each would dominate the cost of a commit.
         if !batch.groups.isEmpty {
             let upsertGroup = try db.cachedStatement(sql: """
-                INSERT INTO mls_group(group_id, epoch, record) VALUES (\(Self.B), ?, \(Self.B))
-                ON CONFLICT(group_id) DO UPDATE SET epoch = excluded.epoch, record = excluded.record
+                INSERT INTO mls_group(group_id, epoch, record, stamp) VALUES (\(Self.B), ?, \(Self.B), \(Self.B))
+                ON CONFLICT(group_id) DO UPDATE SET epoch = excluded.epoch, record = excluded.record, stamp = excluded.stamp
                 """)
             for g in batch.groups {
                 let gid = blob(g.groupID)
-                try run(upsertGroup, [gid, epochValue(g.epoch), blob(g.record)])
+                try checkPrecondition(g, in: db)
+                try run(upsertGroup, [gid, epochValue(g.epoch), blob(g.record), blob(g.stamp.bytes)])
                 if g.replaceAllNodes {
                     try run(db.cachedStatement(sql: "DELETE FROM mls_tree_node WHERE group_id = \(Self.B)"), [gid])
                 }
@@ -204,6 +217,26 @@ public final class SQLiteStorage: StorageBackend {
         }
     }
 
+    /// Throws ``StorageError/conflict`` unless the stored row is the one `write` says it
+    /// replaces. Runs inside the batch's transaction, after the batch's earlier writes.
+    private static func checkPrecondition(_ write: GroupWrite, in db: Database) throws {
+        if case .unconditional = write.replacing { return }
+        let statement = try db.cachedStatement(sql: "SELECT epoch, stamp FROM mls_group WHERE group_id = \(B)")
+        let row = try Row.fetchOne(statement, arguments: [blob(write.groupID)])
+        switch (write.replacing, row) {
+        case (.absent, nil):
+            return
+        case let (.current(epoch, stamp), row?):
+            // A stored epoch or stamp of the wrong type or length is a tampered row: a typed
+            // error, never a trap, and never mistaken for a match.
+            let storedEpoch = UInt64(bitPattern: try integer(row, 0))
+            let storedStamp = try RecordStamp(validating: try strictBlob(row, 1))
+            guard storedEpoch == epoch, storedStamp == stamp else { throw StorageError.conflict }
+        default:
+            throw StorageError.conflict
+        }
+    }
+
     /// Upserts and deletes rows of a `(key BLOB PRIMARY KEY, blob BLOB)` table: the KeyPackage and
     /// PSK tables share this layout. `table` and `key` are fixed names from this file, never input.
     private static func writeKeyed(table: String, key: String, puts: [([UInt8], [UInt8])], deletes: [[UInt8]], in db: Database) throws {
@@ -239,10 +272,11 @@ public final class SQLiteStorage: StorageBackend {
 
     private static func readGroup(_ groupID: [UInt8], in db: Database) throws -> StoredGroupRows? {
         let gid = blob(groupID)
-        let groupStatement = try db.cachedStatement(sql: "SELECT epoch, record FROM mls_group WHERE group_id = \(B)")
+        let groupStatement = try db.cachedStatement(sql: "SELECT epoch, record, stamp FROM mls_group WHERE group_id = \(B)")
         guard let row = try Row.fetchOne(groupStatement, arguments: [gid]) else { return nil }
         let epoch = UInt64(bitPattern: try integer(row, 0))
         let record = try bytes(row, 1)
+        let stamp = try RecordStamp(validating: try strictBlob(row, 2))
         var nodes: [UInt32: [UInt8]] = [:]
         let nodeStatement = try db.cachedStatement(sql: "SELECT node_index, blob FROM mls_tree_node WHERE group_id = \(B)")
         let cursor = try Row.fetchCursor(nodeStatement, arguments: [gid])
@@ -253,7 +287,7 @@ public final class SQLiteStorage: StorageBackend {
             }
             nodes[index] = try bytes(n, 1)
         }
-        return StoredGroupRows(groupID: groupID, epoch: epoch, record: record, nodes: nodes)
+        return StoredGroupRows(groupID: groupID, epoch: epoch, record: record, stamp: stamp, nodes: nodes)
     }
 
     /// All group IDs in SQLite's BLOB order (memcmp, then length), which is the byte order the
@@ -311,11 +345,13 @@ public final class SQLiteStorage: StorageBackend {
     private static func contents(in db: Database) throws -> StorageBatch {
         var batch = StorageBatch()
         var position: [[UInt8]: Int] = [:]
-        let groups = try Row.fetchCursor(db, sql: "SELECT group_id, epoch, record FROM mls_group ORDER BY group_id")
+        let groups = try Row.fetchCursor(db, sql: "SELECT group_id, epoch, record, stamp FROM mls_group ORDER BY group_id")
         while let row = try groups.next() {
             let id = try bytes(row, 0)
             position[id] = batch.groups.count
-            batch.groups.append(GroupWrite(groupID: id, epoch: UInt64(bitPattern: try integer(row, 1)), record: try bytes(row, 2), replaceAllNodes: true))
+            batch.groups.append(GroupWrite(groupID: id, epoch: UInt64(bitPattern: try integer(row, 1)), record: try bytes(row, 2),
+                                           replacing: .unconditional, stamp: try RecordStamp(validating: try strictBlob(row, 3)),
+                                           replaceAllNodes: true))
         }
         let nodes = try Row.fetchCursor(db, sql: "SELECT group_id, node_index, blob FROM mls_tree_node ORDER BY group_id, node_index")
         while let row = try nodes.next() {
@@ -462,6 +498,15 @@ public final class SQLiteStorage: StorageBackend {
         let value: DatabaseValue = row[index]
         guard case let .int64(i) = value.storage else { throw StorageError.corrupt("column \(index) is not an integer") }
         return i
+    }
+
+    /// A BLOB column, or `.corrupt`: unlike ``bytes(_:_:)``, which reads whatever a column
+    /// holds as bytes, this refuses text, numbers and NULL, for columns (the record stamp) whose
+    /// value is compared rather than opened, so a wrong type cannot pass as some byte string.
+    private static func strictBlob(_ row: Row, _ index: Int) throws -> [UInt8] {
+        let value: DatabaseValue = row[index]
+        guard case let .blob(data) = value.storage else { throw StorageError.corrupt("column \(index) is not a blob") }
+        return [UInt8](data)
     }
 
     /// A TEXT column, or `.corrupt`.

@@ -1,3 +1,4 @@
+import MLSCodec
 import MLSCrypto
 
 /// One group's rows as a backend holds them: the encoded group record and the non-blank nodes
@@ -11,16 +12,76 @@ public struct StoredGroupRows: Sendable, Equatable {
     public var epoch: UInt64
     /// The group record blob: everything but the current tree's nodes.
     public var record: [UInt8]
+    /// The stamp the record was written under: what the next write of this group names as the
+    /// record it replaces.
+    public var stamp: RecordStamp
     /// Non-blank tree nodes by node index; an absent index is blank.
     public var nodes: [UInt32: [UInt8]]
 
     /// Assembles rows.
-    public init(groupID: [UInt8], epoch: UInt64, record: [UInt8], nodes: [UInt32: [UInt8]]) {
+    public init(groupID: [UInt8], epoch: UInt64, record: [UInt8], stamp: RecordStamp, nodes: [UInt32: [UInt8]]) {
         self.groupID = groupID
         self.epoch = epoch
         self.record = record
+        self.stamp = stamp
         self.nodes = nodes
     }
+}
+
+/// Identifies one written version of a group's record, so that a write can name the record it
+/// replaces (compare-and-swap; see ``RecordPrecondition``).
+///
+/// Every write of a record draws a fresh random stamp rather than counting up: a counter starts
+/// again when a group is deleted and stored anew, so a handle still holding the old group's
+/// count could replace the new group's record (an ABA race); 128 random bits never repeat.
+/// With encryption at rest the stamp is also bound to the sealed record, so a stamp edited in
+/// the database makes the record fail to open.
+public struct RecordStamp: Sendable, Hashable, CustomStringConvertible {
+    /// Length of every stamp written.
+    public static let byteCount = 16
+    /// The stamp of a record written before stamps existed (a store created by an older build):
+    /// empty, and replaced by the record's next write.
+    public static let legacy = RecordStamp(unchecked: [])
+
+    /// The stamp's bytes: ``byteCount`` random bytes, or none for ``legacy``.
+    public let bytes: [UInt8]
+
+    private init(unchecked bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// A fresh random stamp.
+    public static func random() -> RecordStamp {
+        RecordStamp(unchecked: SecretBytes(randomCount: byteCount).unsafeCopiedBytes())
+    }
+
+    /// A stamp read from storage: ``byteCount`` bytes, or empty for ``legacy``.
+    ///
+    /// - Throws: ``StorageError/corrupt(_:)`` for any other length (a tampered row).
+    public init(validating bytes: [UInt8]) throws(StorageError) {
+        guard bytes.count == Self.byteCount || bytes.isEmpty else { throw StorageError.corrupt("record stamp of \(bytes.count) bytes") }
+        self.bytes = bytes
+    }
+
+    /// Whether this is the stamp of a record written before stamps existed.
+    public var isLegacy: Bool { bytes.isEmpty }
+
+    /// The stamp in hex, or `legacy`, for logs and test output.
+    public var description: String { isLegacy ? "legacy" : Hex.encode(bytes) }
+}
+
+/// Which stored record a ``GroupWrite`` replaces: the compare half of its compare-and-swap. A
+/// backend checks it inside the write's transaction and, if the stored row differs, refuses the
+/// whole batch with ``StorageError/conflict`` and writes nothing.
+public enum RecordPrecondition: Sendable, Equatable {
+    /// The group must not be stored: a group created here or joined from a Welcome.
+    case absent
+    /// The stored record must be the one written at `epoch` under `stamp`: the state a handle
+    /// loaded or last wrote. Anything else means another handle or process wrote in between.
+    case current(epoch: UInt64, stamp: RecordStamp)
+    /// No check: the write replaces whatever is stored. For copying or restoring whole stores
+    /// (``StorageBackend/contents()``) and for tests; a ``GroupStore`` never writes a group so.
+    case unconditional
 }
 
 /// The change to one group within a ``StorageBatch``: a new record and the tree nodes that
@@ -32,6 +93,10 @@ public struct GroupWrite: Sendable, Equatable {
     public var epoch: UInt64
     /// The new record blob; it replaces the stored one.
     public var record: [UInt8]
+    /// Which stored record this write replaces; checked before anything of the batch is written.
+    public var replacing: RecordPrecondition
+    /// The stamp the new record is stored under.
+    public var stamp: RecordStamp
     /// Node rows to insert or replace.
     public var upsertNodes: [(index: UInt32, blob: [UInt8])]
     /// Node rows to delete (nodes that became blank).
@@ -43,12 +108,16 @@ public struct GroupWrite: Sendable, Equatable {
     /// written (a full rewrite, as for a newly created or joined group).
     public var replaceAllNodes: Bool
 
-    /// Assembles a group write.
-    public init(groupID: [UInt8], epoch: UInt64, record: [UInt8], upsertNodes: [(index: UInt32, blob: [UInt8])] = [],
-                deleteNodes: [UInt32] = [], truncateFrom: UInt32? = nil, replaceAllNodes: Bool = false) {
+    /// Assembles a group write. `replacing` has no default: every write says which record it
+    /// replaces, or says explicitly that it does not care.
+    public init(groupID: [UInt8], epoch: UInt64, record: [UInt8], replacing: RecordPrecondition, stamp: RecordStamp = .random(),
+                upsertNodes: [(index: UInt32, blob: [UInt8])] = [], deleteNodes: [UInt32] = [], truncateFrom: UInt32? = nil,
+                replaceAllNodes: Bool = false) {
         self.groupID = groupID
         self.epoch = epoch
         self.record = record
+        self.replacing = replacing
+        self.stamp = stamp
         self.upsertNodes = upsertNodes
         self.deleteNodes = deleteNodes
         self.truncateFrom = truncateFrom
@@ -56,7 +125,8 @@ public struct GroupWrite: Sendable, Equatable {
     }
 
     public static func == (a: GroupWrite, b: GroupWrite) -> Bool {
-        a.groupID == b.groupID && a.epoch == b.epoch && a.record == b.record && a.deleteNodes == b.deleteNodes
+        a.groupID == b.groupID && a.epoch == b.epoch && a.record == b.record && a.replacing == b.replacing && a.stamp == b.stamp
+            && a.deleteNodes == b.deleteNodes
             && a.truncateFrom == b.truncateFrom && a.replaceAllNodes == b.replaceAllNodes
             && a.upsertNodes.map(\.index) == b.upsertNodes.map(\.index) && a.upsertNodes.map(\.blob) == b.upsertNodes.map(\.blob)
     }
@@ -125,6 +195,12 @@ public protocol StorageBackend: Sendable {
     /// the batch or none of it is visible. Within a batch, a deletion wins over a write of the
     /// same row. Deletions must not leave the deleted bytes readable in the backend's files
     /// where the backend can prevent it.
+    ///
+    /// Each group write's ``GroupWrite/replacing`` is checked, in batch order, against the
+    /// stored row inside the same transaction (so no other writer, in this process or another,
+    /// can slip in between check and write); if any does not hold, the backend throws
+    /// ``StorageError/conflict`` and writes nothing of the batch. The written row keeps the
+    /// write's epoch and ``GroupWrite/stamp``.
     func write(_ batch: StorageBatch) throws
     /// The rows of one group, or `nil` if the group is not stored.
     func readGroup(_ groupID: [UInt8]) throws -> StoredGroupRows?
@@ -138,9 +214,9 @@ public protocol StorageBackend: Sendable {
     func readValue(namespace: String, key: [UInt8]) throws -> [UInt8]?
     /// All application values of a namespace, ordered by key bytes.
     func values(namespace: String) throws -> [(key: [UInt8], blob: [UInt8])]
-    /// Every row, as a batch of puts in key order (groups with all their nodes and
-    /// `replaceAllNodes`): for copying a store and for comparing whole stores by
-    /// ``StorageBatch/canonicalDigest()``.
+    /// Every row, as a batch of puts in key order (groups with all their nodes, their stamps,
+    /// `replaceAllNodes` and ``RecordPrecondition/unconditional``): for copying a store and for
+    /// comparing whole stores by ``StorageBatch/canonicalDigest()``.
     func contents() throws -> StorageBatch
 }
 
@@ -158,8 +234,13 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A sealed blob was found but the store has no key, or a plaintext blob was found in a
     /// store that encrypts at rest (a downgrade).
     case sealingMismatch
-    /// The stored state is not the one this handle last wrote or loaded (another writer changed it).
+    /// The stored state is not the one this handle last wrote or loaded (another handle or
+    /// process wrote the group in between), or a group to be created or joined is already
+    /// stored. Nothing of the batch was written.
     case conflict
+    /// A transition was committed through a store over another backend than the one its handle
+    /// writes to; it could not be part of that store's atomic write.
+    case foreignTransition
     /// No KeyPackage of ours matches the Welcome.
     case noMatchingKeyPackage
     /// The group is not stored.
@@ -173,8 +254,23 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case .sealOpenFailed: "sealed state did not authenticate (wrong key, or altered or moved)"
         case .sealingMismatch: "stored state's encryption does not match the store's configuration"
         case .conflict: "stored state changed underneath this handle"
+        case .foreignTransition: "a transition of a group in another backend cannot be committed here"
         case .noMatchingKeyPackage: "no stored KeyPackage matches the Welcome"
         case .groupNotFound: "the group is not stored"
         }
+    }
+}
+
+extension StorageBatch {
+    /// Adds every change of `other` after this batch's own, list by list.
+    mutating func append(_ other: StorageBatch) {
+        groups += other.groups
+        deleteGroups += other.deleteGroups
+        putKeyPackages += other.putKeyPackages
+        deleteKeyPackages += other.deleteKeyPackages
+        putPSKs += other.putPSKs
+        deletePSKs += other.deletePSKs
+        putValues += other.putValues
+        deleteValues += other.deleteValues
     }
 }

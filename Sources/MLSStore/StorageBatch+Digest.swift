@@ -13,6 +13,7 @@ extension StorageBatch {
                 w.writeOpaque(g.groupID)
                 w.writeUInt64(g.epoch)
                 w.writeOpaque(g.record)
+                w.writeOpaque(g.stamp.bytes)
                 w.writeVector { w in
                     for n in g.upsertNodes.sorted(by: { $0.index < $1.index }) {
                         w.writeUInt32(n.index)

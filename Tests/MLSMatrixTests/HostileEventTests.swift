@@ -20,7 +20,7 @@ import Testing
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(session.userID.utf8)),
                                                    signer: try InMemorySigner(scheme: suite.signature, privateKey: keys.privateKey))
         let group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
-        await client.install(room: room, group: try PersistentGroup(store: store, new: group))
+        await client.install(room: room, group: try store.create(group))
         let before = await client.epochAuthenticator(of: room)
         var other = try MLSGroup.create(suite: suite, groupID: Array("other".utf8), creator: bundle)
         let valid = Base64.encode(try other.encrypt([1]).tlsSerialized)

@@ -49,7 +49,7 @@ struct Fixture {
         let bundle = try storedKeyPackage()
         let (authority, welcome) = try Self.authorityGroup(room: room, adding: bundle.keyPackage)
         let mine = try MLSGroup.join(welcome: welcome, keyPackage: bundle)
-        await client.install(room: room, group: try PersistentGroup(store: store, new: mine))
+        await client.install(room: room, group: try store.create(mine))
         return authority
     }
 }

@@ -60,9 +60,9 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let backend = try backend(kind)
         var groups = try cast.members(4)
         let stores = try (0..<4).map { try GroupStore(backend: backend, clientID: Array("m\($0)".utf8)) }
-        for (g, s) in zip(groups, stores) { try s.save(g, relativeTo: nil) }
+        for (g, s) in zip(groups, stores) { try s.create(g) }
         for i in 0..<4 {
-            let loaded = try #require(try stores[i].loadGroup(cast.groupID))
+            let loaded = try #require(try stores[i].loadGroup(cast.groupID, configuration: GroupConfiguration()))
             expectSameState(loaded, groups[i])
             groups[i] = loaded
         }
@@ -82,54 +82,55 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(g.snapshot().record == g.snapshot().record)
         var bytes = g.snapshot().record.unsafeCopiedBytes()
         let nodes = Dictionary(uniqueKeysWithValues: g.snapshot().tree.nodes.compactMap { i, n in n.map { (i, $0) } })
-        bytes[5] = 2  // format version 1 -> 2
-        #expect(throws: GroupStateError.unsupportedVersion(2)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        let config = GroupConfiguration()
+        #expect(bytes[4] == 0 && bytes[5] == 2, "format version 2 is written")
+        bytes[5] = 3  // format version 2 -> 3
+        #expect(throws: GroupStateError.unsupportedVersion(3)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
+        bytes[5] = 0
+        #expect(throws: GroupStateError.unsupportedVersion(0)) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
         bytes[0] = 0x00
-        #expect(throws: GroupStateError.notGroupState) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes) }
+        #expect(throws: GroupStateError.notGroupState) { try MLSGroup(restoringRecord: SecretBytes(bytes), nodes: nodes, configuration: config) }
         var node = GroupStateSnapshot.encodeNode(nodes[0]!)
         node[0] = 9
         #expect(throws: GroupStateError.unsupportedVersion(9)) { try GroupStateSnapshot.decodeNode(node) }
         // Every truncation of a record is refused with a typed error, never a trap.
         let good = g.snapshot().record.unsafeCopiedBytes()
         for cut in stride(from: 0, to: good.count, by: 7) {
-            #expect(throws: GroupStateError.self) { try MLSGroup(restoringRecord: SecretBytes(good[..<cut]), nodes: nodes) }
+            #expect(throws: GroupStateError.self) { try MLSGroup(restoringRecord: SecretBytes(good[..<cut]), nodes: nodes, configuration: config) }
         }
         // A missing node is caught by the tree-hash check.
         var fewer = nodes
         fewer.removeValue(forKey: 2)
-        #expect(throws: GroupStateError.treeHashMismatch) { try MLSGroup(restoringRecord: g.snapshot().record, nodes: fewer) }
+        #expect(throws: GroupStateError.treeHashMismatch) { try MLSGroup(restoringRecord: g.snapshot().record, nodes: fewer, configuration: config) }
     }
 
     @Test("a commit writes O(log n) tree nodes, not the whole tree")
     func commitWritesFewNodes() throws {
-        var groups = try cast.members(64)
+        let groups = try cast.members(64)
         let store = try GroupStore(backend: InMemoryStorage())
-        let before = groups[5]
-        try store.save(before, relativeTo: nil)
-        _ = try groups[5].commit()
-        let pendingWrite = try store.groupWrite(for: groups[5], relativeTo: before)
+        let handle = try store.create(groups[5])
+        let (_, pending) = try handle.prepareUpdate { try $0.commit() }
         // The pending commit's new path lives in the record; the current tree is unchanged.
-        #expect(pendingWrite.upsertNodes.isEmpty && pendingWrite.deleteNodes.isEmpty)
-        try store.save(groups[5], relativeTo: before)
-        let pending = groups[5]
-        try groups[5].mergePendingCommit()
-        let write = try store.groupWrite(for: groups[5], relativeTo: pending)
+        #expect(pending.write.upsertNodes.isEmpty && pending.write.deleteNodes.isEmpty)
+        try store.commit(pending)
+        let (_, merge) = try handle.prepareUpdate { try $0.mergePendingCommit() }
         // Leaf plus the six parents on a 64-leaf direct path.
+        let write = merge.write
         #expect(write.upsertNodes.count <= 7, "\(write.upsertNodes.count) nodes written")
         #expect(write.upsertNodes.count >= 2)
         #expect(!write.replaceAllNodes)
-        try store.save(groups[5], relativeTo: pending)
-        expectSameState(try #require(try store.loadGroup(cast.groupID)), groups[5])
+        try store.commit(merge)
+        expectSameState(try #require(try store.loadGroup(cast.groupID, configuration: GroupConfiguration())), handle.group)
     }
 
     @Test("a pending commit survives a restart and merges when it comes back", arguments: backends)
     func pendingCommit(kind: String) throws {
         var groups = try cast.members(3)
         let store = try GroupStore(backend: try backend(kind))
-        var handle = try PersistentGroup(store: store, new: groups[0])
+        let handle = try store.create(groups[0])
         let out = try handle.update { try $0.commit() }
         // Restart.
-        var reloaded = try #require(try PersistentGroup.load(cast.groupID, from: store))
+        let reloaded = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
         #expect(reloaded.group.hasPendingCommit)
         expectSameState(reloaded.group, handle.group)
         let processed = try reloaded.update { try $0.process(out.commit) }
@@ -144,15 +145,15 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
     func consumedKeysStayDeleted(kind: String) throws {
         var groups = try cast.members(2)
         let store = try GroupStore(backend: try backend(kind))
-        var handle = try PersistentGroup(store: store, new: groups[1])
+        let handle = try store.create(groups[1])
         let ct = try groups[0].encrypt(Array("Antrag".utf8))
         _ = try handle.update { try $0.process(ct) }
-        var restarted = try #require(try PersistentGroup.load(cast.groupID, from: store))
+        let restarted = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
         #expect(throws: GroupError.self) { try restarted.update { try $0.process(ct) } }
         // A key handed out by encrypt is stored as consumed before the ciphertext is used.
-        var sender = try PersistentGroup(store: try GroupStore(backend: InMemoryStorage()), new: groups[0])
+        let sender = try GroupStore(backend: InMemoryStorage()).create(groups[0])
         let first = try sender.update { try $0.encrypt([1]) }
-        let again = try #require(try PersistentGroup.load(cast.groupID, from: sender.store))
+        let again = try #require(try sender.store.open(cast.groupID, configuration: GroupConfiguration()))
         var copy = again.group
         let second = try copy.encrypt([1])
         guard case let .privateMessage(a) = first.body, case let .privateMessage(b) = second.body else { Issue.record("not private"); return }
@@ -169,8 +170,8 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         try groups[0].mergePendingCommit()
         for i in 1..<3 { _ = try groups[i].process(out.commit) }
         let store = try GroupStore(backend: InMemoryStorage())
-        try store.save(groups[1], relativeTo: nil)
-        var loaded = try #require(try store.loadGroup(cast.groupID))
+        try store.create(groups[1])
+        var loaded = try #require(try store.loadGroup(cast.groupID, configuration: GroupConfiguration()))
         expectSameState(loaded, groups[1])
         #expect(try loaded.process(late).content == .application(Array("spät".utf8)))
     }
@@ -186,13 +187,18 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let out = try authority.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
         try authority.mergePendingCommit()
         let writes = backend.writeCount
-        let joined = try store.join(welcome: try #require(out.welcome))
+        let joined = try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration())
         #expect(backend.writeCount == writes + 1)
-        #expect(joined.epochAuthenticator == authority.epochAuthenticator)
+        #expect(joined.group.epochAuthenticator == authority.epochAuthenticator)
         #expect((try store.keyPackage(ref: ref) != nil) == lastResort)
-        #expect(try store.loadGroup(cast.groupID) != nil)
+        #expect(try store.loadGroup(cast.groupID, configuration: GroupConfiguration()) != nil)
         let other = try GroupStore(backend: backend, clientID: Array("clerk".utf8))
-        #expect(throws: StorageError.noMatchingKeyPackage) { try other.join(welcome: try #require(out.welcome)) }
+        #expect(throws: StorageError.noMatchingKeyPackage) { try other.join(welcome: try #require(out.welcome), configuration: GroupConfiguration()) }
+        // The group is stored once: joining again (a redelivered Welcome, with a last-resort
+        // KeyPackage still there) does not overwrite it.
+        if lastResort {
+            #expect(throws: StorageError.conflict) { try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration()) }
+        }
     }
 
     @Test("sealed state: bound to group, epoch and node; wrong keys, moved rows and downgrades are refused")
@@ -202,9 +208,9 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let groups = try cast.members(3)
         let alice = try GroupStore(backend: backend, clientID: Array("a".utf8), encryptionKey: key)
         let bob = try GroupStore(backend: backend, clientID: Array("b".utf8), encryptionKey: key)
-        try alice.save(groups[0], relativeTo: nil)
-        try bob.save(groups[1], relativeTo: nil)
-        expectSameState(try #require(try alice.loadGroup(cast.groupID)), groups[0])
+        try alice.create(groups[0])
+        try bob.create(groups[1])
+        expectSameState(try #require(try alice.loadGroup(cast.groupID, configuration: GroupConfiguration())), groups[0])
         let aRows = try #require(try backend.readGroup(alice.storageKey(cast.groupID)))
         let bRows = try #require(try backend.readGroup(bob.storageKey(cast.groupID)))
         // No secret appears in the clear.
@@ -213,30 +219,37 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(!(0...(aRows.record.count - 16)).contains { Array(aRows.record[$0..<$0 + 16]) == secretSample })
         // Wrong key.
         let thief = try GroupStore(backend: backend, clientID: Array("a".utf8), encryptionKey: SecretBytes(randomCount: 32))
-        #expect(throws: StorageError.sealOpenFailed) { try thief.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealOpenFailed) { try thief.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
         // Another member's record moved into Alice's row.
         var batch = StorageBatch()
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: bRows.record)]
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: bRows.record, replacing: .unconditional, stamp: aRows.stamp)]
         try backend.write(batch)
-        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
         // The right record under another epoch number.
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch + 1, record: aRows.record)]
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch + 1, record: aRows.record, replacing: .unconditional, stamp: aRows.stamp)]
         try backend.write(batch)
-        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
+        // The right record under another stamp, or relabelled as written before stamps existed:
+        // the compare-and-swap stamp cannot be edited without the record failing to open.
+        for stamp in [RecordStamp.random(), .legacy] {
+            batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record, replacing: .unconditional, stamp: stamp)]
+            try backend.write(batch)
+            #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
+        }
         // Nodes swapped between indices.
         var swapped = aRows.nodes
         swapped[0] = aRows.nodes[2]
-        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record,
+        batch.groups = [GroupWrite(groupID: aRows.groupID, epoch: aRows.epoch, record: aRows.record, replacing: .unconditional, stamp: aRows.stamp,
                                    upsertNodes: swapped.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, replaceAllNodes: true)]
         try backend.write(batch)
-        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealOpenFailed) { try alice.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
         // A store without the key meets sealed rows; a store with a key meets plaintext rows.
         let keyless = try GroupStore(backend: backend, clientID: Array("b".utf8))
-        #expect(throws: StorageError.sealingMismatch) { try keyless.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealingMismatch) { try keyless.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
         let plainStore = try GroupStore(backend: backend, clientID: Array("c".utf8))
-        try plainStore.save(groups[2], relativeTo: nil)
+        try plainStore.create(groups[2])
         let sealedReader = try GroupStore(backend: backend, clientID: Array("c".utf8), encryptionKey: key)
-        #expect(throws: StorageError.sealingMismatch) { try sealedReader.loadGroup(cast.groupID) }
+        #expect(throws: StorageError.sealingMismatch) { try sealedReader.loadGroup(cast.groupID, configuration: GroupConfiguration()) }
         #expect(throws: CryptoError.self) { try GroupStore(backend: backend, encryptionKey: SecretBytes(randomCount: 16)) }
     }
 
@@ -246,7 +259,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         var rng = SystemRandomNumberGenerator()
         var groups = try cast.members(3)
         var stores = try (0..<3).map { try GroupStore(backend: backend, clientID: Array("m\($0)".utf8), encryptionKey: kind == "sqlite" ? SecretBytes(randomCount: 32) : nil) }
-        var handles = try zip(groups, stores).map { try PersistentGroup(store: $1, new: $0) }
+        var handles = try zip(groups, stores).map { try $1.create($0) }
         var nextName = 3
         for _ in 0..<30 {
             let actor = Int.random(in: 0..<handles.count, using: &rng)
@@ -260,8 +273,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
                 try store.storeKeyPackage(bundle)
                 let out = try handles[actor].update { try $0.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))])) }
                 for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
-                let joined = try store.join(welcome: try #require(out.welcome))
-                handles.append(PersistentGroup(store: store, stored: joined))
+                handles.append(try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration()))
                 stores.append(store)
             } else if choice == 1, handles.count > 3 {
                 // Remove someone else; the removed member's state is deleted.
@@ -280,7 +292,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
                 for i in handles.indices where i != actor { _ = try handles[i].update { try $0.process(ct) } }
             }
             for h in handles {
-                let loaded = try #require(try h.store.loadGroup(cast.groupID))
+                let loaded = try #require(try h.store.loadGroup(cast.groupID, configuration: GroupConfiguration()))
                 expectSameState(loaded, h.group)
             }
             #expect(Set(handles.map(\.group.epochAuthenticator)).count == 1)

@@ -16,7 +16,7 @@ import Testing
         do {
             let storage = try SQLiteStorage(path: path)
             var batch = StorageBatch()
-            batch.groups = [GroupWrite(groupID: group, epoch: 3, record: [9], upsertNodes: [(index: 0, blob: [1])], replaceAllNodes: true)]
+            batch.groups = [GroupWrite(groupID: group, epoch: 3, record: [9], replacing: .unconditional, stamp: testStamp, upsertNodes: [(index: 0, blob: [1])], replaceAllNodes: true)]
             try storage.write(batch)
         }
         let db = try DatabaseQueue(path: path)
@@ -32,6 +32,20 @@ import Testing
         try Self.tampered("UPDATE mls_group SET epoch = \(value)", group: [1, 2, 3]) { storage in
             #expect(throws: StorageError.self) { _ = try storage.readGroup([1, 2, 3]) }
             #expect(throws: StorageError.self) { _ = try storage.contents() }
+        }
+    }
+
+    /// The compare-and-swap stamp is read from the file too: a value of the wrong type or length
+    /// is a typed error on load, on `contents()`, and for a write that names the stored record,
+    /// never a trap and never taken for a match.
+    @Test(arguments: ["'0123456789abcdef'", "1.5", "7", "x'0102'", "zeroblob(17)"])
+    func tamperedStamp(_ value: String) throws {
+        try Self.tampered("UPDATE mls_group SET stamp = \(value)", group: [5]) { storage in
+            #expect(throws: StorageError.self) { _ = try storage.readGroup([5]) }
+            #expect(throws: StorageError.self) { _ = try storage.contents() }
+            var batch = StorageBatch()
+            batch.groups = [GroupWrite(groupID: [5], epoch: 4, record: [9], replacing: .current(epoch: 3, stamp: testStamp))]
+            #expect(throws: StorageError.self) { try storage.write(batch) }
         }
     }
 

@@ -258,7 +258,7 @@ import Testing
         let snapshot = t.groups[0].snapshot()
         var nodes: [UInt32: Node] = [:]
         for (i, n) in snapshot.tree.nodes { if let n { nodes[i] = n } }
-        _ = try MLSGroup(restoringRecord: snapshot.record, nodes: nodes)
+        _ = try MLSGroup(restoringRecord: snapshot.record, nodes: nodes, configuration: GroupConfiguration())
         var config = GroupConfiguration()
         config.limits.maxLeaves = 2
         #expect(throws: GroupStateError.self) { _ = try MLSGroup(restoringRecord: snapshot.record, nodes: nodes, configuration: config) }

@@ -9,7 +9,7 @@ import MLSStoreBenchSupport
 // through `PersistentGroup`, including its write:
 //
 // - `load_process_save N=3`: load a stored 3-member group, process one incoming application
-//   message, save (`PersistentGroup.load` + `update { process }`);
+//   message, save (`GroupStore.open` + `update { process }`);
 // - `commit_save N=1024`: the creator of a 1024-member group commits a self-update with path and
 //   saves the pending state (`update { commit() }`);
 // - `process_commit_save N=1024`: another member processes such a commit and saves.
@@ -40,7 +40,7 @@ final class Session: @unchecked Sendable {
     let store: GroupStore
     let groupID: [UInt8]
     /// The member whose state is stored (loaded, or kept as a handle, by the benchmark).
-    var handle: PersistentGroup
+    let handle: PersistentGroup
     /// The other member, never stored: it sends messages or commits to `handle`.
     var peer: MLSGroup
 
@@ -48,7 +48,7 @@ final class Session: @unchecked Sendable {
         directory = try StoreFixtures.temporaryDirectory()
         let storage = try SQLiteStorage(path: directory.appendingPathComponent("store.sqlite").path)
         store = try GroupStore(backend: storage, clientID: Array("me".utf8))
-        handle = try PersistentGroup(store: store, new: stored)
+        handle = try store.create(stored)
         groupID = stored.groupID
         self.peer = peer
     }
@@ -101,7 +101,7 @@ let benchmarks: @Sendable () -> Void = {
         let s = try Sessions.session(small, smallGroupSession)
         let message = try s.peer.encrypt(Array("hello".utf8))
         benchmark.startMeasurement()
-        guard var group = try PersistentGroup.load(s.groupID, from: s.store) else { throw StorageError.groupNotFound }
+        guard let group = try s.store.open(s.groupID, configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
         let processed = try group.update { try $0.process(message) }
         benchmark.stopMeasurement()
         guard processed.content == .application(Array("hello".utf8)) else { throw StoreFixtureError("message not read") }

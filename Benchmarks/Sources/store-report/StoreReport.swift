@@ -7,6 +7,7 @@ import MLSCrypto
 import MLSStore
 import MLSStoreBenchSupport
 import MLSVectors
+import Synchronization
 
 /// Measures what persisting MLS state costs with `MLSStore` over SQLite:
 ///
@@ -106,6 +107,45 @@ struct WriteSample {
     var writeSeconds: Double
 }
 
+/// The SQLite backend with every write measured as the store hands it over: the batch's
+/// payload and node rows, the WAL's growth, and the time of the backend write alone (not the
+/// operation, encoding or sealing before it).
+final class MeasuredStorage: StorageBackend {
+    let sqlite: SQLiteStorage
+    private let last = Mutex<WriteSample?>(nil)
+
+    init(_ sqlite: SQLiteStorage) {
+        self.sqlite = sqlite
+    }
+
+    /// The sample of the latest write, once.
+    func takeSample() -> WriteSample? {
+        last.withLock { sample in
+            defer { sample = nil }
+            return sample
+        }
+    }
+
+    func write(_ batch: StorageBatch) throws {
+        let clock = ContinuousClock()
+        let rows = batch.groups.reduce(0) { $0 + $1.upsertNodes.count + $1.deleteNodes.count }
+        let before = sqlite.walBytes()
+        let start = clock.now
+        try sqlite.write(batch)
+        let seconds = (clock.now - start).seconds
+        let sample = WriteSample(payload: batch.payloadBytes, nodeRows: rows, wal: sqlite.walBytes() - before, writeSeconds: seconds)
+        last.withLock { $0 = sample }
+    }
+
+    func readGroup(_ groupID: [UInt8]) throws -> StoredGroupRows? { try sqlite.readGroup(groupID) }
+    func groupIDs() throws -> [[UInt8]] { try sqlite.groupIDs() }
+    func readKeyPackage(_ ref: [UInt8]) throws -> [UInt8]? { try sqlite.readKeyPackage(ref) }
+    func readPSK(_ id: [UInt8]) throws -> [UInt8]? { try sqlite.readPSK(id) }
+    func readValue(namespace: String, key: [UInt8]) throws -> [UInt8]? { try sqlite.readValue(namespace: namespace, key: key) }
+    func values(namespace: String) throws -> [(key: [UInt8], blob: [UInt8])] { try sqlite.values(namespace: namespace) }
+    func contents() throws -> StorageBatch { try sqlite.contents() }
+}
+
 /// Bytes written by each kind of transition in one N-member group, A and B each in their own
 /// `GroupStore` of one SQLite file whose WAL is never checkpointed while measuring.
 struct CommitSizes {
@@ -137,44 +177,40 @@ struct CommitSizes {
         try storage.setAutoCheckpoint(0)
         try storage.checkpoint()
         let key = mode.key
-        let aStore = try GroupStore(backend: storage, clientID: Array("a".utf8), encryptionKey: key)
-        let bStore = try GroupStore(backend: storage, clientID: Array("b".utf8), encryptionKey: key)
+        let measured = MeasuredStorage(storage)
+        let aStore = try GroupStore(backend: measured, clientID: Array("a".utf8), encryptionKey: key)
+        let bStore = try GroupStore(backend: measured, clientID: Array("b".utf8), encryptionKey: key)
         var samples: [String: [WriteSample]] = [:]
         var commitMessageBytes: [Double] = []
 
-        func write(_ op: String, _ batch: StorageBatch) throws {
-            let rows = batch.groups.reduce(0) { $0 + $1.upsertNodes.count + $1.deleteNodes.count }
-            let before = storage.walBytes()
-            let start = clock.now
-            try storage.write(batch)
-            let seconds = (clock.now - start).seconds
-            samples[op, default: []].append(WriteSample(payload: batch.payloadBytes, nodeRows: rows, wal: storage.walBytes() - before, writeSeconds: seconds))
+        /// Files the sample of the write just made under `op`.
+        func record(_ op: String) throws {
+            guard let sample = measured.takeSample() else { throw StoreFixtureError("\(op) wrote nothing") }
+            samples[op, default: []].append(sample)
         }
-        // Exactly what `PersistentGroup.update` does (run on a copy, write the delta, adopt),
-        // split so the batch can be inspected and its write timed on its own.
-        func step<R>(_ op: String, _ handle: inout PersistentGroup, _ body: (inout MLSGroup) throws -> R) throws -> R {
-            let (result, next, batch) = try handle.prepareUpdate(body)
-            try write(op, batch)
-            handle.adopt(next)
+        // Exactly `PersistentGroup.update`; the backend measures the one write it makes.
+        func step<R>(_ op: String, _ handle: PersistentGroup, _ body: (inout MLSGroup) throws -> R) throws -> R {
+            let result = try handle.update(body)
+            try record(op)
             return result
         }
 
         // The reference: A's state written in full (record and every non-blank node).
-        try write(Self.operations[0], StorageBatch(groups: [try aStore.groupWrite(for: fixture.a, relativeTo: nil)]))
-        var a = PersistentGroup(store: aStore, stored: fixture.a)
+        let a = try aStore.create(fixture.a)
+        try record(Self.operations[0])
         try bStore.storeKeyPackage(fixture.bBundle)
-        let (joined, joinBatch) = try bStore.prepareJoin(welcome: fixture.welcome, ratchetTree: fixture.ratchetTree)
-        try write(Self.operations[1], joinBatch)
-        var b = PersistentGroup(store: bStore, stored: joined)
+        let b = try bStore.join(welcome: fixture.welcome, ratchetTree: fixture.ratchetTree, configuration: GroupConfiguration())
+        try record(Self.operations[1])
 
         log("n=\(n) \(mode.rawValue): \(rounds) round\(rounds == 1 ? "" : "s") of commits ...")
         let start = clock.now
         for _ in 0..<rounds {
             for committerIsA in [true, false] {
-                let out = try committerIsA ? step(Self.operations[2], &a) { try $0.commit() } : step(Self.operations[2], &b) { try $0.commit() }
+                let (committer, receiver) = committerIsA ? (a, b) : (b, a)
+                let out = try step(Self.operations[2], committer) { try $0.commit() }
                 commitMessageBytes.append(Double(out.commit.tlsSerialized.count))
-                let processed = try committerIsA ? step(Self.operations[3], &b) { try $0.process(out.commit) } : step(Self.operations[3], &a) { try $0.process(out.commit) }
-                let merged = try committerIsA ? step(Self.operations[4], &a) { try $0.process(out.commit) } : step(Self.operations[4], &b) { try $0.process(out.commit) }
+                let processed = try step(Self.operations[3], receiver) { try $0.process(out.commit) }
+                let merged = try step(Self.operations[4], committer) { try $0.process(out.commit) }
                 guard processed.content == .commit(removed: false), merged.content == .commit(removed: false),
                       a.group.epochAuthenticator == b.group.epochAuthenticator else {
                     throw StoreFixtureError("A and B disagree after a commit")
@@ -183,12 +219,12 @@ struct CommitSizes {
         }
         for i in 0..<rounds {
             let text = Array("application message \(i)".utf8)
-            let message = try step(Self.operations[5], &a) { try $0.encrypt(text) }
-            let received = try step(Self.operations[6], &b) { try $0.process(message) }
+            let message = try step(Self.operations[5], a) { try $0.encrypt(text) }
+            let received = try step(Self.operations[6], b) { try $0.process(message) }
             guard received.content == .application(text) else { throw StoreFixtureError("B did not read A's message") }
         }
         // The state on disk is the state in memory.
-        guard let reloaded = try bStore.loadGroup(b.group.groupID), reloaded.epochAuthenticator == b.group.epochAuthenticator else {
+        guard let reloaded = try bStore.loadGroup(b.groupID, configuration: b.group.configuration), reloaded.epochAuthenticator == b.group.epochAuthenticator else {
             throw StoreFixtureError("B's stored state does not load back")
         }
         log("n=\(n) \(mode.rawValue): done in \(String(format: "%.1f", (clock.now - start).seconds)) s; commit message on the wire: median \(Int(median(commitMessageBytes))) bytes; database file \(fileSize(path)) bytes, WAL \(storage.walBytes()) bytes")
@@ -276,15 +312,13 @@ struct ManyGroups {
         log("groups: building \(count) groups of 2-5 members (\(sizes.reduce(0, +)) members in all) ...")
         for lower in stride(from: 0, to: count, by: Self.chunk) {
             let indices = Array(lower..<min(count, lower + Self.chunk))
-            let built = try parallelMap(indices, minimumBatch: 4) { i -> (writes: [GroupWrite], messages: [MLSMessage]) in
+            let built = try parallelMap(indices, minimumBatch: 4) { i -> (creations: [GroupTransition], messages: [MLSMessage]) in
                 var f = try SmallGroupFixture(groupID: StoreFixtures.groupID(i), size: sizes[i], me: me, creator: creator, others: others)
                 let incoming = try (0..<2).map { k in try f.sender.encrypt(Array("message \(k) to group \(i)".utf8)) }
-                return (try stores.map { try $0.groupWrite(for: f.me, relativeTo: nil) }, incoming)
+                return (try stores.map { try $0.prepareCreate(f.me) }, incoming)
             }
             for (t, target) in targets.enumerated() {
-                var batch = StorageBatch()
-                batch.groups = built.map { $0.writes[t] }
-                try target.storage.write(batch)
+                try target.store.commit(built.map { $0.creations[t] })
             }
             messages += built.map(\.messages)
             if indices.last! + 1 == count || (indices.last! + 1) % 2000 == 0 {
@@ -323,7 +357,7 @@ struct ManyGroups {
         var others: Double
     }
 
-    /// The headline loop: `PersistentGroup.load`, then `update { process }`, which saves.
+    /// The headline loop: `GroupStore.open`, then `update { process }`, which saves.
     func timedUpdatePass(_ store: GroupStore, order: [Int], messages: [[MLSMessage]]) throws -> PassResult {
         let clock = ContinuousClock()
         var latencies: [Double] = []
@@ -332,7 +366,7 @@ struct ManyGroups {
         let start = clock.now
         for i in order {
             let t0 = clock.now
-            guard var handle = try PersistentGroup.load(StoreFixtures.groupID(i), from: store) else { throw StorageError.groupNotFound }
+            guard let handle = try store.open(StoreFixtures.groupID(i), configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
             let processed = try handle.update { try $0.process(messages[i][0]) }
             latencies.append((clock.now - t0).seconds)
             guard case .application = processed.content else { throw StoreFixtureError("group \(i): not an application message") }
@@ -341,7 +375,9 @@ struct ManyGroups {
     }
 
     /// The same loop with a clock between the phases: load, process on a copy, save (encode,
-    /// seal when sealing, write), i.e. `update` taken apart exactly as it runs.
+    /// seal when sealing, write), i.e. `update` taken apart exactly as it runs (the process
+    /// phase is timed inside the operation `prepareUpdate` runs; the save phase is the rest of
+    /// `prepareUpdate` and the commit).
     func timedSplitPass(_ store: GroupStore, order: [Int], messages: [[MLSMessage]]) throws -> SplitResult {
         let clock = ContinuousClock()
         var load: [Double] = [], process: [Double] = [], save: [Double] = []
@@ -352,12 +388,14 @@ struct ManyGroups {
         let start = clock.now
         for i in order {
             let t0 = clock.now
-            guard let loaded = try store.loadGroup(StoreFixtures.groupID(i)) else { throw StorageError.groupNotFound }
-            let t1 = clock.now
-            var next = loaded
-            let processed = try next.process(messages[i][1])
-            let t2 = clock.now
-            try store.save(next, relativeTo: loaded)
+            guard let handle = try store.open(StoreFixtures.groupID(i), configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
+            var t1 = clock.now, t2 = clock.now
+            let (processed, transition) = try handle.prepareUpdate { group in
+                t1 = clock.now
+                defer { t2 = clock.now }
+                return try group.process(messages[i][1])
+            }
+            try store.commit(transition)
             let t3 = clock.now
             load.append((t1 - t0).seconds)
             process.append((t2 - t1).seconds)
@@ -372,7 +410,7 @@ struct ManyGroups {
             print("")
             print("### Many groups: G = \(count) groups of 2-5 members (\(sizeCounts)), one client, one SQLite file")
             print("")
-            print("Per group, in random order: `PersistentGroup.load`, then `update { try $0.process(message) }` (which saves).")
+            print("Per group, in random order: `GroupStore.open`, then `update { try $0.process(message) }` (which saves).")
             print("Setup (building the groups on \(Parallelism.cores) cores and writing them in batches of \(Self.chunk)): \(String(format: "%.1f", setupSeconds)) s.")
             print("")
             print("| at rest | total s | groups/s | p50 ms | p90 ms | p99 ms | load ms (p50) | process ms (p50) | save ms (p50) | file bytes/group after setup | others (cores) |")

@@ -23,7 +23,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
         nodes[index] = node
     }
-    guard let group = try? MLSGroup(restoringRecord: SecretBytes(record), nodes: nodes) else { return 0 }
+    guard let group = try? MLSGroup(restoringRecord: SecretBytes(record), nodes: nodes, configuration: fuzzConfiguration()) else { return 0 }
     StateCheck.roundtrip(group, what: "restored group")
     return 0
 }

@@ -11,7 +11,7 @@ public enum StateCheck {
         for (index, node) in snap.tree.nodes { if let node { nodes[index] = node } }
         let restored: MLSGroup
         do {
-            restored = try MLSGroup(restoringRecord: snap.record, nodes: nodes)
+            restored = try MLSGroup(restoringRecord: snap.record, nodes: nodes, configuration: group.configuration)
         } catch {
             fatalError("\(what): own snapshot does not restore: \(error)")
         }

@@ -3,17 +3,91 @@ import MLS
 import MLSCodec
 import MLSCrypto
 import MLSStore
+import Synchronization
+
+/// The session's backend: the SQLite file, with every batch announced in the intent log before
+/// it is written. The members' stores write through it, so each step's one atomic write (made
+/// by ``GroupStore/commit(_:with:)``) is logged exactly as the store hands it to SQLite.
+///
+/// Before each write it appends `before after label` (digests of the whole store) to the intent
+/// log and syncs it, so whoever kills the process can tell which two states the store may hold.
+final class IntentLoggingStorage: StorageBackend {
+    let sqlite: SQLiteStorage
+
+    private struct Log {
+        /// An exact copy of the database, to compute the digest a batch leads to before writing it.
+        var mirror: InMemoryStorage
+        /// Digest of `mirror`, kept from the previous write (whose "after" is this one's "before").
+        var mirrorDigest: String?
+        var intentLog: FileHandle?
+        /// Names the next write in the intent log.
+        var label = ""
+    }
+
+    private let log: Mutex<Log>
+
+    init(sqlite: SQLiteStorage, intentLog: String?) throws {
+        self.sqlite = sqlite
+        let mirror = InMemoryStorage()
+        try mirror.write(try sqlite.contents())
+        var handle: FileHandle?
+        if let intentLog {
+            if !FileManager.default.fileExists(atPath: intentLog) { _ = FileManager.default.createFile(atPath: intentLog, contents: nil) }
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: intentLog))
+            try h.seekToEnd()
+            handle = h
+        }
+        log = Mutex(Log(mirror: mirror, mirrorDigest: nil, intentLog: handle))
+    }
+
+    /// Names the next write in the intent log.
+    func setLabel(_ label: String) {
+        log.withLock { $0.label = label }
+    }
+
+    /// Logs the intent, writes the batch, and mirrors it. The intent line is synced before the
+    /// write, so a kill during the write always finds it.
+    func write(_ batch: StorageBatch) throws {
+        try log.withLock { l in
+            if let intentLog = l.intentLog {
+                let before = try l.mirrorDigest ?? CrashSession.digest(l.mirror)
+                let next = InMemoryStorage()
+                try next.write(try l.mirror.contents())
+                try next.write(batch)
+                let after = try CrashSession.digest(next)
+                try intentLog.write(contentsOf: Data("\(before) \(after) \(l.label)\n".utf8))
+                try intentLog.synchronize()
+                try sqlite.write(batch)
+                l.mirror = next
+                l.mirrorDigest = after
+            } else {
+                try sqlite.write(batch)
+                try l.mirror.write(batch)
+                l.mirrorDigest = nil
+            }
+        }
+    }
+
+    func readGroup(_ groupID: [UInt8]) throws -> StoredGroupRows? { try sqlite.readGroup(groupID) }
+    func groupIDs() throws -> [[UInt8]] { try sqlite.groupIDs() }
+    func readKeyPackage(_ ref: [UInt8]) throws -> [UInt8]? { try sqlite.readKeyPackage(ref) }
+    func readPSK(_ id: [UInt8]) throws -> [UInt8]? { try sqlite.readPSK(id) }
+    func readValue(namespace: String, key: [UInt8]) throws -> [UInt8]? { try sqlite.readValue(namespace: namespace, key: key) }
+    func values(namespace: String) throws -> [(key: [UInt8], blob: [UInt8])] { try sqlite.values(namespace: namespace) }
+    func contents() throws -> StorageBatch { try sqlite.contents() }
+}
 
 /// The long-running group session that `mls store crash-test` interrupts: several members of one
 /// group, each with its own client state in one shared SQLite file, and a delivery-service log in
 /// the same file. Every step is one atomic ``StorageBatch``: a member's transition together with
 /// the messages it sends, its read cursor and the log entries nobody needs any more.
 ///
-/// Before each write the session appends `before after` digests of the whole store to an intent
-/// log and syncs it, so whoever kills the process can tell which two states the store may hold.
+/// Every write goes through ``IntentLoggingStorage``, which announces it in the intent log first.
 struct CrashSession {
     static let groupID = Array("crash-test-mailbox".utf8)
     static let suite = CipherSuite(id: 1)!
+    /// The configuration every member's group is created, joined and loaded with.
+    static let configuration = GroupConfiguration()
 
     /// One member's position in the delivery log.
     struct Seat {
@@ -53,32 +127,19 @@ struct CrashSession {
         }
     }
 
-    let backend: SQLiteStorage
+    let backend: IntentLoggingStorage
     let key: SecretBytes
     let control: GroupStore
-    /// An exact copy of the database, to compute the digest a batch leads to before writing it.
-    var mirror: InMemoryStorage
     var seats: [String: Seat] = [:]
     var groups: [String: PersistentGroup] = [:]
     var next: UInt64 = 0
     var names: UInt64 = 0
-    var intentLog: FileHandle?
     var steps = 0
-    /// Digest of `mirror`, kept from the previous step (whose "after" is this step's "before").
-    var mirrorDigest: String?
 
     init(path: String, key: SecretBytes, intentLog: String?) throws {
-        backend = try SQLiteStorage(path: path)
+        backend = try IntentLoggingStorage(sqlite: try SQLiteStorage(path: path), intentLog: intentLog)
         self.key = key
         control = try GroupStore(backend: backend, clientID: Array("session".utf8), encryptionKey: key)
-        mirror = InMemoryStorage()
-        try mirror.write(try backend.contents())
-        if let intentLog {
-            if !FileManager.default.fileExists(atPath: intentLog) { _ = FileManager.default.createFile(atPath: intentLog, contents: nil) }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: intentLog))
-            try handle.seekToEnd()
-            self.intentLog = handle
-        }
         try load()
     }
 
@@ -99,7 +160,7 @@ struct CrashSession {
         next = try control.value(namespace: "meta", key: Array("next".utf8)).map { try UInt64(tlsSerialized: $0) } ?? 0
         names = try control.value(namespace: "meta", key: Array("names".utf8)).map { try UInt64(tlsSerialized: $0) } ?? 0
         for (name, seat) in seats where seat.joined {
-            guard let g = try PersistentGroup.load(Self.groupID, from: try store(name)) else { throw CrashTestError("\(name)'s group is missing") }
+            guard let g = try store(name).open(Self.groupID, configuration: Self.configuration) else { throw CrashTestError("\(name)'s group is missing") }
             groups[name] = g
         }
     }
@@ -121,26 +182,14 @@ struct CrashSession {
         batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("next".utf8), value: next.tlsSerialized))
     }
 
-    /// Logs the intent, writes the batch, and mirrors it. The intent line is synced before the
-    /// write, so a kill during the write always finds it.
-    mutating func apply(_ batch: StorageBatch, label: String) throws {
-        if let intentLog {
-            let before = try mirrorDigest ?? Self.digest(mirror)
-            let next = InMemoryStorage()
-            try next.write(try mirror.contents())
-            try next.write(batch)
-            let after = try Self.digest(next)
-            try intentLog.write(contentsOf: Data("\(before) \(after) \(label)\n".utf8))
-            try intentLog.synchronize()
-            try backend.write(batch)
-            mirror = next
-            mirrorDigest = after
-        } else {
-            try backend.write(batch)
-            try mirror.write(batch)
-            mirrorDigest = nil
-        }
+    /// Runs one step's write, `write(control)`, which must write exactly one batch: the
+    /// backend logs it under `label` first.
+    @discardableResult
+    mutating func apply<R>(label: String, _ write: (GroupStore) throws -> R) throws -> R {
+        backend.setLabel(label)
+        let result = try write(control)
         steps += 1
+        return result
     }
 
     var joined: [String] { seats.filter(\.value.joined).map(\.key).sorted() }
@@ -157,17 +206,14 @@ struct CrashSession {
         seat.cursor += 1
         var batch = StorageBatch()
         var plaintext: [UInt8]?
-        var newGroup: PersistentGroup?
+        var transitions: [GroupTransition] = []
         var removed = false
         if !seat.joined {
             if entry.kind == .welcome, entry.name == name {
-                let s = try store(name)
                 seat.joined = true
-                let (group, b) = try s.prepareJoin(welcome: try MLSMessage(tlsSerialized: entry.message))
-                batch = b
-                newGroup = PersistentGroup(store: s, stored: group)
+                transitions.append(try store(name).prepareJoin(welcome: try MLSMessage(tlsSerialized: entry.message), configuration: Self.configuration))
             }
-        } else if entry.kind == .group, var handle = groups[name] {
+        } else if entry.kind == .group, let handle = groups[name] {
             let message = try MLSMessage(tlsSerialized: entry.message)
             // A sender cannot decrypt its own application message: its key is already consumed.
             let isOwnApplication: Bool = {
@@ -176,8 +222,8 @@ struct CrashSession {
                 return false
             }()
             if !isOwnApplication {
-                let prepared = try handle.prepareUpdate { try $0.process(message) }
-                switch prepared.result.content {
+                let (processed, transition) = try handle.prepareUpdate { try $0.process(message) }
+                switch processed.content {
                 case let .application(data): plaintext = data
                 case let .commit(d) where d.removedSelf: removed = true
                 default: break
@@ -185,9 +231,7 @@ struct CrashSession {
                 if removed {
                     batch.deleteGroups.append(handle.store.groupKey(Self.groupID))
                 } else {
-                    batch = prepared.batch
-                    handle.adopt(prepared.next)
-                    newGroup = handle
+                    transitions.append(transition)
                 }
             }
         }
@@ -202,20 +246,19 @@ struct CrashSession {
         if removed { after[name] = nil } else { after[name] = seat }
         let newFloor = after.values.map(\.cursor).min() ?? next
         for i in oldFloor..<newFloor { batch.deleteValues.append(control.valueDeletion(namespace: "ds", key: i.tlsSerialized)) }
-        try apply(batch, label: "deliver \(entry.kind) to \(name)")
+        let handles = try apply(label: "deliver \(entry.kind) to \(name)") { try $0.commit(transitions, with: batch) }
         seats = after
-        if removed { groups[name] = nil } else if let newGroup { groups[name] = newGroup }
+        if removed { groups[name] = nil } else if let handle = handles.first { groups[name] = handle }
         return plaintext
     }
 
     /// `name` sends application data.
     mutating func send(_ name: String, _ text: String) throws {
         guard let handle = groups[name] else { return }
-        let prepared = try handle.prepareUpdate { try $0.encrypt(Array(text.utf8)) }
-        var batch = prepared.batch
-        try append([Entry(kind: .group, name: name, message: prepared.result.tlsSerialized)], to: &batch)
-        try apply(batch, label: "\(name) sends")
-        groups[name]?.adopt(prepared.next)
+        let (message, transition) = try handle.prepareUpdate { try $0.encrypt(Array(text.utf8)) }
+        var batch = StorageBatch()
+        try append([Entry(kind: .group, name: name, message: message.tlsSerialized)], to: &batch)
+        try apply(label: "\(name) sends") { try $0.commit(transition, with: batch) }
     }
 
     /// `name` commits: a plain update, an add of a new member, or a removal.
@@ -243,15 +286,13 @@ struct CrashSession {
         default:
             break
         }
-        let prepared = try handle.prepareUpdate(with: batch) { try $0.commit(options) }
-        batch = prepared.batch
-        var entries = [Entry(kind: .group, name: name, message: prepared.result.commit.tlsSerialized)]
-        if let (newName, _) = newcomer, let welcome = prepared.result.welcome {
+        let (output, transition) = try handle.prepareUpdate { try $0.commit(options) }
+        var entries = [Entry(kind: .group, name: name, message: output.commit.tlsSerialized)]
+        if let (newName, _) = newcomer, let welcome = output.welcome {
             entries.append(Entry(kind: .welcome, name: newName, message: welcome.tlsSerialized))
         }
         try append(entries, to: &batch)
-        try apply(batch, label: "\(name) commits \(kind)")
-        groups[name]?.adopt(prepared.next)
+        try apply(label: "\(name) commits \(kind)") { try $0.commit(transition, with: batch) }
         if let (newName, seat) = newcomer { seats[newName] = seat }
     }
 
@@ -299,15 +340,14 @@ struct CrashSession {
         let sig = suite.signature.generateKeyPair()
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(founder.utf8)),
                                                    signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
-        let group = try MLSGroup.create(suite: suite, groupID: groupID, creator: bundle)
+        let group = try MLSGroup.create(suite: suite, groupID: groupID, creator: bundle, configuration: configuration)
         var batch = StorageBatch()
-        let fs = try s.store(founder)
-        batch.groups.append(try fs.groupWrite(for: group, relativeTo: nil))
+        let creation = try s.store(founder).prepareCreate(group)
         batch.putValues.append(try s.seatWrite(founder, Seat(cursor: 0, joined: true)))
         try s.append([], to: &batch)
-        try s.apply(batch, label: "create")
+        let handle = try s.apply(label: "create") { try $0.commit(creation, with: batch) }
         s.seats[founder] = Seat(cursor: 0, joined: true)
-        s.groups[founder] = PersistentGroup(store: fs, stored: group)
+        s.groups[founder] = handle
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2 {
             try s.commit(founder, "add", rng: &rng)

@@ -9,7 +9,7 @@ import MLSStore
 struct Store: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the crash safety of MLSKit's SQLite group store.",
-        subcommands: [CrashTest.self, CrashSessionCommand.self])
+        subcommands: [CrashTest.self, CrashSessionCommand.self, CASWriter.self])
 }
 
 extension Store {
@@ -143,6 +143,68 @@ extension Store {
                     throw ExitCode(3)
                 }
             }
+        }
+    }
+}
+
+extension Store {
+    /// One writer of a group in a SQLite store, for the two-process compare-and-swap test
+    /// (Tests/MLSStoreTests/ConcurrentWriterTests.swift): another process holds a handle of the
+    /// same group, and exactly one of the two may replace the record both loaded.
+    ///
+    /// Prints `loaded <epoch>`, waits for a line on standard input (the other process writes
+    /// meanwhile, or not), then commits once (an empty commit, merged: the next epoch) and prints
+    /// `wrote <epoch>`; if the store refuses that write with a conflict it prints `conflict`,
+    /// reloads, prints `reloaded <epoch>`, and commits again.
+    struct CASWriter: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "cas-writer", abstract: "Internal: one writer of a stored group, for the two-process compare-and-swap test.",
+            shouldDisplay: false)
+
+        @Option(help: "The SQLite store.")
+        var db: String
+
+        @Option(help: "The group ID, hex.")
+        var group: String
+
+        @Option(help: "The client ID the group is stored under, hex.")
+        var client = ""
+
+        @Option(help: "The store's encryption key, hex (32 bytes), if it encrypts at rest.")
+        var key: String?
+
+        func run() throws {
+            guard let groupID = Hex.decode(group), let clientID = Hex.decode(client) else { throw ValidationError("--group and --client are hex") }
+            var encryptionKey: SecretBytes?
+            if let key {
+                guard let raw = Hex.decode(key), raw.count == 32 else { throw ValidationError("--key must be 32 bytes of hex") }
+                encryptionKey = SecretBytes(raw)
+            }
+            let store = try GroupStore(backend: try SQLiteStorage(path: db), clientID: clientID, encryptionKey: encryptionKey)
+            guard let handle = try store.open(groupID, configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
+            say("loaded \(handle.epoch)")
+            _ = readLine()
+            func advance() throws {
+                try handle.update { group in
+                    _ = try group.commit()
+                    try group.mergePendingCommit()
+                }
+                say("wrote \(handle.epoch)")
+            }
+            do {
+                try advance()
+            } catch StorageError.conflict {
+                say("conflict")
+                try handle.reload()
+                say("reloaded \(handle.epoch)")
+                try advance()
+            }
+        }
+
+        /// One line, flushed at once: the other process waits for it.
+        func say(_ line: String) {
+            print(line)
+            fflush(nil)
         }
     }
 }
