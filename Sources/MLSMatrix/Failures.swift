@@ -149,21 +149,6 @@ public struct WelcomeOrigin: Sendable, Equatable {
 /// ``EventFailureReason/welcomeRefused`` and joins nothing.
 public typealias WelcomePolicy = @Sendable (WelcomeOrigin) -> Bool
 
-/// The MLS-authenticated author of an application message (RFC 9420 §6: the `sender` of the
-/// FramedContent, whose signature was verified against that leaf's signature key).
-public struct MessageAuthor: Sendable, Equatable {
-    /// The sender's leaf index in the group's ratchet tree.
-    public let leafIndex: UInt32
-    /// The credential at that leaf.
-    public let credential: Credential
-
-    /// The identity of a basic credential (RFC 9420 §5.3.1), `nil` for other credential types.
-    public var identity: [UInt8]? {
-        if case let .basic(identity) = credential { return identity }
-        return nil
-    }
-}
-
 /// Maps a member's credential to the Matrix user ID this client expects that member to send from,
 /// or `nil` if it knows none. The default reads a basic credential's identity as a UTF-8 Matrix
 /// user ID, which is how ``MatrixMLSClient`` builds its own credential.

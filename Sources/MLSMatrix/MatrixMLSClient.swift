@@ -21,8 +21,9 @@ public struct MailboxMessage: Sendable, Equatable {
     public let sender: String
     /// The decrypted application data.
     public let plaintext: [UInt8]
-    /// The group member who wrote it, authenticated by MLS.
-    public let author: MessageAuthor
+    /// The group member who wrote it, authenticated by MLS, with the identity the group's
+    /// identity provider reads from its credential.
+    public let author: Member
     /// The Matrix user this client expects the author to send from, if it knows one.
     public let expectedSender: String?
     /// Whether the homeserver's ``sender`` differs from ``expectedSender`` (also when no user is

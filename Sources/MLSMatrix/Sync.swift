@@ -348,14 +348,13 @@ extension MatrixMLSClient {
             }
             var delivered: MailboxMessage?
             if case let .application(data) = prepared.result.content {
-                // The author is the leaf MLS authenticated (RFC 9420 §6, §15: application data is
-                // only ever sent by members), read from the tree of the epoch it was sent in.
-                guard case let .member(leaf) = prepared.result.sender, let credential = prepared.transition.next.tree.leaf(leaf)?.credential else {
+                // The author is the member MLS authenticated (RFC 9420 §6, §15: application data
+                // is only ever sent by members), resolved in the tree of the epoch it was sent in.
+                guard case let .member(author) = prepared.result.author else {
                     throw EventFailureReason.rejected("application message not from a member")
                 }
-                let author = MessageAuthor(leafIndex: leaf.rawValue, credential: credential)
                 delivered = MailboxMessage(roomID: roomID, eventID: eventID, sender: sender, plaintext: data, author: author,
-                                           expectedSender: matrixUserMapping(credential))
+                                           expectedSender: matrixUserMapping(author.credential))
             }
             try store.commit(prepared.transition, with: batch)
             if let delivered { inbox.append(delivered) }

@@ -113,7 +113,7 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         #expect(got.count == 2)
         for m in got {
             #expect(m.author.identity == Array(Fixture.authorityID.utf8))
-            #expect(m.author.leafIndex == authority.myLeaf.rawValue)
+            #expect(m.author.leaf == authority.myLeaf)
             #expect(m.expectedSender == Fixture.authorityID)
         }
         #expect(got[0].sender == Fixture.authorityID && !got[0].senderMismatch)

@@ -351,16 +351,16 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let group = try client.createGroup(groupID: Array("hsm-group".utf8))
         let backend = InMemoryStorage()
         let writer = try GroupStore(backend: backend, signer: device)
-        try writer.save(group, relativeTo: nil)
+        try writer.create(group)
         // The record holds no signature key, so without the signer the state is refused…
         let bare = try GroupStore(backend: backend)
-        #expect(throws: GroupStateError.signerRequired) { try bare.loadGroup(group.groupID) }
+        #expect(throws: GroupStateError.signerRequired) { try bare.loadGroup(group.groupID, configuration: GroupConfiguration()) }
         // …and with it, the restored group signs through the device.
-        var restored = try #require(try GroupStore(backend: backend, signer: device).loadGroup(group.groupID))
+        var restored = try #require(try GroupStore(backend: backend, signer: device).loadGroup(group.groupID, configuration: GroupConfiguration()))
         #expect(restored.epochAuthenticator == group.epochAuthenticator)
         _ = try restored.commit()
         // A store handed another client's signer is refused rather than signing under the wrong key.
         let other = try GroupStore(backend: backend, signer: Device())
-        #expect(throws: GroupStateError.self) { try other.loadGroup(group.groupID) }
+        #expect(throws: GroupStateError.self) { try other.loadGroup(group.groupID, configuration: GroupConfiguration()) }
     }
 }
