@@ -29,7 +29,6 @@ let package = Package(
         .library(name: "MLS", targets: ["MLS"]),
         .library(name: "MLSCrypto", targets: ["MLSCrypto"]),
         .library(name: "MLSCodec", targets: ["MLSCodec"]),
-        .library(name: "MLSVectors", targets: ["MLSVectors"]),
         .library(name: "MLSStore", targets: ["MLSStore"]),
         .library(name: "MLSMatrix", targets: ["MLSMatrix"]),
         .executable(name: "mls", targets: ["mls"]),

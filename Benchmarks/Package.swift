@@ -30,7 +30,6 @@ let package = Package(
                 .product(name: "MLS", package: "MLSKit"),
                 .product(name: "MLSCrypto", package: "MLSKit"),
                 .product(name: "MLSCodec", package: "MLSKit"),
-                .product(name: "MLSVectors", package: "MLSKit"),
             ]
         ),
         .executableTarget(
@@ -77,7 +76,6 @@ let package = Package(
                 .product(name: "MLS", package: "MLSKit"),
                 .product(name: "MLSCrypto", package: "MLSKit"),
                 .product(name: "MLSStore", package: "MLSKit"),
-                .product(name: "MLSVectors", package: "MLSKit"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

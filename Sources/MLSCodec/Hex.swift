@@ -1,5 +1,5 @@
 /// Hexadecimal conversion for byte arrays, used by test vectors and diagnostics.
-public enum Hex {
+@_spi(Engine) public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Lower-case hexadecimal text of `bytes`.
@@ -39,5 +39,5 @@ public enum Hex {
 
 extension Array where Element == UInt8 {
     /// Lower-case hexadecimal text of these bytes.
-    public var hex: String { Hex.encode(self) }
+    @_spi(Engine) public var hex: String { Hex.encode(self) }
 }

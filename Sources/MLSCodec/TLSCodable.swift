@@ -48,23 +48,23 @@ extension TLSDecodable {
 }
 
 extension UInt8: TLSCodable {
-    public func encode(to writer: inout TLSWriter) { writer.writeUInt8(self) }
-    public init(from reader: inout TLSReader) throws { self = try reader.readUInt8() }
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt8(self) }
+    @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt8() }
 }
 
 extension UInt16: TLSCodable {
-    public func encode(to writer: inout TLSWriter) { writer.writeUInt16(self) }
-    public init(from reader: inout TLSReader) throws { self = try reader.readUInt16() }
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt16(self) }
+    @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt16() }
 }
 
 extension UInt32: TLSCodable {
-    public func encode(to writer: inout TLSWriter) { writer.writeUInt32(self) }
-    public init(from reader: inout TLSReader) throws { self = try reader.readUInt32() }
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt32(self) }
+    @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt32() }
 }
 
 extension UInt64: TLSCodable {
-    public func encode(to writer: inout TLSWriter) { writer.writeUInt64(self) }
-    public init(from reader: inout TLSReader) throws { self = try reader.readUInt64() }
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt64(self) }
+    @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt64() }
 }
 
 /// A value encoded as its integer raw value: the RFC's enums and registry code points.

@@ -132,7 +132,7 @@ public struct TLSWriter: Sendable {
 }
 
 /// Limits of the RFC 9420 §2.1.2 variable-length integer.
-public enum TLSVarint {
+@_spi(Engine) public enum TLSVarint {
     /// The largest value a varint can carry: 2^30 - 1.
     public static let max = (1 << 30) - 1
 }

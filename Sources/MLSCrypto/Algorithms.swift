@@ -1,5 +1,5 @@
 /// The hash functions of the RFC 9420 cipher suites (§5.1, §17.1), also the KDF's hash.
-public enum HashAlgorithm: Sendable, Hashable {
+@_spi(Engine) public enum HashAlgorithm: Sendable, Hashable {
     case sha256, sha384, sha512
 
     /// The output length in bytes (the RFC's `Nh`, equal to `KDF.Nh` for HKDF).
@@ -22,7 +22,7 @@ public enum HashAlgorithm: Sendable, Hashable {
 }
 
 /// The AEAD algorithms of the RFC 9420 cipher suites (§5.1, §17.1).
-public enum AEADAlgorithm: Sendable, Hashable {
+@_spi(Engine) public enum AEADAlgorithm: Sendable, Hashable {
     case aes128GCM, aes256GCM, chacha20Poly1305
 
     /// Key length in bytes (`Nk`).
@@ -50,7 +50,7 @@ public enum AEADAlgorithm: Sendable, Hashable {
 }
 
 /// The DHKEMs of the RFC 9420 cipher suites (RFC 9180 §4.1, §7.1).
-public enum KEMAlgorithm: Sendable, Hashable {
+@_spi(Engine) public enum KEMAlgorithm: Sendable, Hashable {
     case dhkemP256, dhkemP384, dhkemP521, dhkemX25519, dhkemX448
 
     /// The RFC 9180 KEM identifier.

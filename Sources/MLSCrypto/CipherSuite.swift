@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// An MLS cipher suite (RFC 9420 §5.1, registry in §17.1): the KEM, KDF, AEAD, hash and
 /// signature algorithms one group uses.
@@ -6,13 +6,13 @@ public struct CipherSuite: Sendable, Hashable, CustomStringConvertible {
     /// The 16-bit code point of the suite.
     public let id: UInt16
     /// The hash function (also the KDF's and the MAC's).
-    public let hash: HashAlgorithm
+    @_spi(Engine) public let hash: HashAlgorithm
     /// The AEAD.
-    public let aead: AEADAlgorithm
+    @_spi(Engine) public let aead: AEADAlgorithm
     /// The signature scheme.
     public let signature: SignatureScheme
     /// HPKE (RFC 9180) instantiated with this suite's KEM, KDF and AEAD.
-    public let hpke: HPKE
+    @_spi(Engine) public let hpke: HPKE
 
     /// The suite with code point `id`, or `nil` if it is not one of suites 1–7.
     public init?(id: UInt16) {

@@ -1,10 +1,10 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The `"MLS 1.0 "` prefix every MLS label carries (RFC 9420 §5.1.2, §5.1.3, §8).
-public let mlsLabelPrefix: [UInt8] = Array("MLS 1.0 ".utf8)
+@_spi(Engine) public let mlsLabelPrefix: [UInt8] = Array("MLS 1.0 ".utf8)
 
 /// `HPKECiphertext` (RFC 9420 §5.1.3): the output of `EncryptWithLabel`.
-public struct HPKECiphertext: Sendable, Hashable, TLSCodable {
+@_spi(Engine) public struct HPKECiphertext: Sendable, Hashable, TLSCodable {
     /// The HPKE encapsulated key `enc`.
     public var kemOutput: [UInt8]
     /// The AEAD ciphertext.
@@ -89,13 +89,13 @@ extension CipherSuite {
 
     /// `EncryptWithLabel(PublicKey, Label, Context, Plaintext)` (RFC 9420 §5.1.3): HPKE base-mode
     /// `SealBase` with the EncryptContext as `info` and an empty `aad`.
-    public func encryptWithLabel(publicKey: [UInt8], label: String, context: [UInt8], plaintext: [UInt8]) throws -> HPKECiphertext {
+    @_spi(Engine) public func encryptWithLabel(publicKey: [UInt8], label: String, context: [UInt8], plaintext: [UInt8]) throws -> HPKECiphertext {
         let sealed = try hpke.seal(publicKey: publicKey, info: labeled(label.utf8, context), aad: [], plaintext: plaintext)
         return HPKECiphertext(kemOutput: sealed.enc, ciphertext: sealed.ciphertext)
     }
 
     /// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext)` (RFC 9420 §5.1.3).
-    public func decryptWithLabel(privateKey: SecretBytes, label: String, context: [UInt8], ciphertext: HPKECiphertext) throws -> [UInt8] {
+    @_spi(Engine) public func decryptWithLabel(privateKey: SecretBytes, label: String, context: [UInt8], ciphertext: HPKECiphertext) throws -> [UInt8] {
         try hpke.open(privateKey: privateKey, enc: ciphertext.kemOutput, info: labeled(label.utf8, context), aad: [], ciphertext: ciphertext.ciphertext)
     }
 

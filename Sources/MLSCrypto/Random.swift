@@ -1,7 +1,7 @@
 import CSodium
 
 /// Randomness from the operating system's CSPRNG (through libsodium's `randombytes_buf`).
-public enum SystemRandom {
+@_spi(Engine) public enum SystemRandom {
     /// `count` random bytes for public values (nonces, reuse guards, group IDs).
     public static func bytes(_ count: Int) -> [UInt8] {
         _ = Sodium.ready

@@ -97,7 +97,7 @@ public struct SecretBytes: Sendable, Equatable, CustomStringConvertible, CustomD
 }
 
 /// Compares two buffers in time that depends only on their lengths.
-public func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+@_spi(Engine) public func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
     guard a.count == b.count else { return false }
     if a.count == 0 { return true }
     _ = Sodium.ready
@@ -105,7 +105,7 @@ public func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferP
 }
 
 /// Compares two byte arrays in time that depends only on their lengths (MAC tags, confirmation tags).
-public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+@_spi(Engine) public func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     a.withUnsafeBytes { x in b.withUnsafeBytes { y in constantTimeEqual(x, y) } }
 }
 

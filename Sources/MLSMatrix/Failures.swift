@@ -1,4 +1,4 @@
-import MLS
+@_spi(Engine) import MLS
 
 /// Why one incoming event (a timeline event or a to-device message) was not applied. Every byte
 /// from the homeserver is untrusted (../shared/design/architecture.md, "Hostile input"): an event
@@ -156,7 +156,7 @@ public typealias MatrixUserMapping = @Sendable (Credential) -> String?
 
 /// The default ``MatrixUserMapping``: a basic credential whose identity is valid UTF-8 starting
 /// with `@` names that Matrix user; anything else names none.
-public let defaultMatrixUserMapping: MatrixUserMapping = { credential in
+@_spi(Engine) public let defaultMatrixUserMapping: MatrixUserMapping = { credential in
     guard case let .basic(identity) = credential, let text = String(validating: identity, as: UTF8.self), text.hasPrefix("@") else { return nil }
     return text
 }

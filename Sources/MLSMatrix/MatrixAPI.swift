@@ -3,18 +3,18 @@ import NIOHTTP1
 
 /// A parsed JSON value from the homeserver. Sync responses mix many event shapes, so they are
 /// read through `JSONSerialization` and accessed by key rather than decoded into fixed types.
-public typealias JSONObject = [String: Any]
+@_spi(Engine) public typealias JSONObject = [String: Any]
 
 /// A parsed response handed across concurrency domains. Sound as `@unchecked Sendable` because
 /// the object is freshly parsed by `JSONSerialization`, never mutated, and made only of
 /// immutable Foundation values.
-public struct JSONDocument: @unchecked Sendable {
+@_spi(Engine) public struct JSONDocument: @unchecked Sendable {
     /// The parsed object.
     public let object: JSONObject
 }
 
 /// Login result: who we are on the homeserver (Client-Server API §5).
-public struct MatrixSession: Sendable, Equatable, CustomStringConvertible {
+@_spi(Engine) public struct MatrixSession: Sendable, Equatable, CustomStringConvertible {
     /// `@user:server`.
     public var userID: String
     /// The fixed device ID: transaction IDs are scoped to user and device.
@@ -34,7 +34,7 @@ public struct MatrixSession: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The Client-Server API endpoints MLSKit uses (matrix-spec, client-server-api), one method each.
-public struct MatrixAPI: Sendable {
+@_spi(Engine) public struct MatrixAPI: Sendable {
     /// The HTTP caller (holds the access token once logged in).
     public var http: MatrixHTTP
 

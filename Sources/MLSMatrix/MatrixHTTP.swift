@@ -84,7 +84,7 @@ public struct RetryPolicy: Sendable {
 
 /// One Matrix Client-Server API endpoint call over AsyncHTTPClient: JSON in, JSON out, errors
 /// mapped to ``MatrixError``. Knows nothing about MLS.
-public struct MatrixHTTP: Sendable {
+@_spi(Engine) public struct MatrixHTTP: Sendable {
     /// The homeserver's base URL, e.g. `http://127.0.0.1:8008`.
     public let baseURL: String
     /// The access token sent as a bearer token, once logged in.

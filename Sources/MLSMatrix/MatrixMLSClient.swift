@@ -1,8 +1,8 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 
 /// An application message received in a mailbox room.
 ///
@@ -50,7 +50,7 @@ public actor MatrixMLSClient {
     public static let inlineLimit = 47 * 1024
 
     /// Who this client is on the homeserver.
-    public nonisolated let session: MatrixSession
+    @_spi(Engine) public nonisolated let session: MatrixSession
     /// The cipher suite of the groups it creates and the KeyPackages it publishes.
     public nonisolated let suite: CipherSuite
     let api: MatrixAPI

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Binary fields and the media repository. Every binary field (`ciphertext` of a room event,
 /// `welcome` of a to-device message) is either inline unpadded base64 under its name, or, when

@@ -1,7 +1,7 @@
 import Foundation
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 
 /// One queued request: a room event or a to-device message. Its transaction ID is fixed when it
 /// is queued and reused on every retry, so the homeserver deduplicates a retry after a timeout or

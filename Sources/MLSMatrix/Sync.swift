@@ -1,8 +1,8 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 
 extension MatrixMLSClient {
     /// The `/sync` filter: only our event types and `m.room.encrypted`, with a raised timeline

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// How blobs are written to a backend: in the clear, or sealed with XChaCha20-Poly1305 under an
 /// application key and bound to where they belong (see Docs/Storage.md, "Encryption at rest").

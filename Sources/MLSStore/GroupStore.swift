@@ -1,6 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// A KeyPackage's private material as the store keeps it until a Welcome uses it (RFC 9420 §10).
 public struct StoredKeyPackage: Sendable {

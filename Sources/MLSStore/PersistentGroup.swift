@@ -1,4 +1,4 @@
-import MLS
+@_spi(Engine) import MLS
 import Synchronization
 
 /// A group whose every transition is written to a ``GroupStore`` before it takes effect

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// One group's rows as a backend holds them: the encoded group record and the non-blank nodes
 /// of its current ratchet tree, each a blob the ``GroupStore`` wrote (sealed when the store

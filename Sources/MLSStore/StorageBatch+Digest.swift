@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 extension StorageBatch {
     /// SHA-256 over a canonical encoding of the batch's puts (every list sorted by key), so two

@@ -1,6 +1,6 @@
 import Foundation
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `crypto-basics.json`: the labeled functions of RFC 9420 §5.1–§5.2 and §8 for each suite.
 enum CryptoBasicsVectors {

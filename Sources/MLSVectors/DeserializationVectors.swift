@@ -1,5 +1,5 @@
 import Foundation
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `deserialization.json`: variable-length integer headers (RFC 9420 §2.1.2).
 enum DeserializationVectors {

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `key-schedule.json`: a chain of epochs through the key schedule (RFC 9420 §8).
 enum KeyScheduleVectors {

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `message-protection.json`: PublicMessage and PrivateMessage protection (RFC 9420 §6),
 /// with leaf 1 of a two-member secret tree as the sender.

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `messages.json`: the wire structures of RFC 9420 (§6–§12). Every field must decode strictly
 /// and re-encode to the identical bytes; the KeyPackage's signatures are checked when its suite is

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `psk_secret.json`: combining external PSKs into `psk_secret` (RFC 9420 §8.4).
 enum PSKSecretVectors {

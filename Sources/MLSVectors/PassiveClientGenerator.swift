@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Builds passive-client scenarios with MLSKit itself: a group of active members (each a full
 /// ``MLSGroup``), a passive client added by a commit whose Welcome it will join, and then epochs

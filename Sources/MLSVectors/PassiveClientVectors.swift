@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The passive-client files (`passive-client-welcome`, `-handling-commit`, `-random`): join by
 /// Welcome and follow the group's commits, checking every epoch authenticator (RFC 9420

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `secret-tree.json`: the secret tree and sender-data keys (RFC 9420 §9, §6.3.2).
 enum SecretTreeVectors {

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `transcript-hashes.json`: confirmed and interim transcript hashes and the confirmation tag
 /// (RFC 9420 §8.2, §6.1).

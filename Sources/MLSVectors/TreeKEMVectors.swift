@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `treekem.json`: creating and processing UpdatePaths (RFC 9420 §7.4–§7.6, §7.9).
 enum TreeKEMVectors {

@@ -1,5 +1,5 @@
 import Foundation
-import MLS
+@_spi(Engine) import MLS
 
 /// `tree-math.json`: array-based tree arithmetic (RFC 9420 Appendix C).
 enum TreeMathVectors {

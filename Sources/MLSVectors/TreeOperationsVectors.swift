@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `tree-operations.json`: the tree effects of Add, Update and Remove (RFC 9420 §12.1.1–§12.1.3).
 enum TreeOperationsVectors {

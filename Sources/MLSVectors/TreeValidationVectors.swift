@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `tree-validation.json`: resolutions, tree hashes, parent hashes and leaf signatures of
 /// received trees (RFC 9420 §4.1.1, §7.8, §7.9.2, §7.3).

@@ -1,22 +1,22 @@
 import Foundation
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The outcome of the cases in one vector file.
-public struct VectorTally: Sendable {
+package struct VectorTally: Sendable {
     /// Cases whose every check passed.
-    public var passed = 0
+    package var passed = 0
     /// Cases with at least one failed check.
-    public var failed = 0
+    package var failed = 0
     /// Cases not run, each with the reason in ``notes``.
-    public var skipped = 0
+    package var skipped = 0
     /// One line per failed or skipped case, naming the case and the check.
-    public var notes: [String] = []
+    package var notes: [String] = []
 
     /// An empty tally.
-    public init() {}
+    package init() {}
 
     /// Runs one case: it passes unless `body` throws.
-    public mutating func run(_ name: String, _ body: () throws -> Void) {
+    package mutating func run(_ name: String, _ body: () throws -> Void) {
         do {
             try body()
             passed += 1
@@ -27,18 +27,18 @@ public struct VectorTally: Sendable {
     }
 
     /// Records a skipped case and why.
-    public mutating func skip(_ name: String, because reason: String) {
+    package mutating func skip(_ name: String, because reason: String) {
         skipped += 1
         notes.append("SKIP \(name): \(reason)")
     }
 }
 
 /// A failed check inside a vector case.
-public struct VectorCheckFailure: Error, CustomStringConvertible {
+package struct VectorCheckFailure: Error, CustomStringConvertible {
     /// What was checked and how it differed.
-    public let description: String
+    package let description: String
     /// Creates a failure with a message.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// Throws unless `actual == expected`, naming the field.
@@ -59,14 +59,14 @@ func check<T: Equatable>(_ field: String, _ actual: T, _ expected: T) throws {
 }
 
 /// Bytes carried as a hex string in the official JSON format.
-public struct HexBytes: Codable, Sendable, Equatable {
+package struct HexBytes: Codable, Sendable, Equatable {
     /// The decoded bytes.
-    public var bytes: [UInt8]
+    package var bytes: [UInt8]
 
     /// Wraps bytes.
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let b = Hex.decode(text) else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not hex"))
@@ -74,16 +74,16 @@ public struct HexBytes: Codable, Sendable, Equatable {
         bytes = b
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(bytes.hex)
     }
 }
 
 /// One official vector file: its name, how to verify it and how to generate it.
-public struct VectorFileKind: Sendable {
+package struct VectorFileKind: Sendable {
     /// File name without `.json`, as in mlswg/mls-implementations.
-    public let name: String
+    package let name: String
     /// Verifies the file's JSON.
     let verify: @Sendable (Data) throws -> VectorTally
     /// Produces a fresh file in the official format, or `nil` when generation belongs to a later
@@ -92,9 +92,9 @@ public struct VectorFileKind: Sendable {
 }
 
 /// The official MLS test vectors (mlswg/mls-implementations `test-vectors/`).
-public enum OfficialVectors {
+package enum OfficialVectors {
     /// Every vector file this library knows how to verify, in a stable order.
-    public static let kinds: [VectorFileKind] = [
+    package static let kinds: [VectorFileKind] = [
         TreeMathVectors.kind,
         CryptoBasicsVectors.kind,
         SecretTreeVectors.kind,
@@ -115,14 +115,14 @@ public enum OfficialVectors {
 
     /// Official files whose runners arrive with later milestones, and which one. Their cases are
     /// reported as skipped, with this reason, rather than silently ignored.
-    public static let pending: [String: String] = [:]
+    package static let pending: [String: String] = [:]
 
     /// The places the official vectors are looked for, in order, for a checkout at `packageRoot`:
     /// `$MLS_TEST_VECTORS`, then `../shared/mls-test-vectors` beside the checkout, then the cache
     /// `.vectors/` that `Scripts/vectors.sh` fills. The script follows the same order. When
     /// `MLS_TEST_VECTORS` is set it is the only candidate: an explicit choice is never silently
     /// replaced by another copy.
-    public static func candidateDirectories(
+    package static func candidateDirectories(
         packageRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> [String] {
         if let env = environment["MLS_TEST_VECTORS"], !env.isEmpty { return [env] }
@@ -134,7 +134,7 @@ public enum OfficialVectors {
     }
 
     /// The first existing directory of `candidateDirectories(packageRoot:)`, or `nil`.
-    public static func locate(
+    package static func locate(
         packageRoot: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) -> String? {
         candidateDirectories(packageRoot: packageRoot, environment: environment).first { dir in
@@ -144,7 +144,7 @@ public enum OfficialVectors {
     }
 
     /// What to tell a user who has no vectors: where they were looked for, and how to get them.
-    public static func missingVectorsAdvice(packageRoot: String) -> String {
+    package static func missingVectorsAdvice(packageRoot: String) -> String {
         "the official test vectors were not found (looked in "
             + candidateDirectories(packageRoot: packageRoot).joined(separator: ", ")
             + "); run Scripts/vectors.sh (part of Scripts/bootstrap.sh) to fetch them at the pinned commit,"
@@ -152,13 +152,13 @@ public enum OfficialVectors {
     }
 
     /// The kind for a file name (with or without `.json`).
-    public static func kind(named name: String) -> VectorFileKind? {
+    package static func kind(named name: String) -> VectorFileKind? {
         let base = name.hasSuffix(".json") ? String(name.dropLast(5)) : name
         return kinds.first { $0.name == base }
     }
 
     /// Verifies one file's contents with the runner for `kind`.
-    public static func verify(_ kind: VectorFileKind, data: Data) -> VectorTally {
+    package static func verify(_ kind: VectorFileKind, data: Data) -> VectorTally {
         do {
             return try kind.verify(data)
         } catch {
@@ -170,7 +170,7 @@ public enum OfficialVectors {
     }
 
     /// Generates a file for `kind`, or `nil` if that kind has no generator yet.
-    public static func generate(_ kind: VectorFileKind) throws -> Data? {
+    package static func generate(_ kind: VectorFileKind) throws -> Data? {
         try kind.generate?()
     }
 

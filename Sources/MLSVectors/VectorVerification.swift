@@ -1,25 +1,25 @@
 import Foundation
 
 /// The result of verifying a directory of vector files.
-public struct VectorVerificationReport: Sendable {
+package struct VectorVerificationReport: Sendable {
     /// The lines to print: failure details, one summary line per file, and a total line last.
-    public var lines: [String] = []
+    package var lines: [String] = []
     /// Total passed cases.
-    public var passed = 0
+    package var passed = 0
     /// Total failed cases (a missing or unreadable file counts as one failure).
-    public var failed = 0
+    package var failed = 0
     /// Total skipped cases.
-    public var skipped = 0
+    package var skipped = 0
 }
 
 /// Why a directory could not be verified at all.
-public enum VectorVerificationError: Error, CustomStringConvertible {
+package enum VectorVerificationError: Error, CustomStringConvertible {
     /// The directory does not exist.
     case missingDirectory(String)
     /// `--file` named a file this tool does not know.
     case unknownFile(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case let .missingDirectory(d): "vector directory \(d) does not exist (set MLS_TEST_VECTORS)"
         case let .unknownFile(f): "\(f) is not an official vector file"
@@ -28,12 +28,12 @@ public enum VectorVerificationError: Error, CustomStringConvertible {
 }
 
 /// Runs the vector files of a directory, as `mls vectors verify` and the test suite do.
-public enum VectorVerification {
+package enum VectorVerification {
     /// Verifies every official file in `directory` (or only those named in `only`).
     ///
     /// Files whose runner belongs to a later milestone have all their cases counted as skipped,
     /// with the reason printed. A file named in `only` but absent counts as a failure.
-    public static func run(directory: String, only: [String] = []) throws -> VectorVerificationReport {
+    package static func run(directory: String, only: [String] = []) throws -> VectorVerificationReport {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw VectorVerificationError.missingDirectory(directory)
@@ -75,7 +75,7 @@ public enum VectorVerification {
     }
 
     /// Writes a generated file for every kind that has a generator; returns the names written.
-    public static func generate(into directory: String) throws -> [String] {
+    package static func generate(into directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
         for kind in OfficialVectors.kinds {

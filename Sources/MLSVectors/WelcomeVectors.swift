@@ -1,10 +1,10 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `welcome.json`: joining via a Welcome (RFC 9420 §12.4.3.1). Each case gives a KeyPackage, its
-/// init private key, a Welcome that includes it, and the GroupInfo signer's public key; the
+/// init private key, a Welcome that includes it, and the GroupInfo signer's package key; the
 /// verifier decrypts the Welcome, checks the GroupInfo signature and recomputes the confirmation
 /// tag from a key schedule started at the decrypted joiner secret with no PSKs.
 enum WelcomeVectors {

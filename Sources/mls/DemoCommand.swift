@@ -1,7 +1,7 @@
 import ArgumentParser
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `mls demo`: the life of one case-file mailbox, told step by step. An authority, a clerk and
 /// two citizens share an MLS group over an in-memory delivery service; they exchange notices,

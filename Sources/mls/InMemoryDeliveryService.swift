@@ -1,5 +1,5 @@
-import MLS
-import MLSCodec
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
 
 /// A delivery service held in memory, for demonstrations and smoke tests (RFC 9420 §14, and
 /// RFC 9750 for the architecture): one ordered log of MLS messages, each fanned out to the

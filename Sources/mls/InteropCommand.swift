@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `mls interop`: the JSON-lines driver of ../shared/design/interop-protocol.md, so that any
 /// harness can put MLSKit clients into groups with other implementations.

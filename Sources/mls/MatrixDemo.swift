@@ -1,9 +1,9 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSMatrix
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSMatrix
+@_spi(Engine) import MLSStore
 
 /// `mls demo --homeserver URL`: the mailbox story through a real Matrix homeserver. Each person
 /// is a Matrix user with one device and its own encrypted SQLite store; everything they exchange

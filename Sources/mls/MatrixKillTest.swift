@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSMatrix
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSMatrix
+@_spi(Engine) import MLSStore
 
 /// `mls matrix …`: checks of the Matrix transport that need real processes.
 struct Matrix: AsyncParsableCommand {

@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCodec
+@_spi(Engine) @testable import MLSCodec
 
 struct Pair: TLSCodable, Equatable {
     var a: UInt16

@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 @Suite struct AEADTests {
     static let all: [AEADAlgorithm] = [.aes128GCM, .aes256GCM, .chacha20Poly1305]

@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 /// One base-mode test vector of RFC 9180 Appendix A (first encryption and first export).
 struct HPKEKnownAnswer: Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 @Suite struct HashTests {
     static let all: [HashAlgorithm] = [.sha256, .sha384, .sha512]

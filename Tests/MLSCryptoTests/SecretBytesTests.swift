@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 @Suite struct SecretBytesTests {
     @Test func descriptionIsRedacted() {

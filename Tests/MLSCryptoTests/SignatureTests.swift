@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 @Suite struct SignatureTests {
     static let message = Array("MLS signature test message".utf8)

@@ -1,5 +1,5 @@
 import Testing
-@testable import MLSCrypto
+@_spi(Engine) @testable import MLSCrypto
 
 /// Decodes a hex string of a known-answer test; whitespace is ignored so long values can wrap.
 func hex(_ string: String) -> [UInt8] {

@@ -1,10 +1,10 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 import Testing
-@testable import MLSMatrix
+@_spi(Engine) @testable import MLSMatrix
 
 /// Room events are untrusted input: malformed ones are recorded as seen and change nothing.
 /// No homeserver is needed; events are fed to the sync handler directly.

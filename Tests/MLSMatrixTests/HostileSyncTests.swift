@@ -1,10 +1,10 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 import Testing
-@testable import MLSMatrix
+@_spi(Engine) @testable import MLSMatrix
 
 /// A homeserver-free setup: a client (the citizen) and, beside it, the authority's group state
 /// driven directly through MLS, so tests can craft exactly the events a hostile homeserver sends.

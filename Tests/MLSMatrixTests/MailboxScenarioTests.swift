@@ -1,10 +1,10 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 import Testing
-@testable import MLSMatrix
+@_spi(Engine) @testable import MLSMatrix
 
 /// Scenarios against a real homeserver, run when `MATRIX_HOMESERVER` names one (`.ci/run` starts
 /// Synapse with Scripts/synapse.sh and sets it). Without it they are skipped, and say so.

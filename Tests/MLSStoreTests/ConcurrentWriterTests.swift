@@ -1,10 +1,10 @@
 import Foundation
-import MLS
+@_spi(Engine) import MLS
 import Synchronization
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLSStore
+@_spi(Engine) @testable import MLSStore
 
 /// Several writers of one group: handles in one process, and two processes on one SQLite file.
 /// Each write names the stored record it replaces; a writer that lost the race gets

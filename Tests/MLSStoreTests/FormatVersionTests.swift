@@ -1,10 +1,10 @@
 import Foundation
 import GRDB
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
-@testable import MLSStore
+@_spi(Engine) @testable import MLS
+@_spi(Engine) @testable import MLSStore
 
 /// Stores written by the previous format (record version 1, SQLite schema v1, records sealed
 /// without a stamp) load, and their next transition rewrites them in the current format.

@@ -1,9 +1,9 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLSStore
+@_spi(Engine) @testable import MLSStore
 
 /// A small cast for persistence tests: every member's state lives in one shared backend, each
 /// under its own client ID.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import MLSStore
+@_spi(Engine) @testable import MLSStore
 
 /// The backends every contract test runs against. Each test gets a fresh instance; the SQLite
 /// file lives in its own temporary directory so the `-wal` and `-shm` files are removed with it.

@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
-import MLS
+@_spi(Engine) import MLS
 import Testing
-@testable import MLSStore
+@_spi(Engine) @testable import MLSStore
 
 /// A tampered store is hostile input too (Docs/Security.md): values of the wrong type in the
 /// SQLite file, and records describing trees beyond the configured limits, are typed errors.

@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// Inputs that are well-formed and correctly signed, but hostile: an attacker with no group
 /// secret signs its own trees and contexts, seals Welcomes to published KeyPackages, and builds

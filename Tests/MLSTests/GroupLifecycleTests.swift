@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// Group lifecycle beyond add/update/remove: external joins, ReInit and branching (RFC 9420
 /// §11.2, §11.3, §12.4.3.2).

@@ -3,10 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// Helpers shared by ``GroupSessionTests`` and ``GroupValidationTests``.
 enum GroupTestKit {

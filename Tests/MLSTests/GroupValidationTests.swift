@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// One negative test per validation rule the group layer enforces (RFC 9420 §6, §7.3, §10.1,
 /// §12.1, §12.2, §12.4). Each hostile message is well formed in every other respect — signed,

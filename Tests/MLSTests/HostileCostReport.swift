@@ -1,8 +1,8 @@
 import Foundation
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// The worst inputs we could build for each entry point (`join`, `externalJoin`, `process`,
 /// KeyPackage validation), run one per process by `Scripts/hostile-report.sh`, which reports the

@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 @testable import MLSVectors
 
 /// Corrupted versions of valid messages must give typed errors — never a trap — and leave a

@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// Negative and round-trip tests for RFC 9420 §6 message protection, in suites 1 and 2.
 @Suite struct MessageProtectionTests {

@@ -1,7 +1,7 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 @testable import MLSVectors
 
 /// Ratchet-tree structure, hashing and join-time validation (RFC 9420 §4, §7, §12.4.3).

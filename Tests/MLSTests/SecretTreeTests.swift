@@ -1,6 +1,6 @@
-import MLSCrypto
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 @Suite struct SecretTreeTests {
     let suite = CipherSuite(id: 1)!

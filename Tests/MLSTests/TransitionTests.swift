@@ -1,5 +1,5 @@
-import MLS
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCrypto
 import Testing
 
 /// Staged transitions and commit descriptions (RFC 9420 §12.4): what a commit did, in members,

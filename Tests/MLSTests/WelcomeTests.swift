@@ -1,8 +1,8 @@
 import Foundation
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 @testable import MLSVectors
 
 /// Welcome cryptography (RFC 9420 §12.4.3.1): round trips for several recipients, every typed

@@ -1,8 +1,8 @@
 import Foundation
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 @testable import MLSVectors
 
 /// Round trips and strict-decoding failures of the RFC 9420 wire structures (§6–§12).

@@ -1,9 +1,9 @@
 import COpenSSL
 import Foundation
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Testing
-@testable import MLS
+@_spi(Engine) @testable import MLS
 
 /// X.509 credential validation (RFC 9420 §5.3, §5.3.1) against certificates minted at test time
 /// with OpenSSL's C API (no certificate files in the repository).

@@ -1,8 +1,8 @@
 import Benchmark
 import Foundation
-import MLS
+@_spi(Engine) import MLS
 import MLSBenchSupport
-import MLSCrypto
+@_spi(Engine) import MLSCrypto
 
 // Ratchet-tree operations for every shape, size and suite of ../shared/design/benchmarks.md:
 // tree hash cold and after one commit, creating a self-update UpdatePath, processing it as

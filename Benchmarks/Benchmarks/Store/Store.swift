@@ -1,7 +1,7 @@
 import Benchmark
 import Foundation
-import MLS
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSStore
 import MLSStoreBenchSupport
 
 // Persistence (MLSStore over SQLite: WAL, synchronous=FULL, so every save is one fsync) for

@@ -1,7 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSVectors
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The cost of one of each primitive the floors count, measured as medians in the current run.
 public struct PrimitiveCosts: Sendable {

@@ -1,6 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// One iteration of an operation, its untimed setup already done.
 ///

@@ -1,8 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSVectors
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The tree shapes of ../shared/design/benchmarks.md that the benchmarks cover.
 public enum BenchShape: String, CaseIterable, Sendable, Hashable {

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 
 // Real groups for the persistence benchmarks (`store-report` and the `Store` suite): built with
 // the public MLS API only (KeyPackages, one bulk-add commit, a join from the Welcome), so what is

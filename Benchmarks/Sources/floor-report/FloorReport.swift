@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import MLS
+@_spi(Engine) import MLS
 import MLSBenchSupport
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Prints each tree operation's median time next to its floor: the unavoidable public-key
 /// operations (or, for tree hashes, hash computations) times the cost of one, measured in the same

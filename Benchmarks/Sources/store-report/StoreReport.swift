@@ -1,12 +1,11 @@
 import ArgumentParser
 import Foundation
-import MLS
+@_spi(Engine) import MLS
 import MLSBenchSupport
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 import MLSStoreBenchSupport
-import MLSVectors
 import Synchronization
 
 /// Measures what persisting MLS state costs with `MLSStore` over SQLite:

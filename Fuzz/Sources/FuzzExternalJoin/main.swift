@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // MLSGroup.externalJoin past the GroupInfo signature. The GroupInfos of the join scenarios'
 // committers (with external_pub) are mutated like FuzzJoin's (context, extensions, tree,

@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // GroupInfo decoder (bare or in an MLSMessage) with the roundtrip oracle, then what a joiner
 // does before it trusts anything: the ratchet_tree extension, the tree, the signer's signature,

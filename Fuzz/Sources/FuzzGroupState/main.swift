@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // The persisted group state MLSStore reads back (MLSGroup(restoringRecord:nodes:), and
 // GroupStateSnapshot.decodeNode for each stored node blob). Input layout:

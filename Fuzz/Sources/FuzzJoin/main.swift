@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // MLSGroup.join past authentication. A fixed victim KeyPackage; four group shapes built with the
 // library (s0: 2 members; s1: unmerged leaves; s2: blank leaf refilled; s3: committer at leaf 1).

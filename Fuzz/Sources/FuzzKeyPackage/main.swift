@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // KeyPackage decoder (bare, and wrapped in an MLSMessage) with the roundtrip oracle, then the
 // checks a receiver runs on a KeyPackage in an Add: signature, leaf node content and signature.

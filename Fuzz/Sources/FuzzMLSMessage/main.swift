@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // MLSMessage decoder: every body (PublicMessage, PrivateMessage, Welcome, GroupInfo,
 // KeyPackage) with the decode/encode/decode oracle, plus the public checks that need no group.

@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // MLSGroup.process on a live group, past authentication. The fixed group (epoch 5, 4 leaves:
 // C=0, R=1 the receiver, M=2, U=3, an external sender E in external_senders) is created from a

@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // ratchet_tree extension body (RatchetTreeNodes): decode with the roundtrip oracle, build the
 // RatchetTree, and run every public check a joiner runs on it. The first input byte picks the

@@ -1,6 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// A GroupInfo (context, extensions, tree) taken apart for mutation and put back together with
 /// a fresh tree hash, key schedule, confirmation tag and signature.

@@ -1,5 +1,5 @@
-import MLS
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCrypto
 
 public let fuzzSuite = CipherSuite(id: 1)!
 

@@ -1,6 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Structure-aware mutations. Every choice comes from the fuzz input; 0 keeps the valid value.
 public enum Mutate {

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLS
 
 /// The decoder oracle: a value decoded from `input` must re-encode to exactly `input` (the
 /// reader refuses non-minimal varints and trailing bytes, so the wire form is canonical), and

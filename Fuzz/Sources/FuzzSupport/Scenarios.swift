@@ -1,6 +1,6 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The fixed victim of the join targets.
 public let victim = Identity(seed: 0x77)

@@ -1,7 +1,7 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 public enum StateCheck {
     /// snapshot → restore → snapshot must be byte-identical.

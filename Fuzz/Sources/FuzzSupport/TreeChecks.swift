@@ -1,5 +1,5 @@
-import MLS
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCrypto
 
 public enum TreeChecks {
     /// Builds the tree from `nodes` and runs the public checks; on success, the tree's export

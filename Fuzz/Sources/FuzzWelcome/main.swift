@@ -1,7 +1,7 @@
 import FuzzSupport
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // Welcome decoder (bare or in an MLSMessage) with the roundtrip oracle, then the joiner's first
 // steps with a fixed KeyPackage: suite lookup, finding our entry, HPKE-opening GroupSecrets.

@@ -3,7 +3,7 @@ import Foundation
 
 /// How much hardware parallelism MLSKit's data-parallel helpers may use (for example when
 /// sealing a Welcome's GroupSecrets to many new members, RFC 9420 §12.4.3.1).
-public enum Parallelism {
+@_spi(Engine) public enum Parallelism {
     /// The number of processors currently available to this process (at least 1).
     ///
     /// Read on every call rather than cached, so a process whose CPU allowance changes (containers,
@@ -36,7 +36,7 @@ private struct DisjointSlots<Element>: @unchecked Sendable {
 ///   discarded.
 ///
 /// `transform` is `@Sendable` because it runs on several threads at once.
-public func parallelMap<T: Sendable, R: Sendable, E: Error>(
+@_spi(Engine) public func parallelMap<T: Sendable, R: Sendable, E: Error>(
     _ items: [T], minimumBatch: Int = 16, _ transform: @Sendable (T) throws(E) -> R
 ) throws(E) -> [R] {
     let count = items.count

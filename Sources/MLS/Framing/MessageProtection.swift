@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why a message could not be protected or was refused on receipt (RFC 9420 §6).
 public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -54,7 +54,7 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Signing, MACing and encrypting FramedContent into PublicMessage and PrivateMessage, and the
 /// reverse (RFC 9420 §6.1–§6.3). Stateless apart from the secret tree passed in.
-public enum MessageProtection {
+@_spi(Engine) public enum MessageProtection {
     /// Signs `content` as it will be sent in `wireFormat` (§6.1).
     public static func sign(
         suite: CipherSuite, content: FramedContent, wireFormat: WireFormat, context: GroupContext, signer: any MLSSigner

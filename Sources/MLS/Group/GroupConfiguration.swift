@@ -1,4 +1,4 @@
-import MLSCrypto
+@_spi(Engine) import MLSCrypto
 
 /// Whether a commit is one this member builds or one it received.
 public enum TransitionDirection: Sendable, Equatable {
@@ -210,7 +210,7 @@ public struct GroupConfiguration: Sendable {
 }
 
 /// Wall-clock time for lifetimes (RFC 9420 §7.2), read without Foundation in the protocol core.
-public enum UnixTime {
+@_spi(Engine) public enum UnixTime {
     /// Seconds since 1970, read from the system clock without Foundation in the protocol core.
     /// The current Unix time.
     public static var nowSeconds: Int {

@@ -1,9 +1,9 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why a group operation was refused. Each case names the RFC 9420 check that failed; the
 /// group is unchanged whenever one is thrown.
-public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
+@_spi(Engine) public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The member was removed from the group (or the group was reinitialized) and can no longer act in it.
     case inactive
     /// The message belongs to another group (§6).

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// A KeyPackage with the private keys its owner keeps until it is used (RFC 9420 §10).
 public struct KeyPackageBundle: Sendable {
@@ -28,12 +28,12 @@ public struct KeyPackageBundle: Sendable {
 
     /// A default lifetime: from an hour ago (tolerating clock skew) to 84 days ahead, which the
     /// strictest peers accept (../shared/design/interop-protocol.md).
-    public static func defaultLifetime(now: UInt64 = UInt64(UnixTime.nowSeconds)) -> Lifetime {
+    @_spi(Engine) public static func defaultLifetime(now: UInt64 = UInt64(UnixTime.nowSeconds)) -> Lifetime {
         Lifetime(notBefore: now - 3600, notAfter: now + 84 * 24 * 3600 - 3600)
     }
 
     /// Generates a KeyPackage with fresh init and encryption keys (§10).
-    public static func generate(
+    @_spi(Engine) public static func generate(
         suite: CipherSuite, credential: Credential, signer: any MLSSigner,
         capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
     ) throws(GroupError) -> KeyPackageBundle {

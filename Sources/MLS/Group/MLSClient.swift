@@ -1,4 +1,4 @@
-import MLSCrypto
+@_spi(Engine) import MLSCrypto
 
 /// One MLS client (a device of a user, RFC 9420 §1.2, §5.3): its credential, the signer of its
 /// signature key, its cipher suite and the configuration its groups use. It makes KeyPackages
@@ -19,7 +19,7 @@ public struct MLSClient: Sendable {
     /// Binds a credential and a signer to a suite.
     ///
     /// - Throws: ``GroupError/cipherSuiteMismatch`` when the signer's scheme is not the suite's.
-    public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
+    @_spi(Engine) public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
                 capabilities: Capabilities? = nil) throws(GroupError) {
         guard signer.scheme == suite.signature else { throw .cipherSuiteMismatch }
         self.credential = credential
@@ -47,7 +47,7 @@ public struct MLSClient: Sendable {
 
     /// A fresh KeyPackage with its private keys (§10); publish `keyPackage`, keep the bundle until
     /// a Welcome uses it.
-    public func makeKeyPackage(lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
+    @_spi(Engine) public func makeKeyPackage(lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
         try KeyPackageBundle.generate(suite: suite, credential: credential, signer: signer, capabilities: capabilities, lifetime: lifetime,
                                       leafExtensions: leafExtensions, extensions: extensions)
     }
@@ -58,19 +58,19 @@ public struct MLSClient: Sendable {
     ///   - groupID: the group ID; by default 16 random bytes (§8.1: unique, and unpredictable to
     ///     outsiders so a GroupContext cannot be anticipated).
     ///   - extensions: the initial GroupContext extensions.
-    public func createGroup(groupID: [UInt8]? = nil, extensions: [Extension] = []) throws(GroupError) -> MLSGroup {
+    @_spi(Engine) public func createGroup(groupID: [UInt8]? = nil, extensions: [Extension] = []) throws(GroupError) -> MLSGroup {
         try MLSGroup.create(suite: suite, groupID: groupID ?? SystemRandom.bytes(16), creator: try makeKeyPackage(), extensions: extensions,
                             configuration: configuration)
     }
 
     /// Joins a group from a Welcome sealed to one of this client's KeyPackages (§12.4.3.1).
-    public func join(welcome: MLSMessage, keyPackage: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil) throws(GroupError) -> MLSGroup {
+    @_spi(Engine) public func join(welcome: MLSMessage, keyPackage: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil) throws(GroupError) -> MLSGroup {
         try MLSGroup.join(welcome: welcome, keyPackage: keyPackage, ratchetTree: ratchetTree, configuration: configuration)
     }
 
     /// Joins a group by external commit from its GroupInfo (§12.4.3.2), optionally replacing this
     /// client's own old leaf. Send the returned commit to the group.
-    public func joinExternally(groupInfo: MLSMessage, ratchetTree: RatchetTreeNodes? = nil,
+    @_spi(Engine) public func joinExternally(groupInfo: MLSMessage, ratchetTree: RatchetTreeNodes? = nil,
                                removing oldLeaf: LeafIndex? = nil) throws(GroupError) -> (group: MLSGroup, commit: MLSMessage) {
         try MLSGroup.externalJoin(groupInfo: groupInfo, ratchetTree: ratchetTree, keyPackage: try makeKeyPackage(), removing: oldLeaf,
                                   configuration: configuration)

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 extension MLSGroup {
     /// Joins a group from a Welcome (§12.4.3.1): decrypts the GroupSecrets with the KeyPackage's
@@ -7,7 +7,7 @@ extension MLSGroup {
     /// `ratchet_tree` extension or `ratchetTree`, verifies the GroupInfo signature, validates
     /// the whole tree, finds this member's leaf, installs the path secret, and checks the
     /// confirmation tag.
-    public static func join(
+    @_spi(Engine) public static func join(
         welcome message: MLSMessage, keyPackage bundle: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil,
         configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> MLSGroup {
@@ -104,7 +104,7 @@ extension MLSGroup {
     ///
     /// - Parameters:
     ///   - removing: a leaf of this client's to replace (resynchronisation), removed by the commit.
-    public static func externalJoin(
+    @_spi(Engine) public static func externalJoin(
         groupInfo message: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, keyPackage bundle: KeyPackageBundle,
         removing: LeafIndex? = nil, configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> (group: MLSGroup, commit: MLSMessage) {

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// A proposal received (or sent) in the current epoch, kept until a commit uses or drops it.
 struct CachedProposal: Sendable {
@@ -54,7 +54,7 @@ public struct MLSGroup: Sendable {
     /// The current GroupContext (§8.1).
     public internal(set) var context: GroupContext
     /// The public ratchet tree (§7).
-    public internal(set) var tree: RatchetTree
+    @_spi(Engine) public internal(set) var tree: RatchetTree
     var privateKey: TreeKEMPrivateKey
     let signer: any MLSSigner
     var epochSecrets: KeyScheduleEpoch
@@ -117,7 +117,7 @@ public struct MLSGroup: Sendable {
     public var epochAuthenticator: [UInt8] { epochSecrets.epochAuthenticator.unsafeCopiedBytes() }
 
     /// `MLS-Exporter(label, context, length)` (§8.5).
-    public func exportSecret(label: String, context: [UInt8], length: Int) throws(GroupError) -> SecretBytes {
+    @_spi(Engine) public func exportSecret(label: String, context: [UInt8], length: Int) throws(GroupError) -> SecretBytes {
         try GroupError.catching { try epochSecrets.exporter(label: Array(label.utf8), context: context, length: length) }
     }
 
@@ -154,7 +154,7 @@ public struct MLSGroup: Sendable {
     /// - Parameters:
     ///   - bundle: the creator's KeyPackage material; its leaf becomes leaf 0.
     ///   - extensions: the initial GroupContext extensions.
-    public static func create(
+    @_spi(Engine) public static func create(
         suite: CipherSuite, groupID: [UInt8], creator bundle: KeyPackageBundle, extensions: [Extension] = [],
         configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> MLSGroup {
@@ -176,7 +176,7 @@ public struct MLSGroup: Sendable {
 
     /// Encrypts application data as a PrivateMessage (§6.3, §15). Refused while proposals of
     /// this epoch are uncommitted (§12.4) or after removal.
-    public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
+    @_spi(Engine) public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         guard proposalCache.isEmpty else { throw GroupError.pendingProposals }
@@ -350,7 +350,7 @@ extension MLSGroup {
     /// ``stage(_:)`` followed by ``apply(_:)``.
     ///
     /// On any error the group is unchanged.
-    public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
+    @_spi(Engine) public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
         let staged = try stage(message)
         apply(staged)
         return staged.processed
@@ -363,7 +363,7 @@ extension MLSGroup {
     ///
     /// This member's own pending commit, returned by the delivery service, stages its merge. A
     /// different commit for the same epoch, once applied, discards the pending one.
-    public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
+    @_spi(Engine) public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
         guard isActive else { throw .inactive }
         do {
             let bytes = try message.tlsSerializedChecked()

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// A member of a group as the application sees it (RFC 9420 §7.2, §5.3): its leaf, its
 /// credential and the identity the group's credential policy derives from that credential.

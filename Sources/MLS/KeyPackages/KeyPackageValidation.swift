@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why a KeyPackage is not valid for a group (RFC 9420 §10.1).
 public enum KeyPackageValidationError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,11 +1,11 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The secrets of one epoch, derived by the key schedule (RFC 9420 §8).
 ///
 /// `epoch_secret` itself is used only inside ``derive(suite:joinerSecret:pskSecret:groupContext:)``
 /// and never stored, so compromise of a stored epoch does not reveal it.
-public struct KeyScheduleEpoch: Sendable {
+@_spi(Engine) public struct KeyScheduleEpoch: Sendable {
     /// The suite whose KDF produced these secrets.
     public let suite: CipherSuite
     /// `joiner_secret` (§8): what a Welcome transports to new members.

@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `PSKLabel` (RFC 9420 §8.4): binds each PSK to its position in the list.
-public struct PSKLabel: Sendable, TLSEncodable {
+@_spi(Engine) public struct PSKLabel: Sendable, TLSEncodable {
     /// The PSK's identifier.
     public var id: PreSharedKeyID
     /// Position of this PSK in the list.
@@ -25,7 +25,7 @@ public struct PSKLabel: Sendable, TLSEncodable {
 }
 
 /// Combines pre-shared keys into `psk_secret` (RFC 9420 §8.4).
-public enum PSKSecret {
+@_spi(Engine) public enum PSKSecret {
     /// Computes `psk_secret` from `(id, psk)` pairs in the order they appear in the commit.
     /// An empty list yields the all-zero secret.
     public static func compute(suite: CipherSuite, psks: [(id: PreSharedKeyID, psk: SecretBytes)]) throws -> SecretBytes {

@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The confirmed and interim transcript hashes (RFC 9420 §8.2).
-public enum TranscriptHash {
+@_spi(Engine) public enum TranscriptHash {
     /// `ConfirmedTranscriptHashInput`: the commit's wire format, content and signature (§8.2).
     public static func confirmedInput(_ content: AuthenticatedContent) -> [UInt8] {
         var w = TLSWriter()

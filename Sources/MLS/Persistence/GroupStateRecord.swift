@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // The persisted group record as named structures (Docs/Storage.md, "Encoding"). Each structure
 // writes and reads its own fields by name, so the byte layout is defined here, field by field,

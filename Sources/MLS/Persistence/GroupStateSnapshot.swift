@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why persisted group state could not be read back. A record is refused, never misread.
 public enum GroupStateError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -39,7 +39,7 @@ public enum GroupStateError: Error, Equatable, Sendable, CustomStringConvertible
 /// The encoding is deterministic (maps are written in key order) and versioned: the record is
 /// the named structure `GroupStateRecord` (see Docs/Storage.md); a record of a version this
 /// build cannot read is refused with ``GroupStateError/unsupportedVersion(_:)``.
-public struct GroupStateSnapshot: Sendable {
+@_spi(Engine) public struct GroupStateSnapshot: Sendable {
     /// The record format version this build writes.
     public static let formatVersion: UInt16 = GroupStateRecord.currentVersion
     /// The record format versions this build reads: version 1 records (written before the
@@ -91,7 +91,7 @@ public struct GroupStateSnapshot: Sendable {
 extension MLSGroup {
     /// This state in persisted form. With `reference` (the state last written for this group),
     /// only the tree nodes that differ from it are included; the record is always complete.
-    public func snapshot(relativeTo reference: MLSGroup? = nil) -> GroupStateSnapshot {
+    @_spi(Engine) public func snapshot(relativeTo reference: MLSGroup? = nil) -> GroupStateSnapshot {
         snapshot(relativeTo: reference, formatVersion: GroupStateSnapshot.formatVersion)
     }
 
@@ -154,7 +154,7 @@ extension MLSGroup {
     ///
     /// The rebuilt tree's hash must equal the stored GroupContext's `tree_hash` (§8.1), so nodes
     /// that were lost, altered or taken from another state are detected.
-    public init(restoringRecord record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration,
+    @_spi(Engine) public init(restoringRecord record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration,
                 signer external: (any MLSSigner)? = nil) throws(GroupStateError) {
         var bytes = record.unsafeCopiedBytes()
         defer { SecretBytes.zeroize(&bytes) }

@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Which of a leaf's two hash ratchets a key comes from (RFC 9420 §9.1).
-public enum RatchetType: UInt8, Sendable, Hashable {
+@_spi(Engine) public enum RatchetType: UInt8, Sendable, Hashable {
     /// Keys for Proposal and Commit messages sent as PrivateMessage.
     case handshake = 0
     /// Keys for application messages.
@@ -17,7 +17,7 @@ public enum RatchetType: UInt8, Sendable, Hashable {
 }
 
 /// An AEAD key and nonce for one generation of a hash ratchet (RFC 9420 §9.1).
-public struct RatchetKey: Sendable {
+@_spi(Engine) public struct RatchetKey: Sendable {
     /// The generation the key belongs to.
     public let generation: UInt32
     /// `ratchet_key_[i]_[j]`.
@@ -45,7 +45,7 @@ public enum SecretTreeError: Error, Equatable, Sendable {
 /// as both children exist; every ratchet secret is replaced when it advances; every key handed
 /// out is removed. A key can therefore be obtained once, which is what makes replays fail and
 /// gives forward secrecy within the epoch.
-public struct SecretTree: Sendable {
+@_spi(Engine) public struct SecretTree: Sendable {
     /// The suite whose KDF and AEAD sizes are used.
     public let suite: CipherSuite
     /// Number of leaves in the group's tree.

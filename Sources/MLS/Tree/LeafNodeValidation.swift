@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why a LeafNode is not valid for a group (RFC 9420 §7.3).
 public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -125,7 +125,7 @@ public struct BasicIdentityProvider: IdentityProvider {
 }
 
 /// The checks of RFC 9420 §7.3 for LeafNodes arriving in a group with a given GroupContext.
-public struct LeafNodeValidator: Sendable {
+@_spi(Engine) public struct LeafNodeValidator: Sendable {
     /// The group's cipher suite.
     public var suite: CipherSuite
     /// The group's context (group ID for signatures, `required_capabilities`).

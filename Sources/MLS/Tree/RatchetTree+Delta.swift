@@ -1,9 +1,9 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The nodes in which one ratchet tree differs from another it was derived from or led to:
 /// what storage writes after a transition, and how it keeps the trees of past epochs and of a
 /// pending commit as small overlays on the current tree instead of whole copies.
-public struct TreeDelta: Sendable, Equatable {
+@_spi(Engine) public struct TreeDelta: Sendable, Equatable {
     /// The node width of the target tree.
     public var nodeWidth: UInt32
     /// Nodes of the target tree that differ from the reference, ascending by index; `nil` is blank.

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 import Synchronization
 
 /// Source of node write stamps, unique across every tree in the process.
@@ -12,7 +12,7 @@ func nodeStampCounterNext() -> UInt64 {
 
 /// Why a ratchet tree was refused or an operation on it could not be carried out (RFC 9420 §7,
 /// §12.4.3.3).
-public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
+@_spi(Engine) public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The serialized tree is empty.
     case emptyTree
     /// The serialized tree ends with a blank node (§12.4.3.3).
@@ -76,7 +76,7 @@ struct KeyBytes: Hashable, Sendable {
 ///
 /// Mutations keep the indexes and the hash cache consistent; they do not validate. Validation
 /// (§7.3, §7.9.2, §12.4.3.1) is done by the operations that receive untrusted input.
-public struct RatchetTree: Sendable {
+@_spi(Engine) public struct RatchetTree: Sendable {
     /// One node of the tree. The payloads are boxed (`indirect`) so that copying the array costs
     /// one reference-count operation per node.
     enum Slot: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Dispatch
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Tree hashes (RFC 9420 §7.8), computed from the per-node cache.
 extension RatchetTree {

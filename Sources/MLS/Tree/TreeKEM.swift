@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// What a committer obtains from creating an UpdatePath (RFC 9420 §7.5, §12.4.2).
-public struct UpdatePathCreation: Sendable {
+@_spi(Engine) public struct UpdatePathCreation: Sendable {
     /// The UpdatePath to put in the Commit.
     public let updatePath: UpdatePath
     /// `commit_secret` for the key schedule (§8).
@@ -15,7 +15,7 @@ public struct UpdatePathCreation: Sendable {
 }
 
 /// What a member obtains from processing an UpdatePath (RFC 9420 §7.5, §12.4.2).
-public struct UpdatePathProcessing: Sendable {
+@_spi(Engine) public struct UpdatePathProcessing: Sendable {
     /// `commit_secret` for the key schedule (§8).
     public let commitSecret: SecretBytes
     /// The path secret that was decrypted (the others are derived from it).

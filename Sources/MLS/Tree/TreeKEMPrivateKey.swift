@@ -1,9 +1,9 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Why TreeKEM private state could not be set up or used (RFC 9420 §7.4–§7.6, §12.4.3.1).
 public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A private key does not match the public key at its node.
+    /// A private key does not match the @_spi(Engine) public key at its node.
     case keyMismatch(NodeIndex)
     /// The UpdatePath has a different number of nodes than the sender's filtered direct path.
     case pathLengthMismatch(expected: Int, got: Int)
@@ -42,7 +42,7 @@ public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
 ///
 /// Keys are held in `SecretBytes` and replaced or deleted as soon as the nodes they belong to
 /// change, so an old node key is gone once a commit has replaced it (§7.5, forward secrecy).
-public struct TreeKEMPrivateKey: Sendable {
+@_spi(Engine) public struct TreeKEMPrivateKey: Sendable {
     /// The suite the keys belong to.
     public let suite: CipherSuite
     /// The member's leaf.

@@ -12,7 +12,7 @@ public struct LeafIndex: RawRepresentable, Hashable, Comparable, Sendable, Custo
     /// `uint32`, but no tree has more than 2^31 leaves (its node width is a `uint32`). A leaf
     /// index of 2^31 or more maps to ``NodeIndex/outside``, which every range check refuses,
     /// rather than trapping on the doubling.
-    public var nodeIndex: NodeIndex {
+    @_spi(Engine) public var nodeIndex: NodeIndex {
         rawValue < 1 << 31 ? NodeIndex(rawValue << 1) : .outside
     }
     public static func < (a: LeafIndex, b: LeafIndex) -> Bool { a.rawValue < b.rawValue }
@@ -48,7 +48,7 @@ public struct NodeIndex: RawRepresentable, Hashable, Comparable, Sendable, Custo
 /// Index arithmetic on complete binary trees with a power-of-two number of leaves
 /// (RFC 9420 §4.1, Appendix C). Every function is O(1) or O(log n) and allocation-free except the
 /// path functions, which return arrays of length log n.
-public enum TreeMath {
+@_spi(Engine) public enum TreeMath {
     /// The exponent of the largest power of two not above `x` (0 for 0).
     @inlinable static func log2(_ x: UInt32) -> UInt32 {
         x == 0 ? 0 : UInt32(31 - x.leadingZeroBitCount)

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 extension RatchetTree {
     /// Validates a tree received when joining (RFC 9420 §12.4.3.1) in one linear pass plus a

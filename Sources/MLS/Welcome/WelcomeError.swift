@@ -1,4 +1,4 @@
-import MLSCrypto
+@_spi(Engine) import MLSCrypto
 
 /// Why a Welcome could not be built or joined (RFC 9420 §12.4.3.1).
 ///

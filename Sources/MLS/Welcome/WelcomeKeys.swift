@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// The cryptography of Welcome messages (RFC 9420 §12.4.3.1): sealing the GroupInfo and the
 /// per-member GroupSecrets on the committer's side, and opening and authenticating them on the
@@ -8,7 +8,7 @@ import MLSCrypto
 /// This layer is stateless and knows nothing about ratchet trees: a joiner's caller supplies the
 /// signer's public key (taken from the tree's `signer` leaf) and, when GroupSecrets name PSKs,
 /// the PSK secret. Tree validation and path-secret processing happen in the group layer.
-public enum WelcomeCrypto {
+@_spi(Engine) public enum WelcomeCrypto {
     /// The label of `EncryptWithLabel` for GroupSecrets (RFC 9420 §12.4.3.1, §5.1.3).
     public static let groupSecretsLabel = "Welcome"
 

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // The joiner's side of RFC 9420 §12.4.3.1. The steps are public one by one so the group layer can
 // interleave its own (finding the signer's leaf in the ratchet tree, tree validation), and
@@ -7,7 +7,7 @@ import MLSCrypto
 
 /// The contents of the GroupSecrets addressed to us (RFC 9420 §12.4.3.1), with the secrets
 /// moved into zeroizing ``SecretBytes`` the moment they were decoded.
-public struct DecryptedGroupSecrets: Sendable {
+@_spi(Engine) public struct DecryptedGroupSecrets: Sendable {
     /// `joiner_secret` (RFC 9420 §8, §12.4.3.1): `KDF.Nh` bytes.
     public let joinerSecret: SecretBytes
     /// `path_secret`, if the committer sent one (RFC 9420 §12.4.3.1): the path secret of the
@@ -36,7 +36,7 @@ public struct DecryptedGroupSecrets: Sendable {
 
 /// The authenticated result of joining via a Welcome (RFC 9420 §12.4.3.1): everything the group
 /// layer needs to build the new member's state, apart from the ratchet tree.
-public struct OpenedWelcome: Sendable {
+@_spi(Engine) public struct OpenedWelcome: Sendable {
     /// The group's cipher suite (equal for the Welcome, the KeyPackage and the GroupContext).
     public let suite: CipherSuite
     /// The decrypted GroupInfo, signature and confirmation tag verified (RFC 9420 §12.4.3).

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 // The committer's side of RFC 9420 §12.4.3.1: seal the GroupInfo once, then the GroupSecrets to
 // every new member's init key.

@@ -3,7 +3,7 @@
 /// Only what MLS needs is provided (RFC 9420 §5.1.3, §12.4.3.1): the single-shot APIs of §6 in
 /// `mode_base` (sequence number 0), with a DHKEM of §4.1 and HKDF of §7.2. Keys use the
 /// SerializePublicKey/SerializePrivateKey encodings of §7.1.1–§7.1.2.
-public struct HPKE: Sendable, Hashable {
+@_spi(Engine) public struct HPKE: Sendable, Hashable {
     /// The KEM.
     public let kem: KEMAlgorithm
     /// The KDF of the key schedule (HKDF over this hash); the KEM has its own (`kem.kdf`).

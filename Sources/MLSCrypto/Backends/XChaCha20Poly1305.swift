@@ -4,7 +4,7 @@ import CSodium
 /// not an RFC 9420 suite AEAD, but the one MLSKit seals persisted state with. Its 192-bit nonces
 /// can be drawn at random for every write without a bound on the number of writes under one key,
 /// which a long-lived storage key needs and the suites' 96-bit nonces do not give.
-public enum XChaCha20Poly1305 {
+@_spi(Engine) public enum XChaCha20Poly1305 {
     /// Key length in bytes.
     public static let keyLength = 32
     /// Nonce length in bytes.

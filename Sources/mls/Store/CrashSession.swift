@@ -1,8 +1,8 @@
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 import Synchronization
 
 /// The session's backend: the SQLite file, with every batch announced in the intent log before

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import MLS
-import MLSCodec
-import MLSCrypto
-import MLSStore
+@_spi(Engine) import MLS
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
+@_spi(Engine) import MLSStore
 
 /// `mls store …`: the persistence layer's operational checks.
 struct Store: ParsableCommand {

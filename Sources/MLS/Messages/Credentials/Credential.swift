@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Credential` (RFC 9420 §5.3): the identity bound to a signature key.
 ///

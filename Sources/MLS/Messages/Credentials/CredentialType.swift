@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `uint16 CredentialType` (RFC 9420 §5.3, registry in §17.5). Unknown values decode without
 /// error (they appear in capability lists); ``Credential`` refuses them.

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Extension` (RFC 9420 §13.4): a typed, opaque extension value.
 public struct Extension: Hashable, Sendable, TLSCodable {
@@ -28,14 +28,14 @@ public struct Extension: Hashable, Sendable, TLSCodable {
 
 extension Array where Element == Extension {
     /// The data of the first extension of type `type`, if any (RFC 9420 §13.4).
-    public func data(for type: ExtensionType) -> [UInt8]? {
+    @_spi(Engine) public func data(for type: ExtensionType) -> [UInt8]? {
         first { $0.extensionType == type }?.extensionData
     }
 }
 
 extension Array where Element == Extension {
     /// Whether two extensions share a type, which no extension list may have (RFC 9420 §13.4).
-    public var hasRepeatedTypes: Bool {
+    @_spi(Engine) public var hasRepeatedTypes: Bool {
         var seen = Set<UInt16>()
         return !allSatisfy { seen.insert($0.extensionType.rawValue).inserted }
     }

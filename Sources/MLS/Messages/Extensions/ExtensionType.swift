@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `uint16 ExtensionType` (RFC 9420 §13.4, registry in §17.3). Unknown values decode without error.
 public struct ExtensionType: RawRepresentable, Hashable, Sendable, TLSRawValueCodable, CustomStringConvertible {

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ExternalPub` (RFC 9420 §12.4.3.2): the `external_pub` GroupInfo extension data.
-public struct ExternalPub: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct ExternalPub: Hashable, Sendable, TLSCodable {
     /// `HPKEPublicKey external_pub` (RFC 9420 §12.4.3.2).
     public var externalPub: [UInt8]
 

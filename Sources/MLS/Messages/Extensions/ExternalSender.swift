@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ExternalSender` (RFC 9420 §12.1.8.1): one entry of the `external_senders` extension, whose
 /// `extension_data` is `ExternalSender external_senders<V>`.

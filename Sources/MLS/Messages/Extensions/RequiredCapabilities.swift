@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `RequiredCapabilities` (RFC 9420 §11.1): the `required_capabilities` extension data.
-public struct RequiredCapabilities: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct RequiredCapabilities: Hashable, Sendable, TLSCodable {
     /// `ExtensionType extension_types<V>` (RFC 9420 §11.1).
     public var extensionTypes: [ExtensionType]
     /// `ProposalType proposal_types<V>` (RFC 9420 §11.1).

@@ -1,8 +1,8 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `AuthenticatedContent` (RFC 9420 §6.1): a FramedContent with its wire format and auth data,
 /// the input to proposal references and transcript hashes.
-public struct AuthenticatedContent: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct AuthenticatedContent: Hashable, Sendable, TLSCodable {
     /// `WireFormat wire_format` (RFC 9420 §6.1).
     public var wireFormat: WireFormat
     /// `FramedContent content` (RFC 9420 §6.1).

@@ -1,8 +1,8 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ContentType` (RFC 9420 §6): what a FramedContent carries. Decoding any other value throws,
 /// because the content that follows is selected on it.
-public enum ContentType: UInt8, Hashable, Sendable, TLSRawValueCodable {
+@_spi(Engine) public enum ContentType: UInt8, Hashable, Sendable, TLSRawValueCodable {
     /// `application(1)` (RFC 9420 §6).
     case application = 1
     /// `proposal(2)` (RFC 9420 §6).

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `FramedContent` (RFC 9420 §6): content with its group, epoch, sender and authenticated data.
-public struct FramedContent: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct FramedContent: Hashable, Sendable, TLSCodable {
     /// `opaque group_id<V>` (RFC 9420 §6).
     public var groupID: [UInt8]
     /// `uint64 epoch` (RFC 9420 §6).

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `FramedContentAuthData` (RFC 9420 §6.1): the signature, plus the confirmation tag of a commit.
-public struct FramedContentAuthData: Hashable, Sendable {
+@_spi(Engine) public struct FramedContentAuthData: Hashable, Sendable {
     /// `opaque signature<V>`: SignWithLabel(., "FramedContentTBS", FramedContentTBS) (RFC 9420 §6.1).
     public var signature: [UInt8]
     /// `MAC confirmation_tag`, present iff the content type is `commit` (RFC 9420 §6.1).

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `FramedContentTBS` (RFC 9420 §6.1): what a FramedContent's signature covers.
-public struct FramedContentTBS: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct FramedContentTBS: Hashable, Sendable, TLSCodable {
     /// `ProtocolVersion version = mls10` (RFC 9420 §6.1).
     public var version: ProtocolVersion
     /// `WireFormat wire_format` (RFC 9420 §6.1).

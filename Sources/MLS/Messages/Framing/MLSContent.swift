@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The content selected by `content_type` in FramedContent and PrivateMessageContent (RFC 9420 §6, §6.3.1).
-public enum MLSContent: Hashable, Sendable {
+@_spi(Engine) public enum MLSContent: Hashable, Sendable {
     /// `opaque application_data<V>` (RFC 9420 §6).
     case application([UInt8])
     /// `Proposal proposal` (RFC 9420 §6, §12.1).

@@ -1,9 +1,9 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `MLSMessage` (RFC 9420 §6): the top-level envelope of everything MLS sends.
 public struct MLSMessage: Hashable, Sendable, TLSCodable {
     /// The body selected by `wire_format` (RFC 9420 §6).
-    public enum Body: Hashable, Sendable {
+    @_spi(Engine) public enum Body: Hashable, Sendable {
         /// `mls_public_message` (RFC 9420 §6, §6.2).
         case publicMessage(PublicMessage)
         /// `mls_private_message` (RFC 9420 §6, §6.3).
@@ -30,10 +30,10 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
     /// `ProtocolVersion version = mls10` (RFC 9420 §6).
     public var version: ProtocolVersion
     /// `wire_format` and the body it selects (RFC 9420 §6).
-    public var body: Body
+    @_spi(Engine) public var body: Body
 
     /// Creates an MLSMessage from its fields (RFC 9420 §6).
-    public init(version: ProtocolVersion = .mls10, body: Body) {
+    @_spi(Engine) public init(version: ProtocolVersion = .mls10, body: Body) {
         self.version = version
         self.body = body
     }

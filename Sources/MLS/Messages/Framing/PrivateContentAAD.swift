@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PrivateContentAAD` (RFC 9420 §6.3.1): the AAD of the content encryption.
-public struct PrivateContentAAD: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct PrivateContentAAD: Hashable, Sendable, TLSCodable {
     /// `opaque group_id<V>` (RFC 9420 §6.3.1).
     public var groupID: [UInt8]
     /// `uint64 epoch` (RFC 9420 §6.3.1).

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PrivateMessage` (RFC 9420 §6.3): encrypted content with encrypted sender data.
-public struct PrivateMessage: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct PrivateMessage: Hashable, Sendable, TLSCodable {
     /// `opaque group_id<V>` (RFC 9420 §6.3).
     public var groupID: [UInt8]
     /// `uint64 epoch` (RFC 9420 §6.3).

@@ -1,10 +1,10 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PrivateMessageContent` (RFC 9420 §6.3.1): the plaintext of a PrivateMessage's ciphertext.
 ///
 /// Its encoding has no length for the padding, so it must occupy a whole buffer: decoding takes
 /// every remaining byte of the reader as padding and refuses any that is not zero.
-public struct PrivateMessageContent: Hashable, Sendable {
+@_spi(Engine) public struct PrivateMessageContent: Hashable, Sendable {
     /// The content selected by the PrivateMessage's `content_type` (RFC 9420 §6.3.1).
     public var content: MLSContent
     /// `FramedContentAuthData auth` (RFC 9420 §6.3.1).

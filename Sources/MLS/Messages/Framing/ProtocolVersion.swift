@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The MLS protocol version, a `uint16` enum with registry semantics (RFC 9420 §6).
 /// Unknown values decode without error; whether they are acceptable is a protocol decision.

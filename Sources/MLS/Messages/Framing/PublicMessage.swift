@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PublicMessage` (RFC 9420 §6.2): signed, unencrypted content.
-public struct PublicMessage: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct PublicMessage: Hashable, Sendable, TLSCodable {
     /// `FramedContent content` (RFC 9420 §6.2).
     public var content: FramedContent
     /// `FramedContentAuthData auth` (RFC 9420 §6.2).

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Sender` (RFC 9420 §6): who sent a FramedContent.
 public enum Sender: Hashable, Sendable, TLSCodable {
@@ -12,7 +12,7 @@ public enum Sender: Hashable, Sendable, TLSCodable {
     case newMemberCommit
 
     /// The `sender_type` discriminant (RFC 9420 §6).
-    public var senderType: SenderType {
+    @_spi(Engine) public var senderType: SenderType {
         switch self {
         case .member: .member
         case .external: .external

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `SenderData` (RFC 9420 §6.3.2): the plaintext of `encrypted_sender_data`.
-public struct SenderData: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct SenderData: Hashable, Sendable, TLSCodable {
     /// `uint32 leaf_index` (RFC 9420 §6.3.2).
     public var leafIndex: UInt32
     /// `uint32 generation` (RFC 9420 §6.3.2).

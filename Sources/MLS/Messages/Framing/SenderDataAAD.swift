@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `SenderDataAAD` (RFC 9420 §6.3.2): the AAD of the sender-data encryption.
-public struct SenderDataAAD: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct SenderDataAAD: Hashable, Sendable, TLSCodable {
     /// `opaque group_id<V>` (RFC 9420 §6.3.2).
     public var groupID: [UInt8]
     /// `uint64 epoch` (RFC 9420 §6.3.2).

@@ -1,8 +1,8 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `SenderType` (RFC 9420 §6). Decoding any other value throws, because the sender body is
 /// selected on it.
-public enum SenderType: UInt8, Hashable, Sendable, TLSRawValueCodable {
+@_spi(Engine) public enum SenderType: UInt8, Hashable, Sendable, TLSRawValueCodable {
     /// `member(1)` (RFC 9420 §6).
     case member = 1
     /// `external(2)` (RFC 9420 §6).

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The `uint16 WireFormat` of an MLSMessage (RFC 9420 §6, registry in §17.2).
 /// Unknown values decode without error here; ``MLSMessage`` refuses them.

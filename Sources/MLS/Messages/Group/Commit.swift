@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Commit` (RFC 9420 §12.4): applies a list of proposals, optionally with an UpdatePath.
-public struct Commit: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct Commit: Hashable, Sendable, TLSCodable {
     /// `ProposalOrRef proposals<V>` (RFC 9420 §12.4).
     public var proposals: [ProposalOrRef]
     /// `optional<UpdatePath> path` (RFC 9420 §12.4).

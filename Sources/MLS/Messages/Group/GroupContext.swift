@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `GroupContext` (RFC 9420 §8.1): the group's shared state summary for one epoch.
 public struct GroupContext: Hashable, Sendable, TLSCodable {

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `KeyPackage` (RFC 9420 §10): a client's signed, pre-published offer to be added to a group.
 public struct KeyPackage: Hashable, Sendable, TLSCodable {

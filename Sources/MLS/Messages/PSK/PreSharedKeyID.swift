@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PreSharedKeyID` (RFC 9420 §8.4): names a PSK and carries a fresh nonce.
 public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
@@ -10,7 +10,7 @@ public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
         case resumption(usage: ResumptionPSKUsage, pskGroupID: [UInt8], pskEpoch: UInt64)
 
         /// The `psktype` discriminant (RFC 9420 §8.4).
-        public var pskType: PSKType {
+        @_spi(Engine) public var pskType: PSKType {
             switch self {
             case .external: .external
             case .resumption: .resumption

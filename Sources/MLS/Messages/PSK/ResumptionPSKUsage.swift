@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ResumptionPSKUsage` (RFC 9420 §8.4). Decoding any other value throws.
 public enum ResumptionPSKUsage: UInt8, Hashable, Sendable, TLSRawValueCodable {

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Add` (RFC 9420 §12.1.1): adds the client of a KeyPackage to the group.
 public struct Add: Hashable, Sendable, TLSCodable {

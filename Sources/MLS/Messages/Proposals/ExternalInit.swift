@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ExternalInit` (RFC 9420 §12.1.6): the KEM output an external joiner's init secret comes from.
 public struct ExternalInit: Hashable, Sendable, TLSCodable {

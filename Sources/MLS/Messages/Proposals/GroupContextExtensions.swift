@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `GroupContextExtensions` (RFC 9420 §12.1.7): replaces the GroupContext's extensions.
 public struct GroupContextExtensions: Hashable, Sendable, TLSCodable {

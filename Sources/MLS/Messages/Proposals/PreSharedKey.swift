@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PreSharedKey` (RFC 9420 §12.1.4): injects a PSK into the next epoch's key schedule.
 public struct PreSharedKey: Hashable, Sendable, TLSCodable {

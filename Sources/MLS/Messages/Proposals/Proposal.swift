@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Proposal` (RFC 9420 §12.1): a proposed change to the group.
 ///

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ProposalOrRef` (RFC 9420 §12.4): a proposal carried inline in a Commit or named by reference.
-public enum ProposalOrRef: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public enum ProposalOrRef: Hashable, Sendable, TLSCodable {
     /// `proposal(1)`: `Proposal proposal` (RFC 9420 §12.4).
     case proposal(Proposal)
     /// `reference(2)`: `ProposalRef reference`, an `opaque HashReference<V>` (RFC 9420 §12.4, §5.2).

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `uint16 ProposalType` (RFC 9420 §12.1, registry in §17.4). Unknown values decode without
 /// error (they appear in capability lists); ``Proposal`` refuses them.

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ReInit` (RFC 9420 §12.1.5): closes the group in favour of a new one with new parameters.
 public struct ReInit: Hashable, Sendable, TLSCodable {

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Remove` (RFC 9420 §12.1.3): removes the member at a leaf index.
 public struct Remove: Hashable, Sendable, TLSCodable {

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Update` (RFC 9420 §12.1.2): replaces the sender's leaf node.
 public struct Update: Hashable, Sendable, TLSCodable {

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Capabilities` (RFC 9420 §7.2): what a client supports, carried in its leaf node.
 public struct Capabilities: Hashable, Sendable, TLSCodable {

@@ -1,5 +1,5 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `LeafNode` (RFC 9420 §7.2): a member's public keys, credential and capabilities, signed.
 public struct LeafNode: Hashable, Sendable, TLSCodable {

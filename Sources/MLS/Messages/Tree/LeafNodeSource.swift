@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `leaf_node_source` and the field it selects in a LeafNode (RFC 9420 §7.2).
 public enum LeafNodeSource: Hashable, Sendable, TLSCodable {

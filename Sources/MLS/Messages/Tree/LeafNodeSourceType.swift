@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// The `LeafNodeSource` enum of RFC 9420 §7.2: how a leaf node was created. Decoding any other
 /// value throws, because the leaf body is selected on it.

@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Lifetime` (RFC 9420 §7.2): the validity window of a KeyPackage's leaf, in seconds since the
 /// Unix epoch.

@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Node` (RFC 9420 §12.4.3.3): a ratchet-tree node as carried in the `ratchet_tree` extension.
-public enum Node: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public enum Node: Hashable, Sendable, TLSCodable {
     /// `leaf`: `LeafNode leaf_node` (RFC 9420 §12.4.3.3).
     case leaf(LeafNode)
     /// `parent`: `ParentNode parent_node` (RFC 9420 §12.4.3.3).

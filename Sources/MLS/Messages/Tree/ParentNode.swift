@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `ParentNode` (RFC 9420 §7.1): the public contents of an interior node of the ratchet tree.
-public struct ParentNode: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct ParentNode: Hashable, Sendable, TLSCodable {
     /// `HPKEPublicKey encryption_key` (RFC 9420 §7.1).
     public var encryptionKey: [UInt8]
     /// `opaque parent_hash<V>` (RFC 9420 §7.1, §7.9).

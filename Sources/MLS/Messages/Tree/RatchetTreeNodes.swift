@@ -1,4 +1,4 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `optional<Node> ratchet_tree<V>` (RFC 9420 §12.4.3.3): the `ratchet_tree` extension data, the
 /// tree's nodes in array order with blanks as `nil`.
@@ -6,10 +6,10 @@ import MLSCodec
 /// This is only the wire form; it does not check the tree's shape (e.g. a blank last node).
 public struct RatchetTreeNodes: Hashable, Sendable, TLSCodable {
     /// The nodes in array-representation order; `nil` is a blank node (RFC 9420 §12.4.3.3).
-    public var nodes: [Node?]
+    @_spi(Engine) public var nodes: [Node?]
 
     /// Wraps a node list (RFC 9420 §12.4.3.3).
-    public init(nodes: [Node?]) { self.nodes = nodes }
+    @_spi(Engine) public init(nodes: [Node?]) { self.nodes = nodes }
 
     /// Encodes the vector (RFC 9420 §12.4.3.3).
     public func encode(to writer: inout TLSWriter) {

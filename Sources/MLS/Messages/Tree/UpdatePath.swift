@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `UpdatePath` (RFC 9420 §7.6): the committer's new leaf and its re-keyed direct path.
-public struct UpdatePath: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct UpdatePath: Hashable, Sendable, TLSCodable {
     /// `LeafNode leaf_node` (RFC 9420 §7.6).
     public var leafNode: LeafNode
     /// `UpdatePathNode nodes<V>` (RFC 9420 §7.6).

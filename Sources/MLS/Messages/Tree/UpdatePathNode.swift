@@ -1,9 +1,9 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `UpdatePathNode` (RFC 9420 §7.6): one new parent public key and the path secret encrypted to
 /// each resolution node of its copath child.
-public struct UpdatePathNode: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct UpdatePathNode: Hashable, Sendable, TLSCodable {
     /// `HPKEPublicKey encryption_key` (RFC 9420 §7.6).
     public var encryptionKey: [UInt8]
     /// `HPKECiphertext encrypted_path_secret<V>` (RFC 9420 §7.6).

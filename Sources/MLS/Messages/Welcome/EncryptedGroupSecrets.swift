@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `EncryptedGroupSecrets` (RFC 9420 §12.4.3.1): GroupSecrets encrypted to one new member.
-public struct EncryptedGroupSecrets: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct EncryptedGroupSecrets: Hashable, Sendable, TLSCodable {
     /// `KeyPackageRef new_member` (RFC 9420 §12.4.3.1, §5.2).
     public var newMember: [UInt8]
     /// `HPKECiphertext encrypted_group_secrets` (RFC 9420 §12.4.3.1).

@@ -1,8 +1,8 @@
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// `GroupInfo` (RFC 9420 §12.4.3): the signed group state a joiner needs.
-public struct GroupInfo: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct GroupInfo: Hashable, Sendable, TLSCodable {
     /// `GroupContext group_context` (RFC 9420 §12.4.3).
     public var groupContext: GroupContext
     /// `Extension extensions<V>` (RFC 9420 §12.4.3).

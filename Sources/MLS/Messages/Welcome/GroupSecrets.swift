@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `GroupSecrets` (RFC 9420 §12.4.3.1): the secrets a Welcome encrypts to each new member.
-public struct GroupSecrets: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct GroupSecrets: Hashable, Sendable, TLSCodable {
     /// `opaque joiner_secret<V>` (RFC 9420 §12.4.3.1).
     public var joinerSecret: [UInt8]
     /// `optional<PathSecret> path_secret` (RFC 9420 §12.4.3.1).

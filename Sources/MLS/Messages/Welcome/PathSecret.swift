@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `PathSecret` (RFC 9420 §12.4.3.1): the path secret a joiner receives in GroupSecrets.
-public struct PathSecret: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct PathSecret: Hashable, Sendable, TLSCodable {
     /// `opaque path_secret<V>` (RFC 9420 §12.4.3.1).
     public var pathSecret: [UInt8]
 

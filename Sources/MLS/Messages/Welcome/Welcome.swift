@@ -1,7 +1,7 @@
-import MLSCodec
+@_spi(Engine) import MLSCodec
 
 /// `Welcome` (RFC 9420 §12.4.3.1): what new members receive to join a group.
-public struct Welcome: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct Welcome: Hashable, Sendable, TLSCodable {
     /// `CipherSuite cipher_suite` code point (RFC 9420 §12.4.3.1).
     public var cipherSuite: UInt16
     /// `EncryptedGroupSecrets secrets<V>` (RFC 9420 §12.4.3.1).

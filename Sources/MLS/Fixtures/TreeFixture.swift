@@ -1,6 +1,5 @@
-import MLS
-import MLSCodec
-import MLSCrypto
+@_spi(Engine) import MLSCodec
+@_spi(Engine) import MLSCrypto
 
 /// Builds ratchet trees of a given shape from real protocol operations — signed KeyPackages,
 /// Adds, Removes and committed UpdatePaths — for the vector generators, tests and benchmarks.
@@ -8,7 +7,7 @@ import MLSCrypto
 /// It tracks each member's keys and the private key of every parent node the commits set, so
 /// any member's TreeKEM private state can be assembled afterwards without processing every
 /// commit as every member.
-public struct TreeFixture: Sendable {
+@_spi(Engine) public struct TreeFixture: Sendable {
     /// A member's credentials and keys.
     public struct Member: Sendable {
         /// Signs for the member's leaf.
@@ -214,7 +213,7 @@ public struct TreeFixture: Sendable {
 }
 
 /// A small deterministic generator (SplitMix64) so churn shapes are reproducible.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+@_spi(Engine) public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
     /// Seeds the generator.
     public init(seed: UInt64) { state = seed }
