@@ -58,9 +58,9 @@ extension MLSGroup {
             throw GroupError.limitExceeded(.extensions)
         }
         let maxNodes = Int(TreeMath.nodeWidth(limits.maxLeaves))
-        if let ext = info.extensions.first(where: { $0.extensionType == .ratchetTree }) {
+        if let data = info.extensions.data(for: .ratchetTree) {
             do {
-                return try RatchetTreeNodes(tlsSerialized: ext.extensionData, maxNodes: maxNodes)
+                return try RatchetTreeNodes(tlsSerialized: data, maxNodes: maxNodes)
             } catch TLSDecodingError.tooManyElements {
                 throw GroupError.limitExceeded(.leaves)
             } catch {
@@ -122,8 +122,7 @@ extension MLSGroup {
             let context = info.groupContext
             try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity,
                                                                                   currentTime: nil, limits: configuration.limits))
-            guard let ext = info.extensions.first(where: { $0.extensionType == .externalPub }) else { throw GroupError.missingExternalPub }
-            let externalPub = try ExternalPub(tlsSerialized: ext.extensionData).externalPub
+            guard let externalPub = try info.extensions.externalPub?.externalPub else { throw GroupError.missingExternalPub }
             let (kemOutput, initSecret) = try suite.hpke.sendExport(publicKey: externalPub, info: [], exporterContext: externalInitLabel, length: suite.kdfLength)
 
             // A provisional state in the GroupInfo's epoch, from which the commit is built.

@@ -181,9 +181,7 @@ extension MLSGroup {
 
     /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).
     func checkRequiredCapabilities(_ extensions: [Extension], leaves: [LeafNode]) throws(GroupError) {
-        guard let ext = extensions.first(where: { $0.extensionType == .requiredCapabilities }) else { return }
-        let required: RequiredCapabilities
-        do { required = try RequiredCapabilities(tlsSerialized: ext.extensionData) } catch { throw GroupError.malformed(.requiredCapabilities, error) }
+        guard let required = try extensions.requiredCapabilities else { return }
         guard required.extensionTypes.count <= configuration.limits.maxCapabilityEntries,
               required.proposalTypes.count <= configuration.limits.maxCapabilityEntries,
               required.credentialTypes.count <= configuration.limits.maxCapabilityEntries else {

@@ -305,16 +305,8 @@ public struct MLSGroup: Sendable {
     }
 
     /// The `external_senders` extension of the GroupContext (§12.1.8.1).
-    func externalSenders() throws -> [ExternalSender] {
-        guard let ext = context.extensions.first(where: { $0.extensionType == .externalSenders }) else { return [] }
-        do {
-            var r = TLSReader(ext.extensionData)
-            let list = try r.readVector(of: ExternalSender.self)
-            try r.finish()
-            return list
-        } catch {
-            throw GroupError.malformed(.externalSenders, error)
-        }
+    func externalSenders() throws(GroupError) -> [ExternalSender] {
+        try context.extensions.externalSenders
     }
 }
 

@@ -151,8 +151,7 @@ public struct BasicIdentityProvider: IdentityProvider {
         self.limits = limits
         var needs: (extensions: [ExtensionType], proposals: [ProposalType], credentials: [CredentialType]) = ([], [], [])
         needs.extensions = groupContext.extensions.map(\.extensionType).filter { !$0.isDefault }
-        if let ext = groupContext.extensions.first(where: { $0.extensionType == .requiredCapabilities }),
-           let required = try? RequiredCapabilities(tlsSerialized: ext.extensionData) {
+        if let required = try? groupContext.extensions.requiredCapabilities {
             needs.extensions += required.extensionTypes.filter { !$0.isDefault }
             needs.proposals = required.proposalTypes.filter { !$0.isDefault }
             needs.credentials = required.credentialTypes
