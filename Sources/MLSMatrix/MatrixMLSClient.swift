@@ -55,11 +55,12 @@ public actor MatrixMLSClient {
     public nonisolated let suite: CipherSuite
     let api: MatrixAPI
     let store: GroupStore
-    let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+    /// This device as an MLS client: the Matrix user ID as its basic credential, its signature
+    /// key, the suite, and the configuration every group of it is created, joined and loaded
+    /// with (the store does not keep configurations, so this one place states it for all three).
+    let client: MLSClient
     var groups: [String: PersistentGroup] = [:]
-    /// The configuration every group of this client is created, joined and loaded with. The
-    /// store does not keep configurations, so this one place states it for all three.
-    let groupConfiguration = GroupConfiguration()
+    var groupConfiguration: GroupConfiguration { client.configuration }
     var rooms: [String: RoomState] = [:]
     var nextBatch: String?
     var filterID: String?
@@ -143,12 +144,12 @@ public actor MatrixMLSClient {
     static let outboxNS = "matrix.outbox"
     static let seenNS = "matrix.seen"
 
-    init(api: MatrixAPI, session: MatrixSession, store: GroupStore, suite: CipherSuite, signature: (privateKey: SecretBytes, publicKey: [UInt8])) {
+    init(api: MatrixAPI, session: MatrixSession, store: GroupStore, suite: CipherSuite, signer: InMemorySigner) throws {
         self.api = api
         self.session = session
         self.store = store
         self.suite = suite
-        self.signature = signature
+        client = try MLSClient(credential: .basic(identity: Array(session.userID.utf8)), signer: signer, suite: suite)
     }
 
     // MARK: Account
@@ -166,7 +167,7 @@ public actor MatrixMLSClient {
             session = try await RetryPolicy(maxAttempts: 8).run { try await api.login(username: username, password: password, deviceID: deviceID) }
         }
         api.http.accessToken = session.accessToken
-        let keys = suite.signature.generateKeyPair()
+        let keys = InMemorySigner.generate(suite.signature)
         var w = TLSWriter()
         w.writeOpaque(Array(session.userID.utf8))
         w.writeOpaque(Array(session.deviceID.utf8))
@@ -177,7 +178,7 @@ public actor MatrixMLSClient {
         var bytes = w.takeBytes()
         try store.putValue(namespace: accountNS, key: Array("account".utf8), value: bytes)
         SecretBytes.zeroize(&bytes)
-        return MatrixMLSClient(api: api, session: session, store: store, suite: suite, signature: keys)
+        return try MatrixMLSClient(api: api, session: session, store: store, suite: suite, signer: keys)
     }
 
     /// The client whose session `store` holds, with its groups, or `nil` if it holds none.
@@ -191,8 +192,11 @@ public actor MatrixMLSClient {
         guard let suite = CipherSuite(id: try r.readUInt16()) else { throw StorageError.corrupt("account suite") }
         var priv = try r.readOpaque()
         let pub = try r.readOpaque()
-        let client = MatrixMLSClient(api: MatrixAPI(baseURL: homeserver, accessToken: token), session: MatrixSession(userID: user, deviceID: device, accessToken: token),
-                                     store: store, suite: suite, signature: (SecretBytes(zeroizing: &priv), pub))
+        let signer: InMemorySigner
+        do { signer = try InMemorySigner(scheme: suite.signature, privateKey: SecretBytes(zeroizing: &priv)) } catch { throw StorageError.corrupt("account signature key") }
+        guard signer.publicKey == pub else { throw StorageError.corrupt("account signature key does not match its public key") }
+        let client = try MatrixMLSClient(api: MatrixAPI(baseURL: homeserver, accessToken: token), session: MatrixSession(userID: user, deviceID: device, accessToken: token),
+                                         store: store, suite: suite, signer: signer)
         try await client.loadState()
         return client
     }
@@ -259,7 +263,7 @@ public actor MatrixMLSClient {
         return e
     }
 
-    var credential: Credential { .basic(identity: Array(session.userID.utf8)) }
+    var credential: Credential { client.credential }
 
     // MARK: KeyPackages
 
@@ -273,7 +277,7 @@ public actor MatrixMLSClient {
         var oneTime: JSONObject = [:]
         var fallback: JSONObject = [:]
         for i in 0..<(count + (lastResort ? 1 : 0)) {
-            let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
+            let bundle = try client.makeKeyPackage()
             let isFallback = lastResort && i == count
             batch.putKeyPackages.append(try store.keyPackageWrite(bundle, lastResort: isFallback))
             let id = "\(keyPackageAlgorithm):\(Base64.encode(bundle.keyPackage.ref(suite: suite)))"
@@ -285,7 +289,7 @@ public actor MatrixMLSClient {
         var body: JSONObject = [
             "device_keys": [
                 "user_id": session.userID, "device_id": session.deviceID, "algorithms": [Self.namespace],
-                "keys": ["ed25519:\(session.deviceID)": Base64.encode(signature.publicKey)], "signatures": [String: Any](),
+                "keys": ["ed25519:\(session.deviceID)": Base64.encode(client.signer.publicKey)], "signatures": [String: Any](),
             ],
             "one_time_keys": oneTime,
         ]
@@ -321,8 +325,7 @@ public actor MatrixMLSClient {
         if let name { body["name"] = name }
         let api = self.api
         let roomID = try await retry.run { try await api.createRoom(body) }
-        let bundle = try KeyPackageBundle.generate(suite: suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
-        let group = try MLSGroup.create(suite: suite, groupID: Array(roomID.utf8), creator: bundle, configuration: groupConfiguration)
+        let group = try client.createGroup(groupID: Array(roomID.utf8))
         let state = RoomState(epochParent: "", pendingTransaction: nil, pendingIntent: [])
         groups[roomID] = try store.create(group, with: try roomWrite(roomID, state))
         rooms[roomID] = state

@@ -82,13 +82,13 @@ func expect(_ condition: Bool, _ expectation: @autoclosure () -> String) throws 
     if !condition { throw DemoFailure(expectation: expectation()) }
 }
 
-/// One person of the story: a signature key pair (their long-term identity), the KeyPackage
+/// One person of the story: an MLS client (their long-term identity and signature key), the KeyPackage
 /// they published, and their view of the mailbox group once they are in it.
 struct Participant {
     /// The display name, also the basic credential's identity and the delivery-service inbox.
     let name: String
-    /// The signature key pair the credential is bound to.
-    let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+    /// The person's MLS client: the basic credential naming them and their signature key.
+    let client: MLSClient
     /// The published KeyPackage and its private keys, kept until a Welcome uses it.
     var keyPackage: KeyPackageBundle?
     /// This participant's state of the group, once created or joined.
@@ -132,7 +132,7 @@ struct MailboxStory {
     init(suite: CipherSuite, configuration: GroupConfiguration) {
         self.suite = suite
         self.configuration = configuration
-        for name in Self.cast { people[name] = Participant(name: name, signature: suite.signature.generateKeyPair()) }
+        for name in Self.cast { people[name] = Participant(name: name, client: MLSClient.basic(identity: Array(name.utf8), suite: suite)) }
     }
 
     /// Tells the whole story.
@@ -304,8 +304,7 @@ struct MailboxStory {
     /// A fresh KeyPackage for `name`, with a basic credential naming them.
     func keyPackage(for name: String) throws -> KeyPackageBundle {
         guard let person = people[name] else { throw DemoFailure(expectation: "\(name) is in the cast") }
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: person.signature.privateKey))
+        return try person.client.makeKeyPackage()
     }
 
     /// `name`'s state of the group.

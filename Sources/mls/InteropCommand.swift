@@ -27,19 +27,16 @@ struct InteropFailure: Error {
     let detail: String
 }
 
-/// One client of the driver: a signature key pair, its KeyPackages, and at most one group.
+/// One client of the driver: an MLS client (identity, signer, suite, configuration), its
+/// KeyPackages, and at most one group.
 struct InteropClient {
-    let suite: CipherSuite
-    let identity: [UInt8]
-    let signature: (privateKey: SecretBytes, publicKey: [UInt8])
-    var configuration: GroupConfiguration
+    let client: MLSClient
     var bundles: [KeyPackageBundle] = []
     var group: MLSGroup?
 
-    func bundle() throws -> KeyPackageBundle {
-        try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: identity),
-                                      signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey))
-    }
+    var suite: CipherSuite { client.suite }
+    var configuration: GroupConfiguration { client.configuration }
+    func bundle() throws -> KeyPackageBundle { try client.makeKeyPackage() }
 }
 
 /// Executes requests; every request either fully succeeds or changes nothing.
@@ -136,7 +133,7 @@ struct InteropDriver {
             var config = GroupConfiguration()
             if r["encrypt_handshake"] as? Bool == true { config.handshakeFraming = .privateMessage }
             let identity = try Self.optionalBytes(r, "identity") ?? Array(id.utf8)
-            clients[id] = InteropClient(suite: suite, identity: identity, signature: suite.signature.generateKeyPair(), configuration: config)
+            clients[id] = InteropClient(client: MLSClient.basic(identity: identity, suite: suite, configuration: config))
             return [:]
 
         case "key_package":
@@ -148,7 +145,7 @@ struct InteropDriver {
 
         case "create":
             var (id, c) = try client(r)
-            c.group = try MLSGroup.create(suite: c.suite, groupID: try Self.bytes(r, "group_id"), creator: try c.bundle(), configuration: c.configuration)
+            c.group = try c.client.createGroup(groupID: try Self.bytes(r, "group_id"))
             clients[id] = c
             return [:]
 
@@ -172,7 +169,7 @@ struct InteropDriver {
             var lastError: (any Error)?
             for (i, bundle) in c.bundles.enumerated() {
                 do {
-                    let g = try MLSGroup.join(welcome: welcome, keyPackage: bundle, ratchetTree: tree, configuration: c.configuration)
+                    let g = try c.client.join(welcome: welcome, keyPackage: bundle, ratchetTree: tree)
                     c.group = g
                     c.bundles.remove(at: i)  // a KeyPackage is used once (§10)
                     clients[id] = c
@@ -244,7 +241,7 @@ struct InteropDriver {
             var (id, c) = try client(r)
             let info = try Self.message(try Self.bytes(r, "group_info"))
             let tree = try Self.tree(try Self.optionalBytes(r, "ratchet_tree"))
-            let (g, commit) = try MLSGroup.externalJoin(groupInfo: info, ratchetTree: tree, keyPackage: try c.bundle(), configuration: c.configuration)
+            let (g, commit) = try c.client.joinExternally(groupInfo: info, ratchetTree: tree)
             c.group = g
             clients[id] = c
             return ["commit": commit.tlsSerialized.hex, "epoch": g.epoch]

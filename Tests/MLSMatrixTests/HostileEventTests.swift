@@ -13,12 +13,12 @@ import Testing
     func hostileRoomEvents() async throws {
         let suite = CipherSuite(id: 1)!
         let store = try GroupStore(backend: InMemoryStorage())
-        let keys = suite.signature.generateKeyPair()
+        let keys = InMemorySigner.generate(suite.signature)
         let session = MatrixSession(userID: "@authority:localhost", deviceID: "AUTH", accessToken: "unused")
-        let client = MatrixMLSClient(api: MatrixAPI(baseURL: "http://127.0.0.1:9"), session: session, store: store, suite: suite, signature: keys)
+        let client = try MatrixMLSClient(api: MatrixAPI(baseURL: "http://127.0.0.1:9"), session: session, store: store, suite: suite, signer: keys)
         let room = "!room"
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(session.userID.utf8)),
-                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: keys.privateKey))
+                                                   signer: keys)
         let group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
         await client.install(room: room, group: try store.create(group))
         let before = await client.epochAuthenticator(of: room)

@@ -12,21 +12,21 @@ struct Fixture {
     static let suite = CipherSuite(id: 1)!
     let client: MatrixMLSClient
     let store: GroupStore
-    let keys: (privateKey: SecretBytes, publicKey: [UInt8])
+    let keys: InMemorySigner
     static let citizenID = "@citizen:localhost"
     static let authorityID = "@authority:localhost"
 
     init(server: String = "http://127.0.0.1:9") throws {
         store = try GroupStore(backend: InMemoryStorage())
-        keys = Self.suite.signature.generateKeyPair()
-        client = MatrixMLSClient(api: MatrixAPI(baseURL: server), session: MatrixSession(userID: Self.citizenID, deviceID: "CITIZEN", accessToken: "t"),
-                                 store: store, suite: Self.suite, signature: keys)
+        keys = InMemorySigner.generate(Self.suite.signature)
+        client = try MatrixMLSClient(api: MatrixAPI(baseURL: server), session: MatrixSession(userID: Self.citizenID, deviceID: "CITIZEN", accessToken: "t"),
+                                 store: store, suite: Self.suite, signer: keys)
     }
 
     /// A KeyPackage of the citizen whose private keys are in the citizen's store.
     func storedKeyPackage() throws -> KeyPackageBundle {
         let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array(Self.citizenID.utf8)),
-                                                   signer: try InMemorySigner(scheme: Self.suite.signature, privateKey: keys.privateKey))
+                                                   signer: keys)
         var batch = StorageBatch()
         batch.putKeyPackages.append(try store.keyPackageWrite(bundle))
         try store.backend.write(batch)
@@ -138,7 +138,7 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         let bundle = try f.storedKeyPackage()
         let (_, welcome) = try Fixture.authorityGroup(room: room, adding: bundle.keyPackage)
         let foreign = try KeyPackageBundle.generate(suite: Fixture.suite, credential: .basic(identity: Array("@other:localhost".utf8)),
-                                                    signer: try InMemorySigner(scheme: .ed25519, privateKey: f.keys.privateKey))
+                                                    signer: f.keys)
         let (_, notOurs) = try Fixture.authorityGroup(room: room, adding: foreign.keyPackage)
         func event(_ w: MLSMessage, room: String) -> JSONObject {
             ["type": MatrixMLSClient.welcomeType, "sender": Fixture.authorityID,

@@ -12,9 +12,7 @@ struct Cast {
     let groupID = Array("mailbox-17".utf8)
 
     static func bundle(_ name: String, suite: CipherSuite) throws -> KeyPackageBundle {
-        let sig = suite.signature.generateKeyPair()
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
+        try MLSClient.basic(identity: Array(name.utf8), suite: suite).makeKeyPackage()
     }
 
     /// A group of `count` members, all merged into epoch 1.

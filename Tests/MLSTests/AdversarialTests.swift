@@ -11,9 +11,7 @@ import Testing
     static let suite = CipherSuite(id: 1)!
 
     static func bundle(_ name: String) throws -> KeyPackageBundle {
-        let k = suite.signature.generateKeyPair()
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)),
-                                             signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey))
+        try MLSClient.basic(identity: Array(name.utf8), suite: suite).makeKeyPackage()
     }
 
     /// A "group" made up by an outsider: any tree and context it likes, a GroupInfo signed by a

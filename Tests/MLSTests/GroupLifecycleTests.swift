@@ -9,18 +9,16 @@ import Testing
     struct Client {
         let suite: CipherSuite
         let identity: String
-        let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+        let client: MLSClient
         init(_ identity: String, suite: CipherSuite = CipherSuite(id: 1)!) {
             self.suite = suite
             self.identity = identity
-            signature = suite.signature.generateKeyPair()
+            client = MLSClient.basic(identity: Array(identity.utf8), suite: suite)
         }
         func bundle(suite s: CipherSuite? = nil) throws -> KeyPackageBundle {
-            let suite = s ?? self.suite
-            // A new suite needs a signature key of that suite.
-            let sig = suite == self.suite ? signature : suite.signature.generateKeyPair()
-            return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(identity.utf8)),
-                                                 signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
+            // A new suite needs a client (a signature key) of that suite.
+            guard let s, s != suite else { return try client.makeKeyPackage() }
+            return try MLSClient.basic(identity: Array(identity.utf8), suite: s).makeKeyPackage()
         }
     }
 

@@ -29,25 +29,31 @@ enum GroupTestKit {
         mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &self) } }
     }
 
-    /// A client: a name (its basic credential) and a signature key pair it keeps across KeyPackages.
+    /// A client: a name (its basic credential) and an in-memory signer it keeps across
+    /// KeyPackages, bound by ``MLSClient``.
     struct Client: Sendable {
         let name: String
         let suite: CipherSuite
-        let signature: (privateKey: SecretBytes, publicKey: [UInt8])
+        let signer: InMemorySigner
 
         init(_ name: String, suite: CipherSuite = CipherSuite(id: 1)!) {
             self.name = name
             self.suite = suite
-            signature = suite.signature.generateKeyPair()
+            signer = InMemorySigner.generate(suite.signature)
         }
 
         var credential: Credential { .basic(identity: Array(name.utf8)) }
+        /// The signature key pair, for tests that forge signatures by hand.
+        var signature: (privateKey: SecretBytes, publicKey: [UInt8]) { (signer.privateKey, signer.publicKey) }
+
+        /// The client as the library binds it.
+        func mls(capabilities: Capabilities? = nil) throws -> MLSClient {
+            try MLSClient(credential: credential, signer: signer, suite: suite, capabilities: capabilities)
+        }
 
         /// A fresh KeyPackage (new init and encryption keys, the client's signature key).
-        func bundle(suite s: CipherSuite? = nil, capabilities: Capabilities? = nil, lifetime: Lifetime? = nil,
-                    leafExtensions: [Extension] = []) throws -> KeyPackageBundle {
-            try KeyPackageBundle.generate(suite: s ?? suite, credential: credential, signer: try InMemorySigner(scheme: suite.signature, privateKey: signature.privateKey), capabilities: capabilities, lifetime: lifetime,
-                                          leafExtensions: leafExtensions)
+        func bundle(capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = []) throws -> KeyPackageBundle {
+            try mls(capabilities: capabilities).makeKeyPackage(lifetime: lifetime, leafExtensions: leafExtensions)
         }
     }
 

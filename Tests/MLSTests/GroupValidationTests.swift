@@ -518,7 +518,7 @@ import Testing
             let suite = client.suite
             let key = client.signature.privateKey
             switch self {
-            case .cipherSuite: return try client.bundle(suite: CipherSuite(id: 3)!).keyPackage  // also Ed25519, so the signatures verify
+            case .cipherSuite: return try MLSClient(credential: client.credential, signer: client.signer, suite: CipherSuite(id: 3)!).makeKeyPackage().keyPackage  // also Ed25519, so the signatures verify
             case .expired: return try client.bundle(lifetime: Lifetime(notBefore: 1, notAfter: 2)).keyPackage
             case .leafExtensionNotInCapabilities:
                 return try client.bundle(leafExtensions: [Extension(extensionType: GroupValidationTests.customExtension, extensionData: [])]).keyPackage

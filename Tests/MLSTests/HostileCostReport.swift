@@ -16,8 +16,9 @@ import Testing
     static let suite = CipherSuite(id: 1)!
 
     static func bundle(_ name: String, capabilities: Capabilities? = nil, leafExtensions: [Extension] = []) throws -> KeyPackageBundle {
-        let k = suite.signature.generateKeyPair()
-        return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey), capabilities: capabilities, leafExtensions: leafExtensions)
+        var client = MLSClient.basic(identity: Array(name.utf8), suite: suite)
+        client.capabilities = capabilities
+        return try client.makeKeyPackage(leafExtensions: leafExtensions)
     }
 
     /// An outsider's own group: any tree and epoch, GroupInfo signed by leaf 0, honest tree hash

@@ -35,8 +35,7 @@ import Testing
     static func setup() throws -> Setup {
         let suite = CipherSuite(id: 1)!
         func bundle(_ name: String) throws -> KeyPackageBundle {
-            let k = suite.signature.generateKeyPair()
-            return try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(name.utf8)), signer: try InMemorySigner(scheme: suite.signature, privateKey: k.privateKey))
+            try MLSClient.basic(identity: Array(name.utf8), suite: suite).makeKeyPackage()
         }
         var alice = try MLSGroup.create(suite: suite, groupID: [1, 2, 3], creator: try bundle("alice"))
         let b = try bundle("bob"), c = try bundle("carol")

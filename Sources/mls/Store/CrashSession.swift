@@ -271,8 +271,7 @@ struct CrashSession {
         case "add":
             names += 1
             let newName = "c\(names)"
-            let bundle = try KeyPackageBundle.generate(suite: Self.suite, credential: .basic(identity: Array(newName.utf8)),
-                                                       signer: InMemorySigner.generate(Self.suite.signature))
+            let bundle = try MLSClient.basic(identity: Array(newName.utf8), suite: Self.suite).makeKeyPackage()
             batch.putKeyPackages.append(try store(newName).keyPackageWrite(bundle))
             batch.putValues.append(try control.valueWrite(namespace: "meta", key: Array("names".utf8), value: names.tlsSerialized))
             let seat = Seat(cursor: next, joined: false)
@@ -337,10 +336,7 @@ struct CrashSession {
         var s = try CrashSession(path: path, key: key, intentLog: nil)
         guard s.seats.isEmpty else { throw CrashTestError("store is not empty") }
         let founder = "c0"
-        let sig = suite.signature.generateKeyPair()
-        let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(founder.utf8)),
-                                                   signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
-        let group = try MLSGroup.create(suite: suite, groupID: groupID, creator: bundle, configuration: configuration)
+        let group = try MLSClient.basic(identity: Array(founder.utf8), suite: suite, configuration: configuration).createGroup(groupID: groupID)
         var batch = StorageBatch()
         let creation = try s.store(founder).prepareCreate(group)
         batch.putValues.append(try s.seatWrite(founder, Seat(cursor: 0, joined: true)))
