@@ -3,34 +3,34 @@
 @_spi(Engine) import MLSCrypto
 
 /// The cost of one of each primitive the floors count, measured as medians in the current run.
-public struct PrimitiveCosts: Sendable {
+package struct PrimitiveCosts: Sendable {
     /// The cipher suite measured.
-    public var suite: CipherSuite
+    package var suite: CipherSuite
     /// One `EncryptWithLabel` of a 32-byte path secret under a GroupContext (an HPKE seal).
-    public var seal: Double
+    package var seal: Double
     /// One `DecryptWithLabel` of such a ciphertext (an HPKE open).
-    public var open: Double
+    package var open: Double
     /// One HPKE `DeriveKeyPair` from a 32-byte secret.
-    public var deriveKeyPair: Double
+    package var deriveKeyPair: Double
     /// One HPKE `GenerateKeyPair` (reported only; the floors count it as a DeriveKeyPair).
-    public var generateKeyPair: Double
+    package var generateKeyPair: Double
     /// One `SignWithLabel` over a typical LeafNodeTBS.
-    public var sign: Double
+    package var sign: Double
     /// One `VerifyWithLabel` of that signature.
-    public var verify: Double
+    package var verify: Double
     /// One hash of a leaf's TreeHashInput (a typical member's LeafNode).
-    public var shaLeaf: Double
+    package var shaLeaf: Double
     /// One hash of a non-blank parent's TreeHashInput.
-    public var shaParent: Double
+    package var shaParent: Double
     /// One hash of a blank parent's TreeHashInput (two child hashes and little else).
-    public var shaBlankParent: Double
+    package var shaBlankParent: Double
     /// One hash of a blank leaf's TreeHashInput.
-    public var shaBlankLeaf: Double
+    package var shaBlankLeaf: Double
     /// Cores' worth of CPU others took while these were measured (see ``InterferenceProbe``).
-    public var interference: Double
+    package var interference: Double
 
     /// Measures every primitive for `suite`, spending about `budget` seconds on each.
-    public static func measure(suite: CipherSuite, budget: Double = 0.5) throws -> PrimitiveCosts {
+    package static func measure(suite: CipherSuite, budget: Double = 0.5) throws -> PrimitiveCosts {
         let member = try TreeFixture.makeMember(suite: suite, identity: Array("member-primitive".utf8))
         let leaf = member.leafNode
         let recipient = suite.hpke.generateKeyPair()
@@ -41,7 +41,7 @@ public struct PrimitiveCosts: Sendable {
         let ciphertext = try suite.encryptWithLabel(publicKey: recipient.publicKey, label: "UpdatePathNode", context: context, plaintext: pathSecret)
         let ikm = SecretBytes(randomCount: suite.kdfLength)
         let tbs = leaf.tbs(groupID: nil, leafIndex: nil)
-        let signature = try suite.signWithLabel(privateKey: member.signatureKey, label: LeafNode.signatureLabel, content: tbs)
+        let signature = try suite.signWithLabel(signer: member.signer, label: LeafNode.signatureLabel, content: tbs)
         let hashes = HashInputs(suite: suite, leaf: leaf)
 
         let probe = InterferenceProbe()
@@ -67,7 +67,7 @@ public struct PrimitiveCosts: Sendable {
             samples[2] += try timePrimitive(budget: b) { sink &+= try suite.hpke.deriveKeyPair(ikm: ikm).publicKey.count }
             samples[3] += timePrimitive(budget: b) { sink &+= suite.hpke.generateKeyPair().publicKey.count }
             samples[4] += try timePrimitive(budget: b) {
-                sink &+= try suite.signWithLabel(privateKey: member.signatureKey, label: LeafNode.signatureLabel, content: tbs).count
+                sink &+= try suite.signWithLabel(signer: member.signer, label: LeafNode.signatureLabel, content: tbs).count
             }
             samples[5] += try timePrimitive(budget: b, verifies)
             samples[6] += timePrimitive(budget: b) { sink &+= suite.digest(hashes.leaf).count }
@@ -111,13 +111,13 @@ struct HashInputs {
 
 /// An operation's floor (../shared/design/benchmarks.md, "The floor"): its unavoidable
 /// primitive operations times their measured costs, divided by the cores it can use.
-public struct Floor: Sendable {
+package struct Floor: Sendable {
     /// The floor in seconds.
-    public var seconds: Double
+    package var seconds: Double
     /// The counts behind it, for the report.
-    public var formula: String
+    package var formula: String
     /// Whether the floor counts only hashing (the operation has no public-key operations).
-    public var hashingOnly: Bool
+    package var hashingOnly: Bool
 }
 
 /// The hashing cost of the given nodes of `tree`, each at the cost of its kind.
@@ -135,7 +135,7 @@ func hashingCost(_ nodes: some Sequence<NodeIndex>, in tree: RatchetTree, _ p: P
 }
 
 /// The floor of `op` on `scenario` (or, for `add_all`, for a group of `n`).
-public func operationFloor(_ op: BenchOp, scenario s: Scenario?, n: Int, costs p: PrimitiveCosts, cores: Int) -> Floor {
+package func operationFloor(_ op: BenchOp, scenario s: Scenario?, n: Int, costs p: PrimitiveCosts, cores: Int) -> Floor {
     let c = Double(cores)
     switch op {
     case .commitUpdatePath:

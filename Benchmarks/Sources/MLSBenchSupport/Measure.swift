@@ -2,14 +2,14 @@ import Foundation
 
 extension Duration {
     /// The duration in seconds, as a `Double`.
-    public var seconds: Double {
+    package var seconds: Double {
         let c = components
         return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 }
 
 /// The median of `values` (the mean of the two middle ones for an even count).
-public func median(_ values: [Double]) -> Double {
+package func median(_ values: [Double]) -> Double {
     precondition(!values.isEmpty)
     let s = values.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
@@ -21,16 +21,16 @@ public func median(_ values: [Double]) -> Double {
 /// `budget` seconds have passed, setup included, but never fewer than `minimumRuns` (three for
 /// cells whose single run exceeds `budget`, so the slowest cells stay affordable) and never
 /// more than `maximumRuns`.
-public struct RepetitionPolicy: Sendable {
+package struct RepetitionPolicy: Sendable {
     /// Seconds a cell may take, setup included.
-    public var budget: Double
+    package var budget: Double
     /// The fewest timed runs of an ordinary cell.
-    public var minimumRuns: Int
+    package var minimumRuns: Int
     /// The most timed runs of any cell.
-    public var maximumRuns: Int
+    package var maximumRuns: Int
 
     /// Creates a policy.
-    public init(budget: Double = 1.5, minimumRuns: Int = 5, maximumRuns: Int = 2000) {
+    package init(budget: Double = 1.5, minimumRuns: Int = 5, maximumRuns: Int = 2000) {
         self.budget = budget
         self.minimumRuns = minimumRuns
         self.maximumRuns = maximumRuns
@@ -38,19 +38,19 @@ public struct RepetitionPolicy: Sendable {
 }
 
 /// The result of timing one cell.
-public struct CellTiming: Sendable {
+package struct CellTiming: Sendable {
     /// The median wall time of a run, in seconds.
-    public var median: Double
+    package var median: Double
     /// The number of timed runs.
-    public var runs: Int
+    package var runs: Int
     /// This process's CPU time during the timed runs divided by their wall time: the cores the
     /// operation kept busy on average (2 = both cores of these machines, all the time).
-    public var parallelism: Double
+    package var parallelism: Double
 }
 
 /// The median wall time of one operation over repeated runs, each run's untimed setup done by
 /// `prepare` and only `run` inside the clock.
-public func timeMedian(policy: RepetitionPolicy, prepare: () throws -> PreparedIteration) throws -> CellTiming {
+package func timeMedian(policy: RepetitionPolicy, prepare: () throws -> PreparedIteration) throws -> CellTiming {
     let clock = ContinuousClock()
     var cpu = 0.0, wall = 0.0
 
@@ -80,7 +80,7 @@ public func timeMedian(policy: RepetitionPolicy, prepare: () throws -> PreparedI
 /// Samples of the cost of one call of `body`, each the mean over a batch of calls, so that the
 /// clock's own overhead is negligible even for sub-microsecond primitives (a SHA-256 over a few
 /// hundred bytes). Samples are taken for about `budget` seconds (at least 5).
-public func timePrimitive(budget: Double, _ body: () throws -> Void) rethrows -> [Double] {
+package func timePrimitive(budget: Double, _ body: () throws -> Void) rethrows -> [Double] {
     let clock = ContinuousClock()
     // Size a batch to take about 200 µs.
     var batch = 1
@@ -107,20 +107,20 @@ public func timePrimitive(budget: Double, _ body: () throws -> Void) rethrows ->
 /// per second of wall time, in cores. On the shared 2-core machines these benchmarks run on, a
 /// parallel operation timed while another process kept one core busy looks twice as slow; this
 /// says when that happened.
-public struct InterferenceProbe {
+package struct InterferenceProbe {
     private let busy: Double
     private let own: Double
     private let start: ContinuousClock.Instant
 
     /// Starts a measurement interval.
-    public init() {
+    package init() {
         busy = Self.machineBusySeconds()
         own = Self.ownCPUSeconds()
         start = ContinuousClock.now
     }
 
     /// Cores' worth of CPU taken by others since `init` (0 where /proc/stat is unavailable).
-    public func othersCores() -> Double {
+    package func othersCores() -> Double {
         let wall = (ContinuousClock.now - start).seconds
         guard wall > 0 else { return 0 }
         let others = (Self.machineBusySeconds() - busy) - (Self.ownCPUSeconds() - own)
@@ -139,7 +139,7 @@ public struct InterferenceProbe {
     }
 
     /// This process's user and system CPU seconds, all threads.
-    public static func ownCPUSeconds() -> Double {
+    package static func ownCPUSeconds() -> Double {
         var usage = rusage()
         #if os(Linux)
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -153,7 +153,7 @@ public struct InterferenceProbe {
 
 /// The process's peak resident set size so far, in bytes (Linux reports `ru_maxrss` in KiB,
 /// Darwin in bytes).
-public func peakRSSBytes() -> Int {
+package func peakRSSBytes() -> Int {
     var usage = rusage()
     #if os(Linux)
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -166,7 +166,7 @@ public func peakRSSBytes() -> Int {
 
 /// The 1, 5 and 15 minute load averages: on a shared machine, a load above the core count
 /// means the measured work did not get every core, and its figures are inflated.
-public func loadAverage() -> String {
+package func loadAverage() -> String {
     guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "n/a" }
     return text.split(separator: " ").prefix(3).joined(separator: " ")
 }

@@ -8,13 +8,13 @@
 /// to own its storage); the caller starts the clock, calls ``run()``, stops the clock, and only
 /// then lets the returned value and the iteration go, so neither the copy nor the deallocation
 /// of large results is timed.
-public struct PreparedIteration {
+package struct PreparedIteration {
     private let body: () throws -> Any
 
     init(_ body: @escaping () throws -> Any) { self.body = body }
 
     /// Runs the timed part. Keep the result alive until the clock is stopped.
-    public func run() throws -> Any { try body() }
+    package func run() throws -> Any { try body() }
 }
 
 /// Gives `tree` its own copy of every buffer a commit writes, outside the timed region.
@@ -30,7 +30,7 @@ func makeUnique(_ tree: inout RatchetTree, touching leaf: LeafIndex) {
 }
 
 /// Prepares one iteration of `op` on `scenario` (`add_all` needs ``prepareAddAll(_:)``).
-public func prepare(_ op: BenchOp, scenario s: Scenario) throws -> PreparedIteration {
+package func prepare(_ op: BenchOp, scenario s: Scenario) throws -> PreparedIteration {
     switch op {
     case .treeHashCold:
         // A freshly parsed tree has no valid hash anywhere: exactly what a joiner hashes.
@@ -48,9 +48,9 @@ public func prepare(_ op: BenchOp, scenario s: Scenario) throws -> PreparedItera
     case .commitUpdatePath:
         var tree = s.tree
         makeUnique(&tree, touching: s.committer)
-        let (committer, key, context) = (s.committer, s.committerSignatureKey, s.commitContext)
+        let (committer, signer, context) = (s.committer, s.committerSigner, s.commitContext)
         return PreparedIteration {
-            let result = try tree.createUpdatePath(from: committer, signer: try InMemorySigner(scheme: suite.signature, privateKey: key), groupContext: context, sealing: true)
+            let result = try tree.createUpdatePath(from: committer, signer: signer, groupContext: context, sealing: true)
             return (result, tree)
         }
 
@@ -88,7 +88,7 @@ public func prepare(_ op: BenchOp, scenario s: Scenario) throws -> PreparedItera
 /// `WelcomeCrypto.encryptGroupSecrets`. Not timed: KeyPackage generation. The key schedule is
 /// left out (a few HKDF calls); the joiner secret and welcome secret are random stand-ins, and
 /// the GroupInfo carries no `ratchet_tree` extension (the tree goes out of band).
-public func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
+package func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
     let tree = s.tree
     return PreparedIteration {
         var tree = tree
@@ -98,7 +98,7 @@ public func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
         var added: [LeafIndex] = []
         added.reserveCapacity(s.keyPackages.count)
         for kp in s.keyPackages { added.append(tree.add(kp.leafNode)) }
-        let (creation, _) = try tree.createUpdatePath(from: LeafIndex(0), signer: try InMemorySigner(scheme: suite.signature, privateKey: s.creatorSignatureKey), groupContext: s.groupContext,
+        let (creation, _) = try tree.createUpdatePath(from: LeafIndex(0), signer: s.creatorSigner, groupContext: s.groupContext,
                                                       excluding: Set(added), sealing: true)
         var context = s.groupContext
         context.epoch += 1
@@ -106,7 +106,7 @@ public func prepareAddAll(_ s: AddAllScenario) -> PreparedIteration {
 
         var info = GroupInfo(groupContext: context, extensions: [], confirmationTag: suite.mac(key: SecretBytes(randomCount: suite.kdfLength), data: context.confirmedTranscriptHash),
                              signer: 0, signature: [])
-        try info.sign(suite: suite, signer: try InMemorySigner(scheme: suite.signature, privateKey: s.creatorSignatureKey))
+        try info.sign(suite: suite, signer: s.creatorSigner)
         let welcomeSecret = SecretBytes(randomCount: suite.kdfLength)
         let encryptedGroupInfo = try WelcomeCrypto.encryptGroupInfo(suite: suite, groupInfo: info, welcomeSecret: welcomeSecret)
 

@@ -4,7 +4,7 @@ import Foundation
 @_spi(Engine) import MLSCrypto
 
 /// The tree shapes of ../shared/design/benchmarks.md that the benchmarks cover.
-public enum BenchShape: String, CaseIterable, Sendable, Hashable {
+package enum BenchShape: String, CaseIterable, Sendable, Hashable {
     /// One bulk Add of `n − 1` members, no UpdatePath: every parent is blank.
     case blank
     /// Every member has committed once, in leaf order.
@@ -18,7 +18,7 @@ public enum BenchShape: String, CaseIterable, Sendable, Hashable {
     /// committed and a few percent of the leaves were removed or re-added: enough to leave
     /// unmerged leaves and internal blanks scattered through the tree. The seed is fixed so runs
     /// compare.
-    public func fixtureShape(_ n: Int) -> TreeFixture.Shape {
+    package func fixtureShape(_ n: Int) -> TreeFixture.Shape {
         switch self {
         case .blank: .blank(n)
         case .full: .full(n)
@@ -28,7 +28,7 @@ public enum BenchShape: String, CaseIterable, Sendable, Hashable {
 }
 
 /// The operations the benchmarks time (the `op` keys of the floor report).
-public enum BenchOp: String, CaseIterable, Sendable, Hashable {
+package enum BenchOp: String, CaseIterable, Sendable, Hashable {
     /// Tree hash of a freshly parsed tree: every node hashed.
     case treeHashCold = "tree_hash_cold"
     /// Tree hash after one commit: the committer's leaf and direct path re-hashed.
@@ -45,72 +45,72 @@ public enum BenchOp: String, CaseIterable, Sendable, Hashable {
     /// Whether the operation's cost depends on the starting shape. `add_all` always starts from
     /// a one-member group and produces a blank tree, so it is measured once per size, reported
     /// under the shape `blank`.
-    public var dependsOnShape: Bool { self != .addAll }
+    package var dependsOnShape: Bool { self != .addAll }
 }
 
 /// A mutable value shared by reference, for state a benchmark keeps across iterations.
 ///
 /// `@unchecked Sendable` is sound for the way it is used: benchmarks and the floor report run
 /// iterations one at a time on one thread, and nothing else touches the box.
-public final class Box<Value>: @unchecked Sendable {
+package final class Box<Value>: @unchecked Sendable {
     /// The value.
-    public var value: Value
+    package var value: Value
     /// Wraps `value`.
-    public init(_ value: Value) { self.value = value }
+    package init(_ value: Value) { self.value = value }
 }
 
 /// Everything needed to time the tree operations on one tree: built once per (suite, shape,
 /// size), outside any measurement, and cached.
-public final class Scenario: @unchecked Sendable {
+package final class Scenario: @unchecked Sendable {
     // @unchecked: every stored property is immutable except the contents of `cachedHashTree`,
     // which only the single-threaded benchmark loop touches (see ``Box``).
 
     /// The cipher suite.
-    public let suite: CipherSuite
+    package let suite: CipherSuite
     /// The shape the tree was built with.
-    public let shape: BenchShape
+    package let shape: BenchShape
     /// The requested group size.
-    public let n: Int
+    package let n: Int
     /// The fixture the tree was built from (members' keys, epoch).
-    public let fixture: TreeFixture
+    package let fixture: TreeFixture
     /// The tree before the timed commit, with every tree hash cached.
-    public let tree: RatchetTree
+    package let tree: RatchetTree
     /// `tree` in its `ratchet_tree` extension form, as a joiner decodes it.
-    public let exported: RatchetTreeNodes
+    package let exported: RatchetTreeNodes
     /// The GroupContext of the current epoch, carrying `tree`'s tree hash (what a joiner gets).
-    public let joinContext: GroupContext
+    package let joinContext: GroupContext
     /// The validator a joiner uses.
-    public let joinValidator: LeafNodeValidator
+    package let joinValidator: LeafNodeValidator
 
     /// The committer (leaf 0, which no shape ever removes).
-    public let committer = LeafIndex(0)
+    package let committer = LeafIndex(0)
     /// The committer's signature private key.
-    public let committerSignatureKey: SecretBytes
+    package let committerSigner: InMemorySigner
     /// The provisional GroupContext the commit is made under (its tree hash is filled in by TreeKEM).
-    public let commitContext: GroupContext
+    package let commitContext: GroupContext
     /// One self-update by the committer on a copy of `tree`, with sealing on: what
     /// `process_update_path` processes.
-    public let creation: UpdatePathCreation
+    package let creation: UpdatePathCreation
     /// The tree after that commit (hashes cached): the starting point of `tree_hash_cached`.
-    public let treeAfterCommit: RatchetTree
+    package let treeAfterCommit: RatchetTree
     /// A tree kept across iterations of `tree_hash_cached`: re-hashing after re-invalidating the
     /// committer's path leaves it unchanged, so it needs no copy per iteration.
-    public let cachedHashTree: Box<RatchetTree>
+    package let cachedHashTree: Box<RatchetTree>
 
     /// The member that processes the commit: the one whose decryption point is lowest on the
     /// committer's filtered direct path (leaf 1 when it is a member), lowest leaf index first.
     /// It has the most nodes above its decryption point, so the most DeriveKeyPairs: the
     /// slowest receiver of this commit.
-    public let receiver: LeafIndex
+    package let receiver: LeafIndex
     /// The receiver's TreeKEM private state before the commit.
-    public let receiverKey: TreeKEMPrivateKey
+    package let receiverKey: TreeKEMPrivateKey
     /// The validator the receiver applies to the commit's new leaf.
-    public let commitValidator: LeafNodeValidator
+    package let commitValidator: LeafNodeValidator
     /// Index, on the committer's filtered direct path, of the node the receiver decrypts.
-    public let receiverDecryptionIndex: Int
+    package let receiverDecryptionIndex: Int
 
     /// Builds the tree of `shape` with `n` members and everything the operations need.
-    public init(suite: CipherSuite, shape: BenchShape, n: Int) throws {
+    package init(suite: CipherSuite, shape: BenchShape, n: Int) throws {
         self.suite = suite
         self.shape = shape
         self.n = n
@@ -128,7 +128,7 @@ public final class Scenario: @unchecked Sendable {
         joinContext = context
         joinValidator = LeafNodeValidator(suite: suite, groupContext: context)
 
-        committerSignatureKey = try fixture.member(at: committer).signatureKey
+        committerSigner = try fixture.member(at: committer).signer
         commitContext = fixture.groupContext()
         commitValidator = LeafNodeValidator(suite: suite, groupContext: commitContext)
 
@@ -157,29 +157,29 @@ public final class Scenario: @unchecked Sendable {
     // MARK: Counts for the floors
 
     /// The number of non-blank leaves.
-    public var memberCount: Int { tree.memberLeaves.count }
+    package var memberCount: Int { tree.memberLeaves.count }
 
     /// The committer's filtered direct path length (= DeriveKeyPairs of a commit).
-    public var commitPathLength: Int { creation.updatePath.nodes.count }
+    package var commitPathLength: Int { creation.updatePath.nodes.count }
 
     /// HPKE seals in the commit: one per copath-resolution member of each path node.
-    public var commitSeals: Int { creation.updatePath.nodes.reduce(0) { $0 + $1.encryptedPathSecret.count } }
+    package var commitSeals: Int { creation.updatePath.nodes.reduce(0) { $0 + $1.encryptedPathSecret.count } }
 
     /// DeriveKeyPairs the receiver performs: from its decryption node up to the root.
-    public var processDeriveKeyPairs: Int { commitPathLength - receiverDecryptionIndex }
+    package var processDeriveKeyPairs: Int { commitPathLength - receiverDecryptionIndex }
 
     /// The committer's direct path length (= nodes re-hashed after its commit, besides its leaf).
-    public var directPathLength: Int { TreeMath.directPath(committer.nodeIndex, leafCount: tree.leafCount).count }
+    package var directPathLength: Int { TreeMath.directPath(committer.nodeIndex, leafCount: tree.leafCount).count }
 }
 
 /// Why a scenario could not be built.
-public enum BenchError: Error, CustomStringConvertible {
+package enum BenchError: Error, CustomStringConvertible {
     /// The tree has no member besides the committer.
     case noReceiver
     /// An operation's result was not what it must be (the benchmark would time a failure path).
     case unexpected(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .noReceiver: "the tree has no member besides the committer"
         case let .unexpected(s): "unexpected result: \(s)"
@@ -188,29 +188,29 @@ public enum BenchError: Error, CustomStringConvertible {
 }
 
 /// The inputs of `add_all`: a one-member group and `n − 1` KeyPackages generated beforehand.
-public final class AddAllScenario: Sendable {
+package final class AddAllScenario: Sendable {
     /// The cipher suite.
-    public let suite: CipherSuite
+    package let suite: CipherSuite
     /// The final group size.
-    public let n: Int
+    package let n: Int
     /// The one-member group's tree.
-    public let tree: RatchetTree
+    package let tree: RatchetTree
     /// The creator's signature private key.
-    public let creatorSignatureKey: SecretBytes
+    package let creatorSigner: InMemorySigner
     /// The GroupContext the commit is made under.
-    public let groupContext: GroupContext
+    package let groupContext: GroupContext
     /// The KeyPackages of the `n − 1` new members.
-    public let keyPackages: [KeyPackage]
+    package let keyPackages: [KeyPackage]
     /// The validator applied to the KeyPackages.
-    public let validator: LeafNodeValidator
+    package let validator: LeafNodeValidator
 
     /// Generates the group and the KeyPackages (on all cores).
-    public init(suite: CipherSuite, n: Int) throws {
+    package init(suite: CipherSuite, n: Int) throws {
         self.suite = suite
         self.n = n
         var fixture = try TreeFixture(suite: suite, groupID: Array("mlskit-bench-add-\(n)".utf8))
         tree = fixture.tree
-        creatorSignatureKey = try fixture.member(at: LeafIndex(0)).signer
+        creatorSigner = try fixture.member(at: LeafIndex(0)).signer
         groupContext = fixture.groupContext()
         keyPackages = try fixture.makeMembers(n - 1).map(\.keyPackage)
         validator = LeafNodeValidator(suite: suite, groupContext: groupContext)
@@ -219,7 +219,7 @@ public final class AddAllScenario: Sendable {
 
 /// Scenarios built so far, so each (suite, shape, size) is built once per process however many
 /// benchmarks use it: a 10 000-member `full` tree takes seconds to build.
-public enum ScenarioCache {
+package enum ScenarioCache {
     private struct Key: Hashable {
         let suite: UInt16
         let shape: BenchShape?
@@ -232,7 +232,7 @@ public enum ScenarioCache {
     // nonisolated(unsafe): every access holds `lock`.
 
     /// The scenario for (suite, shape, n), building it on first use.
-    public static func scenario(suite: CipherSuite, shape: BenchShape, n: Int) throws -> Scenario {
+    package static func scenario(suite: CipherSuite, shape: BenchShape, n: Int) throws -> Scenario {
         lock.lock()
         defer { lock.unlock() }
         let key = Key(suite: suite.id, shape: shape, n: n)
@@ -243,7 +243,7 @@ public enum ScenarioCache {
     }
 
     /// The `add_all` inputs for (suite, n), generating them on first use.
-    public static func addAllScenario(suite: CipherSuite, n: Int) throws -> AddAllScenario {
+    package static func addAllScenario(suite: CipherSuite, n: Int) throws -> AddAllScenario {
         lock.lock()
         defer { lock.unlock() }
         let key = Key(suite: suite.id, shape: nil, n: n)
@@ -254,7 +254,7 @@ public enum ScenarioCache {
     }
 
     /// Drops every cached scenario (the floor report does this between sizes to bound memory).
-    public static func removeAll() {
+    package static func removeAll() {
         lock.lock()
         defer { lock.unlock() }
         scenarios = [:]

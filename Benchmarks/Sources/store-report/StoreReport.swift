@@ -210,7 +210,7 @@ struct CommitSizes {
                 commitMessageBytes.append(Double(out.commit.tlsSerialized.count))
                 let processed = try step(Self.operations[3], receiver) { try $0.process(out.commit) }
                 let merged = try step(Self.operations[4], committer) { try $0.process(out.commit) }
-                guard processed.content == .commit(removed: false), merged.content == .commit(removed: false),
+                guard processed.content.commit?.removedSelf == false, merged.content.commit?.removedSelf == false,
                       a.group.epochAuthenticator == b.group.epochAuthenticator else {
                     throw StoreFixtureError("A and B disagree after a commit")
                 }
