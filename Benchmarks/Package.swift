@@ -68,6 +68,14 @@ let package = Package(
             path: "Benchmarks/Store",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Whole group operations through the public API only (no engine SPI).
+        .executableTarget(
+            name: "group-report",
+            dependencies: [
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "store-report",
             dependencies: [

@@ -41,6 +41,15 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
     /// The `wire_format` of the body (RFC 9420 §6).
     public var wireFormat: WireFormat { body.wireFormat }
 
+    /// A KeyPackage to publish (`mls_key_package`, RFC 9420 §10).
+    public init(keyPackage: KeyPackage) { self.init(body: .keyPackage(keyPackage)) }
+
+    /// The KeyPackage, when the message is one (for a directory of published KeyPackages).
+    public var keyPackage: KeyPackage? {
+        if case let .keyPackage(k) = body { return k }
+        return nil
+    }
+
     /// Encodes the struct (RFC 9420 §6).
     public func encode(to writer: inout TLSWriter) {
         version.encode(to: &writer)

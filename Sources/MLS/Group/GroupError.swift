@@ -3,7 +3,7 @@
 
 /// Why a group operation was refused. Each case names the RFC 9420 check that failed; the
 /// group is unchanged whenever one is thrown.
-@_spi(Engine) public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The member was removed from the group (or the group was reinitialized) and can no longer act in it.
     case inactive
     /// The message belongs to another group (§6).

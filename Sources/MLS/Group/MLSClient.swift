@@ -19,7 +19,7 @@ public struct MLSClient: Sendable {
     /// Binds a credential and a signer to a suite.
     ///
     /// - Throws: ``GroupError/cipherSuiteMismatch`` when the signer's scheme is not the suite's.
-    @_spi(Engine) public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
+    public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
                 capabilities: Capabilities? = nil) throws(GroupError) {
         guard signer.scheme == suite.signature else { throw .cipherSuiteMismatch }
         self.credential = credential
@@ -47,7 +47,7 @@ public struct MLSClient: Sendable {
 
     /// A fresh KeyPackage with its private keys (§10); publish `keyPackage`, keep the bundle until
     /// a Welcome uses it.
-    @_spi(Engine) public func makeKeyPackage(lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
+    public func makeKeyPackage(lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
         try KeyPackageBundle.generate(suite: suite, credential: credential, signer: signer, capabilities: capabilities, lifetime: lifetime,
                                       leafExtensions: leafExtensions, extensions: extensions)
     }
@@ -58,19 +58,19 @@ public struct MLSClient: Sendable {
     ///   - groupID: the group ID; by default 16 random bytes (§8.1: unique, and unpredictable to
     ///     outsiders so a GroupContext cannot be anticipated).
     ///   - extensions: the initial GroupContext extensions.
-    @_spi(Engine) public func createGroup(groupID: [UInt8]? = nil, extensions: [Extension] = []) throws(GroupError) -> MLSGroup {
+    public func createGroup(groupID: [UInt8]? = nil, extensions: [Extension] = []) throws(GroupError) -> MLSGroup {
         try MLSGroup.create(suite: suite, groupID: groupID ?? SystemRandom.bytes(16), creator: try makeKeyPackage(), extensions: extensions,
                             configuration: configuration)
     }
 
     /// Joins a group from a Welcome sealed to one of this client's KeyPackages (§12.4.3.1).
-    @_spi(Engine) public func join(welcome: MLSMessage, keyPackage: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil) throws(GroupError) -> MLSGroup {
+    public func join(welcome: MLSMessage, keyPackage: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil) throws(GroupError) -> MLSGroup {
         try MLSGroup.join(welcome: welcome, keyPackage: keyPackage, ratchetTree: ratchetTree, configuration: configuration)
     }
 
     /// Joins a group by external commit from its GroupInfo (§12.4.3.2), optionally replacing this
     /// client's own old leaf. Send the returned commit to the group.
-    @_spi(Engine) public func joinExternally(groupInfo: MLSMessage, ratchetTree: RatchetTreeNodes? = nil,
+    public func joinExternally(groupInfo: MLSMessage, ratchetTree: RatchetTreeNodes? = nil,
                                removing oldLeaf: LeafIndex? = nil) throws(GroupError) -> (group: MLSGroup, commit: MLSMessage) {
         try MLSGroup.externalJoin(groupInfo: groupInfo, ratchetTree: ratchetTree, keyPackage: try makeKeyPackage(), removing: oldLeaf,
                                   configuration: configuration)

@@ -76,7 +76,7 @@ extension MLSGroup {
     /// Creates a commit (§12.4.1) and keeps it pending: the group moves to the new epoch only
     /// when the delivery service returns the commit to ``process(_:)``, or on
     /// ``mergePendingCommit()``. Until then this member stays in the current epoch.
-    @_spi(Engine) public mutating func commit(_ options: CommitOptions = CommitOptions()) throws(GroupError) -> CommitOutput {
+    public mutating func commit(_ options: CommitOptions = CommitOptions()) throws(GroupError) -> CommitOutput {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         var current = self
@@ -145,7 +145,7 @@ extension MLSGroup {
 
     /// Moves to the epoch of this member's pending commit, e.g. when the delivery service
     /// confirms it without echoing it (§14).
-    @_spi(Engine) public mutating func mergePendingCommit() throws(GroupError) {
+    public mutating func mergePendingCommit() throws(GroupError) {
         guard let pending else { throw GroupError.noPendingCommit }
         let configuration = self.configuration
         let revision = self.revision
@@ -162,7 +162,7 @@ extension MLSGroup {
 
     /// A GroupInfo for the current epoch, signed by this member (§12.4.3), carrying
     /// `external_pub` (if configured) and optionally the ratchet tree.
-    @_spi(Engine) public func groupInfo(withTree: Bool = true) throws(GroupError) -> MLSMessage {
+    public func groupInfo(withTree: Bool = true) throws(GroupError) -> MLSMessage {
         do { return MLSMessage(body: .groupInfo(try signedGroupInfo(secrets: epochSecrets, withTree: withTree))) } catch { throw GroupError.wrap(error) }
     }
 

@@ -7,7 +7,7 @@ extension MLSGroup {
     /// `ratchet_tree` extension or `ratchetTree`, verifies the GroupInfo signature, validates
     /// the whole tree, finds this member's leaf, installs the path secret, and checks the
     /// confirmation tag.
-    @_spi(Engine) public static func join(
+    public static func join(
         welcome message: MLSMessage, keyPackage bundle: KeyPackageBundle, ratchetTree: RatchetTreeNodes? = nil,
         configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> MLSGroup {
@@ -104,7 +104,7 @@ extension MLSGroup {
     ///
     /// - Parameters:
     ///   - removing: a leaf of this client's to replace (resynchronisation), removed by the commit.
-    @_spi(Engine) public static func externalJoin(
+    public static func externalJoin(
         groupInfo message: MLSMessage, ratchetTree: RatchetTreeNodes? = nil, keyPackage bundle: KeyPackageBundle,
         removing: LeafIndex? = nil, configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> (group: MLSGroup, commit: MLSMessage) {

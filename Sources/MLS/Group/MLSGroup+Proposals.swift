@@ -18,7 +18,7 @@ extension MLSGroup {
 
     /// Sends a proposal, caching it for this member's next commit. Proposals are framed as the
     /// configuration says (§6).
-    @_spi(Engine) public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
+    public mutating func propose(_ proposal: Proposal, authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         if case .externalInit = proposal { throw GroupError.invalidProposal(.externalInitOutsideExternalCommit) }
@@ -42,18 +42,18 @@ extension MLSGroup {
     }
 
     /// Proposes adding the owner of `keyPackage` (§12.1.1).
-    @_spi(Engine) public mutating func proposeAdd(_ keyPackage: KeyPackage) throws(GroupError) -> MLSMessage {
+    public mutating func proposeAdd(_ keyPackage: KeyPackage) throws(GroupError) -> MLSMessage {
         try propose(.add(Add(keyPackage: keyPackage)))
     }
 
     /// Proposes removing the member at `leaf` (§12.1.3).
-    @_spi(Engine) public mutating func proposeRemove(_ leaf: LeafIndex) throws(GroupError) -> MLSMessage {
+    public mutating func proposeRemove(_ leaf: LeafIndex) throws(GroupError) -> MLSMessage {
         try propose(.remove(Remove(removed: leaf.rawValue)))
     }
 
     /// Proposes replacing this member's leaf with one carrying a fresh encryption key (§12.1.2).
     /// The new private key is kept until a commit applies the Update.
-    @_spi(Engine) public mutating func proposeUpdate() throws(GroupError) -> MLSMessage {
+    public mutating func proposeUpdate() throws(GroupError) -> MLSMessage {
         guard var leaf = myLeafNode else { throw GroupError.inactive }
         let keys = suite.hpke.generateKeyPair()
         leaf.encryptionKey = keys.publicKey
@@ -71,30 +71,30 @@ extension MLSGroup {
     }
 
     /// Proposes injecting an external PSK into the next epoch (§12.1.4).
-    @_spi(Engine) public mutating func proposeExternalPSK(id: [UInt8]) throws(GroupError) -> MLSMessage {
+    public mutating func proposeExternalPSK(id: [UInt8]) throws(GroupError) -> MLSMessage {
         try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
     }
 
     /// Proposes injecting this group's resumption PSK of `epoch` into the next epoch (§12.1.4).
-    @_spi(Engine) public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws(GroupError) -> MLSMessage {
+    public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws(GroupError) -> MLSMessage {
         try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(
             psk: .resumption(usage: .application, pskGroupID: groupID, pskEpoch: resumedEpoch), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
     }
 
     /// Proposes replacing the GroupContext extensions (§12.1.7).
-    @_spi(Engine) public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws(GroupError) -> MLSMessage {
+    public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws(GroupError) -> MLSMessage {
         try propose(.groupContextExtensions(GroupContextExtensions(extensions: extensions)))
     }
 
     /// Proposes reinitializing the group with new parameters (§12.1.5, §11.2).
-    @_spi(Engine) public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws(GroupError) -> MLSMessage {
+    public mutating func proposeReInit(groupID newID: [UInt8], suite newSuite: CipherSuite, extensions: [Extension] = []) throws(GroupError) -> MLSMessage {
         try propose(.reInit(ReInit(groupID: newID, version: .mls10, cipherSuite: newSuite.id, extensions: extensions)))
     }
 
     /// A proposal from a party outside the group (§12.1.8): an `external` sender listed at
     /// `senderIndex` of the group's `external_senders` extension, signing with its key, for the
     /// epoch of `groupContext`. Sent as PublicMessage, the only framing an outsider can produce.
-    @_spi(Engine) public static func externalProposal(
+    public static func externalProposal(
         _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signer: any MLSSigner, authenticatedData: [UInt8] = []
     ) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
@@ -115,7 +115,7 @@ extension MLSGroup {
 
     /// A request to join from a new member (§12.1.8): an Add of its own KeyPackage, signed with
     /// the KeyPackage's key, for the epoch of `groupContext`.
-    @_spi(Engine) public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
+    public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
                                     authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))

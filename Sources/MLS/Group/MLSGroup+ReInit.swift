@@ -19,7 +19,7 @@ extension MLSGroup {
     /// with the ReInit's group ID, suite and extensions, whose first commit adds the given
     /// members and injects this group's resumption PSK with usage `reinit`. Returns the new
     /// group (at epoch 1) and the commit's Welcome for the members.
-    @_spi(Engine) public func reinitialize(creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
+    public func reinitialize(creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
                              configuration: GroupConfiguration? = nil) throws(GroupError) -> (group: MLSGroup, welcome: MLSMessage?) {
         guard let reinit = pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         guard let newSuite = CipherSuite(id: reinit.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
@@ -29,7 +29,7 @@ extension MLSGroup {
 
     /// Branches a subgroup of this group (§11.3): same version and suite, the given members,
     /// linked by this group's resumption PSK with usage `branch`.
-    @_spi(Engine) public func branch(groupID newID: [UInt8], creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
+    public func branch(groupID newID: [UInt8], creator bundle: KeyPackageBundle, members keyPackages: [KeyPackage],
                        extensions: [Extension] = [], configuration: GroupConfiguration? = nil) throws(GroupError) -> (group: MLSGroup, welcome: MLSMessage?) {
         guard isActive else { throw GroupError.inactive }
         return try startLinkedGroup(usage: .branch, groupID: newID, suite: suite, extensions: extensions,
@@ -55,7 +55,7 @@ extension MLSGroup {
     /// Welcome must carry `previous`'s resumption PSK with usage `reinit` for the epoch after
     /// the ReInit commit, be for epoch 1, and match the ReInit's group ID, version, suite and
     /// extensions.
-    @_spi(Engine) public static func joinReinitialized(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, previous: MLSGroup,
+    public static func joinReinitialized(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, previous: MLSGroup,
                                          ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws(GroupError) -> MLSGroup {
         guard let reinit = previous.pendingReInit else { throw GroupError.invalidProposal(.noReInitCommitted) }
         let group = try previous.joinLinked(welcome: welcome, bundle: bundle, usage: .reinit, ratchetTree: ratchetTree, configuration: configuration)
@@ -69,7 +69,7 @@ extension MLSGroup {
     /// Joins a subgroup branched from `parent` (§11.3): same version and suite, epoch 1, the
     /// parent's resumption PSK with usage `branch`, and every member of the subgroup presenting
     /// a credential that is also in the parent group.
-    @_spi(Engine) public static func joinBranch(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, parent: MLSGroup,
+    public static func joinBranch(welcome: MLSMessage, keyPackage bundle: KeyPackageBundle, parent: MLSGroup,
                                   ratchetTree: RatchetTreeNodes? = nil, configuration: GroupConfiguration = GroupConfiguration()) throws(GroupError) -> MLSGroup {
         let group = try parent.joinLinked(welcome: welcome, bundle: bundle, usage: .branch, ratchetTree: ratchetTree, configuration: configuration)
         guard group.context.version == parent.context.version, group.suite == parent.suite else {

@@ -82,6 +82,9 @@ public struct MLSGroup: Sendable {
 
     /// The group ID.
     public var groupID: [UInt8] { context.groupID }
+    /// The public ratchet tree in its wire form (§12.4.3.3), for joiners who get it out of band
+    /// when Welcomes do not carry it (``GroupConfiguration/ratchetTreeInWelcome``).
+    public var exportedTree: RatchetTreeNodes { tree.exported }
     /// The current epoch.
     public var epoch: UInt64 { context.epoch }
 
@@ -117,7 +120,7 @@ public struct MLSGroup: Sendable {
     public var epochAuthenticator: [UInt8] { epochSecrets.epochAuthenticator.unsafeCopiedBytes() }
 
     /// `MLS-Exporter(label, context, length)` (§8.5).
-    @_spi(Engine) public func exportSecret(label: String, context: [UInt8], length: Int) throws(GroupError) -> SecretBytes {
+    public func exportSecret(label: String, context: [UInt8], length: Int) throws(GroupError) -> SecretBytes {
         try GroupError.catching { try epochSecrets.exporter(label: Array(label.utf8), context: context, length: length) }
     }
 
@@ -154,7 +157,7 @@ public struct MLSGroup: Sendable {
     /// - Parameters:
     ///   - bundle: the creator's KeyPackage material; its leaf becomes leaf 0.
     ///   - extensions: the initial GroupContext extensions.
-    @_spi(Engine) public static func create(
+    public static func create(
         suite: CipherSuite, groupID: [UInt8], creator bundle: KeyPackageBundle, extensions: [Extension] = [],
         configuration: GroupConfiguration = GroupConfiguration()
     ) throws(GroupError) -> MLSGroup {
@@ -176,7 +179,7 @@ public struct MLSGroup: Sendable {
 
     /// Encrypts application data as a PrivateMessage (§6.3, §15). Refused while proposals of
     /// this epoch are uncommitted (§12.4) or after removal.
-    @_spi(Engine) public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
+    public mutating func encrypt(_ plaintext: [UInt8], authenticatedData: [UInt8] = []) throws(GroupError) -> MLSMessage {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         guard proposalCache.isEmpty else { throw GroupError.pendingProposals }
@@ -342,7 +345,7 @@ extension MLSGroup {
     /// ``stage(_:)`` followed by ``apply(_:)``.
     ///
     /// On any error the group is unchanged.
-    @_spi(Engine) public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
+    public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
         let staged = try stage(message)
         apply(staged)
         return staged.processed
@@ -355,7 +358,7 @@ extension MLSGroup {
     ///
     /// This member's own pending commit, returned by the delivery service, stages its merge. A
     /// different commit for the same epoch, once applied, discards the pending one.
-    @_spi(Engine) public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
+    public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
         guard isActive else { throw .inactive }
         do {
             let bytes = try message.tlsSerializedChecked()

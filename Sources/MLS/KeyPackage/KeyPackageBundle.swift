@@ -33,7 +33,7 @@ public struct KeyPackageBundle: Sendable {
     }
 
     /// Generates a KeyPackage with fresh init and encryption keys (§10).
-    @_spi(Engine) public static func generate(
+    public static func generate(
         suite: CipherSuite, credential: Credential, signer: any MLSSigner,
         capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
     ) throws(GroupError) -> KeyPackageBundle {

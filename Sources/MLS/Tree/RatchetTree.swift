@@ -12,7 +12,7 @@ func nodeStampCounterNext() -> UInt64 {
 
 /// Why a ratchet tree was refused or an operation on it could not be carried out (RFC 9420 §7,
 /// §12.4.3.3).
-@_spi(Engine) public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The serialized tree is empty.
     case emptyTree
     /// The serialized tree ends with a blank node (§12.4.3.3).
