@@ -37,7 +37,7 @@ public struct MailboxMessage: Sendable, Equatable {
 /// commit per epoch wins).
 ///
 /// All state (session, sync token, outgoing queue, groups, per-room ordering state) lives in a
-/// ``GroupStore``; every MLS transition is written together with the queue entries it produces, so
+/// `GroupStore`; every MLS transition is written together with the queue entries it produces, so
 /// a restarted process resumes where it stopped and never sends a message twice.
 public actor MatrixMLSClient {
     /// The namespace of every identifier we define; `m.mls.*` is reserved for the specification.

@@ -40,7 +40,7 @@ public final class GroupStore: Sendable {
     ///   - clientID: distinguishes clients sharing one backend; empty for a backend of its own.
     ///   - encryptionKey: 32 bytes to seal all state at rest, or `nil` to store it in the clear.
     ///   - signer: the client's signer if its key is held outside MLSKit; `nil` when the client
-    ///     signs with ``InMemorySigner``s, whose keys are stored (sealed) with the state.
+    ///     signs with `InMemorySigner`s, whose keys are stored (sealed) with the state.
     public init(backend: any StorageBackend, clientID: [UInt8] = [], encryptionKey: SecretBytes? = nil, signer: (any MLSSigner)? = nil) throws {
         if let key = encryptionKey, key.count != XChaCha20Poly1305.keyLength {
             throw CryptoError.invalidLength("storage encryption key is \(key.count) bytes, expected \(XChaCha20Poly1305.keyLength)")
@@ -167,7 +167,7 @@ public final class GroupStore: Sendable {
     }
 
     /// The transition that stores a new group, for a caller that commits it together with other
-    /// writes (see ``commit(_:with:)``).
+    /// writes (see ``commit(_:with:)->PersistentGroup``).
     public func prepareCreate(_ group: MLSGroup) throws -> GroupTransition {
         GroupTransition(next: group, store: self, handle: nil, write: try groupWrite(for: group, relativeTo: nil, replacing: .absent))
     }

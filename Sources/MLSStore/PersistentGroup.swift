@@ -71,7 +71,7 @@ public final class PersistentGroup: Sendable {
     }
 
     /// Runs `body` on a copy of the group and returns its result with the transition to the new
-    /// state, unwritten. Commit the transition with ``GroupStore/commit(_:with:)``,
+    /// state, unwritten. Commit the transition with ``GroupStore/commit(_:with:)->PersistentGroup``,
     /// together with writes that depend on the result (a transport's outgoing queue entry for the
     /// ciphertext) or with other groups' transitions; the handle adopts the new state only once
     /// that write succeeded. A transition that is never committed changes nothing.
@@ -106,7 +106,7 @@ public final class PersistentGroup: Sendable {
 /// A group's transition computed but not yet written: from ``PersistentGroup/prepareUpdate(_:)``,
 /// ``GroupStore/prepareCreate(_:)`` or ``GroupStore/prepareJoin(welcome:ratchetTree:configuration:)``.
 ///
-/// It takes effect only through ``GroupStore/commit(_:with:)``, which writes
+/// It takes effect only through ``GroupStore/commit(_:with:)->PersistentGroup``, which writes
 /// it (with other transitions and writes, atomically) and then moves its handle to ``next``, so no
 /// caller ever adopts a state by hand. Committing it after its group changed, or twice, fails with
 /// ``StorageError/conflict``.

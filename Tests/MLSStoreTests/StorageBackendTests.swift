@@ -408,9 +408,9 @@ struct CompareAndSwapContractTests {
     }
 }
 
-private extension StorageBatch {
+extension StorageBatch {
     /// A group that exists only to be deleted in the same batch.
-    mutating func putGroupsToDelete() {
+    fileprivate mutating func putGroupsToDelete() {
         groups.append(GroupWrite(groupID: [0x42], epoch: 1, record: [1], replacing: .unconditional, stamp: testStamp, upsertNodes: nodes([0])))
         deleteGroups.append([0x42])
     }

@@ -308,7 +308,7 @@ import Testing
     @Test(arguments: [0, 1, 2, 15, 16, 17, 63, 64, 100, 257, 1000, 4099])
     func parallelMapEqualsMap(_ count: Int) {
         let items = Array(0..<count)
-        let transform: @Sendable (Int) -> [UInt8] = { i in Array("item \(i) \(i &* 2654435761)".utf8) }
+        let transform: @Sendable (Int) -> [UInt8] = { i in Array("item \(i) \(i &* 2_654_435_761)".utf8) }
         #expect(parallelMap(items, transform) == items.map(transform))
         #expect(parallelMap(items, minimumBatch: 1, transform) == items.map(transform))
         #expect(parallelMap(items, minimumBatch: 0, transform) == items.map(transform))

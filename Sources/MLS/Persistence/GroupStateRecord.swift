@@ -226,8 +226,17 @@ struct MemberStateRecord {
 struct EpochSecretsRecord {
     /// The tag of each secret. The raw values are also the order of version 1's untagged list.
     enum Label: UInt8, CaseIterable {
-        case joinerSecret = 1, welcomeSecret, senderDataSecret, encryptionSecret, exporterSecret, epochAuthenticator
-        case externalSecret, confirmationKey, membershipKey, resumptionPSK, initSecret
+        case joinerSecret = 1
+        case welcomeSecret
+        case senderDataSecret
+        case encryptionSecret
+        case exporterSecret
+        case epochAuthenticator
+        case externalSecret
+        case confirmationKey
+        case membershipKey
+        case resumptionPSK
+        case initSecret
 
         var field: WritableKeyPath<EpochSecretsRecord, SecretBytes> {
             switch self {

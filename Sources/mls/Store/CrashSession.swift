@@ -97,7 +97,10 @@ struct CrashSession {
 
     /// What the delivery log holds at one index.
     struct Entry {
-        enum Kind: UInt8 { case group = 0, welcome = 1 }
+        enum Kind: UInt8 {
+            case group = 0
+            case welcome = 1
+        }
         var kind: Kind
         /// Sender of a group message; addressee of a Welcome.
         var name: String
