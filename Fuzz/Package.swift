@@ -40,6 +40,12 @@ let package = Package(
             .product(name: "MLSCrypto", package: root),
             .product(name: "MLSCodec", package: root),
         ]),
-    ] + fuzzTargets.map { .executableTarget(name: $0, dependencies: deps) },
+    ] + fuzzTargets.map { .executableTarget(name: $0, dependencies: deps) } + [
+        // The Matrix adapter's sync handlers; it alone pulls in MLSMatrix (and so AsyncHTTPClient).
+        .executableTarget(name: "FuzzMatrix", dependencies: deps + [
+            .product(name: "MLSMatrix", package: root),
+            .product(name: "MLSStore", package: root),
+        ]),
+    ],
     swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,8 @@
 #
 # Seeds (Fuzz/corpus/<target>/, git-ignored): hex fields of the official vectors (looked up as
 # Scripts/vectors.sh does: $MLS_TEST_VECTORS, ../shared/mls-test-vectors, .vectors/), of the
-# vectors `mls vectors generate` writes, and persisted states from real groups (FuzzGroupState).
+# vectors `mls vectors generate` writes, and what targets write themselves (FuzzGroupState: states
+# of real groups; FuzzMatrix: choice streams selecting each path of its generator).
 # Crashes (and timeouts, OOMs) land in Fuzz/Crashes/<target>/; committed inputs there are also
 # replayed as seeds, so a regression crashes at once. The last line is `N targets, M crashes`;
 # the exit status is 1 when M > 0.
@@ -18,7 +19,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/Fuzz"
-all=(FuzzMLSMessage FuzzGroupInfo FuzzKeyPackage FuzzWelcome FuzzRatchetTree FuzzGroupState FuzzJoin FuzzExternalJoin FuzzProcess)
+all=(FuzzMLSMessage FuzzGroupInfo FuzzKeyPackage FuzzWelcome FuzzRatchetTree FuzzGroupState FuzzJoin FuzzExternalJoin FuzzProcess FuzzMatrix)
 seconds=30
 generated=1
 targets=()
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="${2:?--seconds needs a value}"; shift 2 ;;
     --no-generated) generated=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -58,10 +59,12 @@ if [ "$generated" = 1 ]; then
   vectors+=("$gen")
 fi
 python3 "$fuzz/seeds.py" "$fuzz/corpus" "${vectors[@]}" >&2
-if [[ " ${targets[*]} " == *" FuzzGroupState "* ]]; then
-  FUZZ_SEEDS_DIR="$fuzz/corpus/FuzzGroupState" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 \
-    "$bin/FuzzGroupState" -runs=0 >/dev/null 2>&1 || echo "fuzz: FuzzGroupState seed generation failed" >&2
-fi
+for t in FuzzGroupState FuzzMatrix; do
+  if [[ " ${targets[*]} " == *" $t "* ]]; then
+    FUZZ_SEEDS_DIR="$fuzz/corpus/$t" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 \
+      "$bin/$t" -runs=0 >/dev/null 2>&1 || echo "fuzz: $t seed generation failed" >&2
+  fi
+done
 
 # Runs. Swift's own backtracer is off so libFuzzer/ASan report traps (SIGILL) with a symbolized
 # stack; LeakSanitizer is off because Swift's spare-bit pointer packing hides references from
@@ -76,6 +79,9 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   case "$t" in
     FuzzJoin|FuzzExternalJoin|FuzzProcess) maxlen=1024 ;;
+    # Mostly a choice stream (a few hundred bytes reach every event shape); the raw mode reads
+    # the rest of the input as the /sync body, so leave room for a document of some events.
+    FuzzMatrix) maxlen=8192 ;;
     *) maxlen=262144 ;;
   esac
   before="$(ls "$crashes" | grep -E '^(crash|timeout|oom|leak|slow-unit)-' | sort)"

@@ -90,6 +90,10 @@ public struct RetryPolicy: Sendable {
     /// The access token sent as a bearer token, once logged in.
     public var accessToken: String?
     let client: HTTPClient
+    /// Answers requests in place of `client` when set. Only the fuzz harness sets it
+    /// (FuzzEntry.swift), so that the rest of ``call(_:_:query:body:timeout:maxBytes:)`` (status
+    /// mapping, `Retry-After`, the body limit) runs as it does against a real homeserver.
+    var exchange: (@Sendable (HTTPClientRequest) async throws -> HTTPClientResponse)?
 
     /// The process-wide client MLSMatrix uses. Unlike `HTTPClient.shared` it does not keep
     /// re-trying to connect while a request waits: a request to a homeserver that is down fails
@@ -145,7 +149,11 @@ public struct RetryPolicy: Sendable {
         let limit = max(0, maxBytes)
         do {
             let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-            response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            if let exchange {
+                response = try await exchange(request)
+            } else {
+                response = try await client.execute(request, timeout: .nanoseconds(nanos))
+            }
             success = (200..<300).contains(response.status.code)
             // `collect(upTo:)` refuses a longer `Content-Length` before reading and stops reading
             // (dropping the connection) as soon as more than the limit has arrived.

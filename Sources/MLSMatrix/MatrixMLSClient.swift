@@ -59,6 +59,8 @@ public actor MatrixMLSClient {
     /// key, the suite, and the configuration every group of it is created, joined and loaded
     /// with (the store does not keep configurations, so this one place states it for all three).
     let client: MLSClient
+    /// The signer behind ``client``, kept with the account record.
+    let signer: InMemorySigner
     var groups: [String: PersistentGroup] = [:]
     var groupConfiguration: GroupConfiguration { client.configuration }
     var rooms: [String: RoomState] = [:]
@@ -149,6 +151,7 @@ public actor MatrixMLSClient {
         self.session = session
         self.store = store
         self.suite = suite
+        self.signer = signer
         client = try MLSClient(credential: .basic(identity: Array(session.userID.utf8)), signer: signer, suite: suite)
     }
 

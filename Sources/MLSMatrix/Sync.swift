@@ -295,6 +295,14 @@ extension MatrixMLSClient {
         }
         let bytes = try await binaryField("ciphertext", in: content)
         guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
+        // The event type decides the ordering (a commit applies only as the first valid
+        // `NS.commit` of its epoch, on its parent), but `process` applies whatever the message
+        // holds: a commit sent as a proposal or application event would change the epoch outside
+        // that order, unrecorded (a removal then left a group state that no longer loads), and a
+        // proposal or application message sent as a commit would be taken as the epoch's commit.
+        guard let carried = Self.contentType(of: message), carried == Self.contentType(ofEvent: type) else {
+            throw EventFailureReason.malformed("\(type) event does not carry a \(Self.contentType(ofEvent: type))")
+        }
         // The actor may have run other work while downloading: re-read the state.
         guard let handle = groups[roomID], var state = rooms[roomID], !state.removed, try !seen(eventID) else { return nil }
         var batch = try markSeen(eventID)
@@ -364,6 +372,25 @@ extension MatrixMLSClient {
         }
         try store.backend.write(batch)
         return nil
+    }
+
+    /// The content type an event of `type` (one of ours) must carry.
+    static func contentType(ofEvent type: String) -> ContentType {
+        switch type {
+        case commitType: .commit
+        case proposalType: .proposal
+        default: .application
+        }
+    }
+
+    /// The content type a handshake or application message's framing states, read before any
+    /// key is used (a PrivateMessage's is authenticated as part of its AAD, RFC 9420 §6.3.1).
+    static func contentType(of message: MLSMessage) -> ContentType? {
+        switch message.body {
+        case let .publicMessage(m): m.content.content.contentType
+        case let .privateMessage(m): m.contentType
+        case .welcome, .groupInfo, .keyPackage: nil
+        }
     }
 
     func markSeen(_ eventID: String) throws -> StorageBatch {

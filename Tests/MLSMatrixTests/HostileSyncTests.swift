@@ -262,6 +262,50 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         #expect(server.requests.count == 2)
     }
 
+    @Test("an MLS message applies only under its own event type (found by FuzzMatrix)")
+    func contentTypeMustMatchEventType() async throws {
+        let f = try Fixture()
+        let room = "!mailbox:localhost"
+        var authority = try await f.joinedRoom(room)
+        let before = await f.client.epochAuthenticator(of: room)
+        let citizen = try #require(authority.members.first { authority.tree.leaf($0)?.credential == .basic(identity: Array(Fixture.citizenID.utf8)) })
+        var committer = authority
+        let removal = try committer.commit(CommitOptions(proposals: [.remove(Remove(removed: citizen.rawValue))])).commit
+        let hello = try authority.encrypt(Array("hallo".utf8))
+        let proposal = try authority.proposeUpdate()
+        func event(_ id: String, _ type: String, _ m: MLSMessage) -> JSONObject {
+            ["event_id": id, "type": type, "sender": Fixture.authorityID, "content": ["ciphertext": Base64.encode(m.tlsSerialized), "epoch": 1, "parent": ""]]
+        }
+        // A commit under another type used to be processed all the same: outside the commit
+        // order, and (removing us) leaving a stored group that no longer loaded. Anything else
+        // under the commit type used to become the epoch's commit.
+        let got = try await f.client.apply(syncResponse: syncResponse(next: "s1", rooms: [room: [
+            event("$removal-as-proposal", MatrixMLSClient.proposalType, removal),
+            event("$removal-as-message", MatrixMLSClient.applicationType, removal),
+            event("$message-as-commit", MatrixMLSClient.commitType, hello),
+            event("$proposal-as-commit", MatrixMLSClient.commitType, proposal),
+        ]]))
+        #expect(got.isEmpty)
+        let failures = await f.client.takeFailures()
+        #expect(failures.map(\.eventID) == ["$removal-as-proposal", "$removal-as-message", "$message-as-commit", "$proposal-as-commit"])
+        #expect(failures.allSatisfy { if case .malformed = $0.reason { true } else { false } })
+        #expect(await f.client.epochAuthenticator(of: room) == before)
+        #expect(await f.client.rooms[room]?.epochParent == "")
+        // The stored group still loads, unchanged (the removal used to leave one that did not).
+        #expect(try f.store.loadGroup(Array(room.utf8), configuration: GroupConfiguration())?.epochAuthenticator == before)
+
+        // Under their own types they apply: the message's key was not used up, and the removal removes.
+        let applied = try await f.client.apply(syncResponse: syncResponse(next: "s2", rooms: [room: [
+            applicationEvent("$message", sender: Fixture.authorityID, hello),
+            event("$removal", MatrixMLSClient.commitType, removal),
+        ]]))
+        #expect(applied.map(\.plaintext) == [Array("hallo".utf8)])
+        #expect(await f.client.takeFailures().isEmpty)
+        #expect(await f.client.epoch(of: room) == nil)
+        #expect(await f.client.rooms[room]?.removed == true)
+        #expect(try f.store.loadGroup(Array(room.utf8), configuration: GroupConfiguration()) == nil)
+    }
+
     @Test("values from a Welcome or the store that do not fit are typed errors, not traps")
     func noIntegerTraps() async throws {
         #expect(throws: MatrixClientError.epochOutOfRange(UInt64.max)) { try MatrixMLSClient.eventEpoch(UInt64.max) }
