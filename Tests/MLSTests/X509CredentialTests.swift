@@ -199,6 +199,23 @@ import Testing
         #expect(validator.isValid(credential, signatureKey: signatureKey))
     }
 
+    /// The identity of an X.509 credential is its end entity's subject: a renewed certificate
+    /// (new key, same subject) names the same member and is a valid successor; the intermediate
+    /// (another subject) is not.
+    @Test func identityIsTheEndEntitySubject() throws {
+        let pki = try PKI()
+        let first = try pki.leaf(try Key.ed25519()), renewed = try pki.leaf(try Key.ed25519())
+        let provider = try Self.validator(pki)
+        let a = Credential.x509(certificates: [first, pki.intermediate]), b = Credential.x509(certificates: [renewed, pki.intermediate])
+        #expect(!provider.identity(of: a).isEmpty)
+        #expect(provider.identity(of: a) == provider.identity(of: b))
+        #expect(provider.validSuccessor(old: a, new: b))
+        let other = Credential.x509(certificates: [pki.intermediate])
+        #expect(provider.identity(of: other) != provider.identity(of: a))
+        #expect(!provider.validSuccessor(old: a, new: other))
+        #expect(provider.identity(of: .x509(certificates: [[0x30, 0x00]])).isEmpty)
+    }
+
     @Test func p256LeafUnderIntermediateIsAccepted() throws {
         let pki = try PKI()
         let leafKey = try Key.p256()

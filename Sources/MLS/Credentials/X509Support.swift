@@ -63,24 +63,23 @@ enum X509Support {
         defer { X509_free(cert) }
         defer { ERR_clear_error() }
         guard let name = X509_get_subject_name(cert) else { return nil }
-        let length = i2d_X509_NAME(name, nil)
-        guard length > 0 else { return nil }
-        var out = [UInt8](repeating: 0, count: Int(length))
-        let written = out.withUnsafeMutableBufferPointer { buffer -> Int32 in
-            var cursor = buffer.baseAddress
-            return i2d_X509_NAME(name, &cursor)
-        }
-        return written == length ? out : nil
+        return encodeDER(name, i2d_X509_NAME)
     }
 
     /// The DER encoding of `cert`, or `nil` if OpenSSL cannot encode it.
     static func encode(_ cert: OpaquePointer) -> [UInt8]? {
-        let length = i2d_X509(cert, nil)
+        encodeDER(cert, i2d_X509)
+    }
+
+    /// Runs one of OpenSSL's `i2d_*` encoders the two-call way (length, then bytes); `nil` when
+    /// it fails or writes another length than it announced.
+    private static func encodeDER(_ object: OpaquePointer, _ i2d: (OpaquePointer?, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) -> [UInt8]? {
+        let length = i2d(object, nil)
         guard length > 0 else { return nil }
         var out = [UInt8](repeating: 0, count: Int(length))
         let written = out.withUnsafeMutableBufferPointer { buffer -> Int32 in
             var cursor = buffer.baseAddress
-            return i2d_X509(cert, &cursor)
+            return i2d(object, &cursor)
         }
         return written == length ? out : nil
     }
