@@ -54,7 +54,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     default: break
     }
     forge.finishContext(keyring: s.keyring, suite: suite)
-    let signerKey = forge.signerKey(keyring: s.keyring, fallback: s.signer.signer)
+    let signerKey = forge.signerKey(keyring: s.keyring, fallback: s.signer.signaturePrivateKey)
     let info = forge.groupInfo(suite: suite, confirmationKey: nil, keepTag: base.info.confirmationTag, signerKey: signerKey)
     let removing: LeafIndex? = inp.bool() ? LeafIndex(inp.interestingU32(keep: 1, near: UInt32((forge.nodes.count + 1) / 2))) : nil
     let joined: MLSGroup, commit: MLSMessage

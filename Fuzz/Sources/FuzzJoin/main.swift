@@ -50,7 +50,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     }
     guard let epoch = try? KeyScheduleEpoch.derive(suite: suite, joinerSecret: joinerSecret, pskSecret: pskSecret,
                                                    groupContext: forge.context.tlsSerialized) else { return 0 }
-    let signerKey = forge.signerKey(keyring: s.keyring, fallback: s.signer.signer)
+    let signerKey = forge.signerKey(keyring: s.keyring, fallback: s.signer.signaturePrivateKey)
     let info = forge.groupInfo(suite: suite, confirmationKey: epoch.confirmationKey, keepTag: s.groupInfo.confirmationTag, signerKey: signerKey)
     let secrets = GroupSecrets(joinerSecret: joinerSecret.unsafeCopiedBytes(), pathSecret: pathSecret, psks: psks)
     guard let encryptedInfo = try? WelcomeCrypto.encryptGroupInfo(suite: suite, groupInfo: info, welcomeSecret: epoch.welcomeSecret),

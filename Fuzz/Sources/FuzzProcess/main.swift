@@ -47,7 +47,7 @@ func makeFixture() -> Fixture {
     let info = try! WelcomeCrypto.signedGroupInfo(
         suite: suite, groupContext: context,
         extensions: [Extension(extensionType: .ratchetTree, extensionData: RatchetTreeNodes(nodes: nodes).tlsSerialized)],
-        epoch: epoch, signer: 0, signer: ids[0].signer)
+        epoch: epoch, signerLeaf: 0, signer: ids[0].signer)
     let welcome = try! WelcomeCrypto.makeWelcome(
         suite: suite, groupInfo: info, welcomeSecret: epoch.welcomeSecret,
         recipients: ids.map { ($0.keyPackage, GroupSecrets(joinerSecret: joiner.unsafeCopiedBytes(), pathSecret: nil, psks: [])) })
@@ -78,10 +78,10 @@ let fx: Fixture = {
 /// A member sender: C or M, or a forged leaf index signed with C's key.
 func memberSender(_ inp: inout FuzzInput) -> (leaf: UInt32, key: SecretBytes) {
     switch inp.int(5) {
-    case 1: (2, fx.ids[2].signer)
-    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signer)
-    case 3: (1, fx.ids[0].signer)  // R's own index with a foreign key
-    default: (0, fx.ids[0].signer)
+    case 1: (2, fx.ids[2].signaturePrivateKey)
+    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signaturePrivateKey)
+    case 3: (1, fx.ids[0].signaturePrivateKey)  // R's own index with a foreign key
+    default: (0, fx.ids[0].signaturePrivateKey)
     }
 }
 
@@ -172,10 +172,10 @@ func frame(_ content: FramedContent, key: SecretBytes, privately: Bool, confirma
 func buildCommit(_ inp: inout FuzzInput, fx: Fixture, refs: [(ref: [UInt8], proposal: Proposal, sender: UInt32)]) -> (MLSMessage, [UInt8])? {
     let choice = inp.int(5)
     let (sender, key): (UInt32, SecretBytes) = switch choice {
-    case 1: (2, fx.ids[2].signer)
-    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signer)
-    case 3: (3, fx.ids[0].signer)
-    default: (0, fx.ids[0].signer)
+    case 1: (2, fx.ids[2].signaturePrivateKey)
+    case 2: (inp.interestingU32(keep: 0, near: 4), fx.ids[0].signaturePrivateKey)
+    case 3: (3, fx.ids[0].signaturePrivateKey)
+    default: (0, fx.ids[0].signaturePrivateKey)
     }
     var tree = fx.groups[1].tree
     var byValue: [Proposal] = []
@@ -321,12 +321,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 let p = proposal(&inp, sender: 0)
                 content = FramedContent(groupID: fx.context.groupID, epoch: fx.context.epoch,
                                         sender: .external(senderIndex: inp.interestingU32(keep: 0, near: 1)), authenticatedData: [], content: .proposal(p))
-                key = fx.external.signer
+                key = fx.external.signaturePrivateKey
             } else {
                 let kp = keyPackage(&inp)
                 content = FramedContent(groupID: fx.context.groupID, epoch: fx.context.epoch, sender: .newMemberProposal, authenticatedData: [],
                                         content: .proposal(inp.int(4) == 3 ? proposal(&inp, sender: 0) : .add(Add(keyPackage: kp))))
-                key = fx.keyring[kp.leafNode.signatureKey] ?? fx.outsiders[0].signer
+                key = fx.keyring[kp.leafNode.signatureKey] ?? fx.outsiders[0].signaturePrivateKey
             }
             mutateContent(&content, &inp)
             message = frame(content, key: key, privately: false, confirmationTag: nil, &inp)

@@ -10,7 +10,7 @@ func LLVMFuzzerRunDriver(
 /// `-parse-as-library` target does not define; each target defines it with `@_cdecl` and hands
 /// over to libFuzzer's driver, which then calls `LLVMFuzzerInitialize` (if defined) and the
 /// target's callback.
-public func runLibFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
+package func runLibFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt {
     var c = argc
     var v = argv

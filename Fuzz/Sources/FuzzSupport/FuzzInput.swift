@@ -1,34 +1,34 @@
 /// The fuzzer's bytes as a stream of choices. An exhausted stream yields zeros, and every
 /// generator treats 0 as "keep the valid value", so a short input is a mostly valid message.
-public struct FuzzInput {
-    public let bytes: [UInt8]
-    public private(set) var position = 0
+package struct FuzzInput {
+    package let bytes: [UInt8]
+    package private(set) var position = 0
 
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    public var isExhausted: Bool { position >= bytes.count }
+    package var isExhausted: Bool { position >= bytes.count }
 
-    public mutating func byte() -> UInt8 {
+    package mutating func byte() -> UInt8 {
         guard position < bytes.count else { return 0 }
         defer { position += 1 }
         return bytes[position]
     }
 
-    public mutating func bool() -> Bool { byte() & 1 == 1 }
+    package mutating func bool() -> Bool { byte() & 1 == 1 }
 
     /// A value in `0..<upper` (0 when `upper` ≤ 1).
-    public mutating func int(_ upper: Int) -> Int {
+    package mutating func int(_ upper: Int) -> Int {
         guard upper > 1 else { return 0 }
         if upper <= 256 { return Int(byte()) % upper }
         return Int(u32() % UInt32(min(upper, Int(UInt32.max))))
     }
 
-    public mutating func u16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
-    public mutating func u32() -> UInt32 { UInt32(u16()) << 16 | UInt32(u16()) }
-    public mutating func u64() -> UInt64 { UInt64(u32()) << 32 | UInt64(u32()) }
+    package mutating func u16() -> UInt16 { UInt16(byte()) << 8 | UInt16(byte()) }
+    package mutating func u32() -> UInt32 { UInt32(u16()) << 16 | UInt32(u16()) }
+    package mutating func u64() -> UInt64 { UInt64(u32()) << 32 | UInt64(u32()) }
 
     /// Up to `max` raw bytes (length first).
-    public mutating func bytes(max: Int) -> [UInt8] {
+    package mutating func bytes(max: Int) -> [UInt8] {
         let n = int(max + 1)
         var out: [UInt8] = []
         out.reserveCapacity(n)
@@ -37,7 +37,7 @@ public struct FuzzInput {
     }
 
     /// An integer near a boundary, or `keep`.
-    public mutating func interestingU64(keep: UInt64) -> UInt64 {
+    package mutating func interestingU64(keep: UInt64) -> UInt64 {
         switch int(12) {
         case 0: keep
         case 1: 0
@@ -54,7 +54,7 @@ public struct FuzzInput {
         }
     }
 
-    public mutating func interestingU32(keep: UInt32, near: UInt32 = 0) -> UInt32 {
+    package mutating func interestingU32(keep: UInt32, near: UInt32 = 0) -> UInt32 {
         switch int(12) {
         case 0: keep
         case 1: 0
@@ -71,7 +71,7 @@ public struct FuzzInput {
         }
     }
 
-    public mutating func pick<T>(_ items: [T]) -> T? {
+    package mutating func pick<T>(_ items: [T]) -> T? {
         items.isEmpty ? nil : items[int(items.count)]
     }
 }

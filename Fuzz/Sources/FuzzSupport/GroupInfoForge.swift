@@ -4,18 +4,18 @@
 
 /// A GroupInfo (context, extensions, tree) taken apart for mutation and put back together with
 /// a fresh tree hash, key schedule, confirmation tag and signature.
-public struct GroupInfoForge {
-    public var context: GroupContext
-    public var extensions: [Extension]
-    public var nodes: [Node?]
-    public var signer: UInt32
-    public var recomputeTreeHash = true
-    public var treeOutOfBand = false
-    public var garbageTag: [UInt8]?
-    public var resignLeaves = false
-    public var mutations = 0
+package struct GroupInfoForge {
+    package var context: GroupContext
+    package var extensions: [Extension]
+    package var nodes: [Node?]
+    package var signer: UInt32
+    package var recomputeTreeHash = true
+    package var treeOutOfBand = false
+    package var garbageTag: [UInt8]?
+    package var resignLeaves = false
+    package var mutations = 0
 
-    public init(_ info: GroupInfo, nodes: [Node?]) {
+    package init(_ info: GroupInfo, nodes: [Node?]) {
         context = info.groupContext
         extensions = info.extensions.filter { $0.extensionType != .ratchetTree }
         self.nodes = nodes
@@ -23,7 +23,7 @@ public struct GroupInfoForge {
     }
 
     /// Applies up to 8 input-chosen mutations.
-    public mutating func mutate(_ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite) {
+    package mutating func mutate(_ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite) {
         let n = inp.int(9)
         for _ in 0..<n {
             mutations += 1
@@ -56,19 +56,19 @@ public struct GroupInfoForge {
     }
 
     /// The tree nodes as sent.
-    public var treeNodes: RatchetTreeNodes { RatchetTreeNodes(nodes: nodes) }
+    package var treeNodes: RatchetTreeNodes { RatchetTreeNodes(nodes: nodes) }
 
     /// Puts the GroupInfo back together: tree hash (when the mutated tree still builds), the
     /// `ratchet_tree` extension, confirmation tag under `epoch` (derived by the caller from the
     /// final context) and the signature of `signerKey`.
-    public mutating func finishContext(keyring: Keyring, suite: CipherSuite) {
+    package mutating func finishContext(keyring: Keyring, suite: CipherSuite) {
         if resignLeaves { resign(keyring: keyring, suite: suite) }
         if recomputeTreeHash, var tree = try? RatchetTree(suite: suite, nodes: treeNodes) {
             context.treeHash = tree.treeHash()
         }
     }
 
-    public func groupInfo(suite: CipherSuite, confirmationKey: SecretBytes?, keepTag: [UInt8], signerKey: SecretBytes) -> GroupInfo {
+    package func groupInfo(suite: CipherSuite, confirmationKey: SecretBytes?, keepTag: [UInt8], signerKey: SecretBytes) -> GroupInfo {
         var exts = extensions
         if !treeOutOfBand { exts.insert(Extension(extensionType: .ratchetTree, extensionData: treeNodes.tlsSerialized), at: 0) }
         let tag = garbageTag ?? confirmationKey.map {
@@ -80,7 +80,7 @@ public struct GroupInfoForge {
     }
 
     /// The private key to sign with: the signer leaf's if known, else `fallback`.
-    public func signerKey(keyring: Keyring, fallback: SecretBytes) -> SecretBytes {
+    package func signerKey(keyring: Keyring, fallback: SecretBytes) -> SecretBytes {
         let i = Int(signer) &* 2
         if signer < UInt32(Int32.max), i >= 0, i < nodes.count, case let .leaf(l)? = nodes[i], let sk = keyring[l.signatureKey] { return sk }
         return fallback

@@ -3,15 +3,15 @@
 @_spi(Engine) import MLSCrypto
 
 /// Structure-aware mutations. Every choice comes from the fuzz input; 0 keeps the valid value.
-public enum Mutate {
-    public static let interestingExtensionTypes: [UInt16] = [1, 2, 3, 4, 5, 0, 6, 0x0a0a, 0xf000, 0xffff]
-    public static let interestingSuites: [UInt16] = [1, 2, 3, 4, 5, 6, 7, 0, 8, 0xffff]
+package enum Mutate {
+    package static let interestingExtensionTypes: [UInt16] = [1, 2, 3, 4, 5, 0, 6, 0x0a0a, 0xf000, 0xffff]
+    package static let interestingSuites: [UInt16] = [1, 2, 3, 4, 5, 6, 7, 0, 8, 0xffff]
 
-    public static func extensionType(_ inp: inout FuzzInput) -> ExtensionType {
+    package static func extensionType(_ inp: inout FuzzInput) -> ExtensionType {
         inp.bool() ? ExtensionType(inp.u16()) : ExtensionType(inp.pick(interestingExtensionTypes) ?? 1)
     }
 
-    public static func extensions(_ exts: inout [Extension], _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite) {
+    package static func extensions(_ exts: inout [Extension], _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite) {
         switch inp.int(10) {
         case 0: break
         case 1: if !exts.isEmpty { exts.remove(at: inp.int(exts.count)) }
@@ -44,7 +44,7 @@ public enum Mutate {
         }
     }
 
-    public static func capabilities(_ caps: inout Capabilities, _ inp: inout FuzzInput) {
+    package static func capabilities(_ caps: inout Capabilities, _ inp: inout FuzzInput) {
         switch inp.int(7) {
         case 0: break
         case 1: caps.versions.append(ProtocolVersion(inp.u16()))
@@ -57,7 +57,7 @@ public enum Mutate {
     }
 
     /// Mutates a leaf; re-signs it (by default) when its signature key is known.
-    public static func leaf(_ leaf: inout LeafNode, _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite,
+    package static func leaf(_ leaf: inout LeafNode, _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite,
                             groupID: [UInt8], leafIndex: UInt32, otherKeys: [[UInt8]]) {
         for _ in 0..<(1 + inp.int(3)) {
             switch inp.int(9) {
@@ -84,7 +84,7 @@ public enum Mutate {
     }
 
     /// Tree-shape and node mutations of a `ratchet_tree`.
-    public static func nodes(_ nodes: inout [Node?], _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite, groupID: [UInt8]) {
+    package static func nodes(_ nodes: inout [Node?], _ inp: inout FuzzInput, keyring: Keyring, suite: CipherSuite, groupID: [UInt8]) {
         let count = nodes.count
         let i = inp.int(max(count, 1))
         let keys: [[UInt8]] = nodes.compactMap {

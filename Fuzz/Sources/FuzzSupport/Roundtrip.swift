@@ -4,7 +4,7 @@
 /// The decoder oracle: a value decoded from `input` must re-encode to exactly `input` (the
 /// reader refuses non-minimal varints and trailing bytes, so the wire form is canonical), and
 /// decoding the re-encoding must give an equal value. Either mismatch traps: it is a bug.
-public func checkRoundtrip<T: TLSCodable & Equatable>(_ value: T, input: [UInt8], _ what: String, exactBytes: Bool = true) {
+package func checkRoundtrip<T: TLSCodable & Equatable>(_ value: T, input: [UInt8], _ what: String, exactBytes: Bool = true) {
     let encoded = value.tlsSerialized
     let again: T
     do {
@@ -23,7 +23,7 @@ public func checkRoundtrip<T: TLSCodable & Equatable>(_ value: T, input: [UInt8]
     }
 }
 
-public func hexPrefix(_ bytes: [UInt8], limit: Int = 256) -> String {
+package func hexPrefix(_ bytes: [UInt8], limit: Int = 256) -> String {
     let digits = Array("0123456789abcdef")
     var s = ""
     for b in bytes.prefix(limit) { s.append(digits[Int(b >> 4)]); s.append(digits[Int(b & 15)]) }
@@ -32,7 +32,7 @@ public func hexPrefix(_ bytes: [UInt8], limit: Int = 256) -> String {
 }
 
 /// Copies libFuzzer's buffer.
-public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+package func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
     guard let data, size > 0 else { return [] }
     return Array(UnsafeBufferPointer(start: data, count: size))
 }
@@ -40,7 +40,7 @@ public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
 /// Decodes `bytes` as a bare `T` or as an MLSMessage whose body `extract` unwraps, applying the
 /// roundtrip oracle to whichever decoded; `nil` when neither did. Returns the message too when
 /// the input was framed.
-public func decodeBareOrFramed<T: TLSCodable & Equatable>(
+package func decodeBareOrFramed<T: TLSCodable & Equatable>(
     _ bytes: [UInt8], _ what: String, extract: (MLSMessage.Body) -> T?
 ) -> (value: T, framed: MLSMessage?)? {
     if let v = try? T(tlsSerialized: bytes) {

@@ -3,14 +3,14 @@
 @_spi(Engine) import MLSCrypto
 
 /// The fixed victim of the join targets.
-public let victim = Identity(seed: 0x77)
+package let victim = Identity(seed: 0x77)
 /// The fixed external joiner.
-public let externalJoiner = Identity(seed: 0x78)
+package let externalJoiner = Identity(seed: 0x78)
 /// The external PSK every fuzz configuration knows, so PSK paths can succeed.
-public let knownPSKID: [UInt8] = Array("fuzz-psk".utf8)
-public let knownPSK = SecretBytes([UInt8](repeating: 0x42, count: 32))
+package let knownPSKID: [UInt8] = Array("fuzz-psk".utf8)
+package let knownPSK = SecretBytes([UInt8](repeating: 0x42, count: 32))
 
-public func fuzzConfiguration() -> GroupConfiguration {
+package func fuzzConfiguration() -> GroupConfiguration {
     var c = GroupConfiguration()
     c.psks = InMemoryPSKStore(external: [knownPSKID: knownPSK])
     // Outsiders' proposals are refused by default; accepting them reaches their validation.
@@ -19,19 +19,19 @@ public func fuzzConfiguration() -> GroupConfiguration {
 }
 
 /// A group state built with the library's own operations, and the Welcome that added the victim.
-public struct JoinScenario: Sendable {
-    public let name: String
+package struct JoinScenario: Sendable {
+    package let name: String
     /// The committer's state after the commit that added the victim.
-    public let committer: MLSGroup
-    public let signer: Identity
-    public let welcome: Welcome
-    public let groupInfo: GroupInfo
-    public let nodes: [Node?]
-    public let secrets: DecryptedGroupSecrets
-    public let keyring: Keyring
+    package let committer: MLSGroup
+    package let signer: Identity
+    package let welcome: Welcome
+    package let groupInfo: GroupInfo
+    package let nodes: [Node?]
+    package let secrets: DecryptedGroupSecrets
+    package let keyring: Keyring
 }
 
-public enum Scenarios {
+package enum Scenarios {
     static func add(_ g: inout MLSGroup, _ kps: [KeyPackage], path: Bool = true) throws -> CommitOutput {
         let out = try g.commit(CommitOptions(proposals: kps.map { .add(Add(keyPackage: $0)) }, alwaysIncludePath: path))
         try g.mergePendingCommit()
@@ -45,7 +45,7 @@ public enum Scenarios {
     }
 
     /// Four tree shapes, each ending with a commit that adds `victim`.
-    public static func joinScenarios() -> [JoinScenario] {
+    package static func joinScenarios() -> [JoinScenario] {
         let c = Identity(seed: 1), a = Identity(seed: 2), b = Identity(seed: 3), d = Identity(seed: 4)
         let keyring = Keyring([c, a, b, d, victim, externalJoiner])
         let config = fuzzConfiguration()
@@ -86,7 +86,7 @@ public enum Scenarios {
     }
 
     /// Groups in several shapes, for persisted-state seeds.
-    public static func sampleGroups() -> [MLSGroup] {
+    package static func sampleGroups() -> [MLSGroup] {
         var groups = joinScenarios().map(\.committer)
         for s in joinScenarios().prefix(2) {
             if let g = try? MLSGroup.join(welcome: MLSMessage(body: .welcome(s.welcome)), keyPackage: victim.bundle, configuration: fuzzConfiguration()) {

@@ -3,9 +3,9 @@ import Foundation
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
 
-public enum StateCheck {
+package enum StateCheck {
     /// snapshot → restore → snapshot must be byte-identical.
-    public static func roundtrip(_ group: MLSGroup, what: String) {
+    package static func roundtrip(_ group: MLSGroup, what: String) {
         let snap = group.snapshot()
         var nodes: [UInt32: Node] = [:]
         for (index, node) in snap.tree.nodes { if let node { nodes[index] = node } }
@@ -24,23 +24,23 @@ public enum StateCheck {
 }
 
 /// `FUZZ_SEEDS_DIR=DIR TARGET -runs=0`: write the target's own seeds (built from real groups) and exit.
-public enum SeedWriter {
-    public static func handle(_ body: (String) -> Void) {
+package enum SeedWriter {
+    package static func handle(_ body: (String) -> Void) {
         guard let dir = ProcessInfo.processInfo.environment["FUZZ_SEEDS_DIR"], !dir.isEmpty else { return }
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         body(dir)
         exit(0)
     }
 
-    public static func write(_ bytes: [UInt8], to dir: String, name: String) {
+    package static func write(_ bytes: [UInt8], to dir: String, name: String) {
         FileManager.default.createFile(atPath: "\(dir)/\(name)", contents: Data(bytes))
     }
 }
 
 /// `FUZZ_VERBOSE=1`: print one line per input about how far it got (for checking depth:
 /// `FUZZ_VERBOSE=1 TARGET -runs=0 CORPUS 2>&1 | grep '^outcome' | sort | uniq -c`).
-public let fuzzVerbose = ProcessInfo.processInfo.environment["FUZZ_VERBOSE"] == "1"
+package let fuzzVerbose = ProcessInfo.processInfo.environment["FUZZ_VERBOSE"] == "1"
 
-public func outcome(_ text: @autoclosure () -> String) {
+package func outcome(_ text: @autoclosure () -> String) {
     if fuzzVerbose { FileHandle.standardError.write(Data("outcome: \(text())\n".utf8)) }
 }

@@ -1,10 +1,10 @@
 @_spi(Engine) import MLS
 @_spi(Engine) import MLSCrypto
 
-public enum TreeChecks {
-    /// Builds the tree from `nodes` and runs the public checks; on success, the tree's export
+package enum TreeChecks {
+    /// Builds the tree from `nodes` and runs the package checks; on success, the tree's export
     /// must itself build into a tree with the same export and tree hash (trap otherwise).
-    public static func run(suite: CipherSuite, nodes: RatchetTreeNodes, context: GroupContext, signer: UInt32,
+    package static func run(suite: CipherSuite, nodes: RatchetTreeNodes, context: GroupContext, signer: UInt32,
                            _ extra: (inout RatchetTree) -> Void) {
         guard var tree = try? RatchetTree(suite: suite, nodes: nodes) else { return }
         let hash = tree.treeHash()
