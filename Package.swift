@@ -35,6 +35,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
@@ -52,7 +53,11 @@ let package = Package(
         ),
         .target(name: "MLSCodec", swiftSettings: strict),
         .target(name: "MLSCrypto", dependencies: ["MLSCodec", "CSodium", "COpenSSL"], swiftSettings: strict),
-        .target(name: "MLS", dependencies: ["MLSCodec", "MLSCrypto", "COpenSSL"], swiftSettings: strict),
+        .target(
+            name: "MLS",
+            dependencies: ["MLSCodec", "MLSCrypto", "COpenSSL", .product(name: "HashTreeCollections", package: "swift-collections")],
+            swiftSettings: strict
+        ),
         .target(name: "MLSVectors", dependencies: ["MLS"], swiftSettings: strict),
         .target(
             name: "MLSStore",

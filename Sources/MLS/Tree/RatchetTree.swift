@@ -1,5 +1,6 @@
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
+import HashTreeCollections
 import Synchronization
 
 /// Source of node write stamps, unique across every tree in the process.
@@ -69,15 +70,21 @@ struct KeyBytes: Hashable, Sendable {
 
 /// The public state of a group's ratchet tree (RFC 9420 §4, §7), built for large groups.
 ///
-/// Nodes live in one flat array indexed by the array representation of Appendix C. Tree hashes
-/// are cached per node in one flat buffer and invalidated only along the paths a change touches,
-/// so after a commit only O(log n) hashes are recomputed. Indexes from signature keys to leaves
-/// and from encryption keys to nodes make the uniqueness checks of §7.3 O(1).
+/// Nodes live in one array indexed by the array representation of Appendix C. Tree hashes are
+/// cached per node and invalidated only along the paths a change touches, so after a commit
+/// only O(log n) hashes are recomputed. Indexes from signature keys to leaves and from
+/// encryption keys to nodes make the uniqueness checks of §7.3 O(1).
+///
+/// Every transition copies the tree (a staged commit keeps the state before it; past epochs
+/// keep theirs), so all per-node storage is persistent: the node arrays are
+/// ``ChunkedArray``s and the key indexes are hash tries (`TreeDictionary`), whose copies share
+/// everything a change does not touch. A commit therefore costs O(log n) writes and no O(n)
+/// copy or release (Docs/Performance.md, "Whole group operations").
 ///
 /// Mutations keep the indexes and the hash cache consistent; they do not validate. Validation
 /// (§7.3, §7.9.2, §12.4.3.1) is done by the operations that receive untrusted input.
 @_spi(Engine) public struct RatchetTree: Sendable {
-    /// One node of the tree. The payloads are boxed (`indirect`) so that copying the array costs
+    /// One node of the tree. The payloads are boxed (`indirect`) so that copying a chunk costs
     /// one reference-count operation per node.
     enum Slot: Sendable, Equatable {
         case blank
@@ -96,18 +103,22 @@ struct KeyBytes: Hashable, Sendable {
 
     /// The cipher suite whose hash the tree hash uses.
     public let suite: CipherSuite
-    var slots: [Slot]
-    /// Cached tree hashes, `hashLength` bytes per node, valid where `hashValid` says so.
-    var hashBytes: [UInt8]
-    var hashValid: [Bool]
+    var slots: ChunkedArray<Slot>
+    /// Cached tree hashes per node; `nil` where the hash must be recomputed.
+    var hashes: ChunkedArray<[UInt8]?>
     /// Per node, the stamp of the write that put its current value there (0 for a blank that was
     /// never written). Stamps are unique in the process, so two trees derived from one another
     /// hold the same value at a node exactly when their stamps there agree: comparing stamps
     /// finds the nodes a transition changed without comparing node contents (see
     /// ``changedNodes(relativeTo:)``), which is what lets storage write O(log n) nodes per commit.
-    var stamps: [UInt64]
-    var signatureKeyIndex: [KeyBytes: UInt32] = [:]
-    var encryptionKeyIndex: [KeyBytes: UInt32] = [:]
+    var stamps: ChunkedArray<UInt64>
+    /// Per node, how many non-blank nodes its subtree holds (itself included). Answers "is
+    /// this subtree blank?" in O(1), so a resolution costs its own size rather than the size
+    /// of the subtree: the copath of a leaf near the blank right edge of a tree whose leaf
+    /// count is not a power of two would otherwise walk thousands of blank nodes per commit.
+    var occupied: ChunkedArray<Int>
+    var signatureKeyIndex: TreeDictionary<KeyBytes, UInt32> = [:]
+    var encryptionKeyIndex: TreeDictionary<KeyBytes, UInt32> = [:]
     /// No leaf left of this index is blank: where the search for a free leaf starts.
     var firstBlankHint = 0
     /// Per credential type: how many members use it, and how many list it in their capabilities.
@@ -122,10 +133,10 @@ struct KeyBytes: Hashable, Sendable {
     /// A one-member tree holding `leaf` at leaf 0, as for a newly created group (§11).
     public init(suite: CipherSuite, firstLeaf leaf: LeafNode) {
         self.suite = suite
-        slots = [.leaf(leaf)]
-        hashBytes = [UInt8](repeating: 0, count: suite.hash.outputLength)
-        hashValid = [false]
-        stamps = [Self.freshStamp()]
+        slots = ChunkedArray(repeating: .leaf(leaf), count: 1)
+        hashes = ChunkedArray(repeating: nil, count: 1)
+        stamps = ChunkedArray(repeating: Self.freshStamp(), count: 1)
+        occupied = ChunkedArray(repeating: 1, count: 1)
         index(NodeIndex(0), .leaf(leaf))
     }
 
@@ -142,10 +153,10 @@ struct KeyBytes: Hashable, Sendable {
         while TreeMath.nodeWidth(leaves) < UInt32(list.count) { leaves *= 2 }
         self.suite = suite
         let width = Int(TreeMath.nodeWidth(leaves))
-        slots = [Slot](repeating: .blank, count: width)
-        hashBytes = [UInt8](repeating: 0, count: width * suite.hash.outputLength)
-        hashValid = [Bool](repeating: false, count: width)
-        stamps = [UInt64](repeating: 0, count: width)
+        slots = ChunkedArray(repeating: .blank, count: width)
+        hashes = ChunkedArray(repeating: nil, count: width)
+        stamps = ChunkedArray(repeating: 0, count: width)
+        occupied = ChunkedArray(repeating: 0, count: width)
         // One stamp for the whole tree: its nodes were all written by this one event.
         let stamp = Self.freshStamp()
         for (i, node) in list.enumerated() {
@@ -163,6 +174,24 @@ struct KeyBytes: Hashable, Sendable {
             if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] != nil { throw TreeError.duplicateEncryptionKey(n) }
             stamps[i] = stamp
             index(n, slots[i])
+        }
+        countOccupied()
+    }
+
+    /// Fills ``occupied`` bottom-up, level by level: O(n) once, for a tree built from its nodes.
+    private mutating func countOccupied() {
+        let width = slots.count
+        var level = 0
+        while (1 << level) - 1 < width {
+            for i in stride(from: (1 << level) - 1, to: width, by: 1 << (level + 1)) {
+                var count = slots[i].isBlank ? 0 : 1
+                if level > 0 {
+                    let half = 1 << (level - 1)
+                    count += occupied[i - half] + occupied[i + half]
+                }
+                occupied[i] = count
+            }
+            level += 1
         }
     }
 
@@ -252,7 +281,7 @@ struct KeyBytes: Hashable, Sendable {
             out.append(node)
             for l in p.unmergedLeaves { out.append(LeafIndex(l).nodeIndex) }
         case .blank:
-            if let l = TreeMath.left(node), let r = TreeMath.right(node) {
+            if occupied[Int(node.rawValue)] > 0, let l = TreeMath.left(node), let r = TreeMath.right(node) {
                 return appendResolution(l, to: &out, limit: limit) && appendResolution(r, to: &out, limit: limit)
             }
         }
@@ -262,10 +291,7 @@ struct KeyBytes: Hashable, Sendable {
     /// Whether the resolution of `node` is empty, i.e. its whole subtree is blank. Stops at the
     /// first non-blank node found.
     func resolutionIsEmpty(_ node: NodeIndex) -> Bool {
-        guard Int(node.rawValue) < slots.count else { return true }
-        if !slots[Int(node.rawValue)].isBlank { return false }
-        guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return true }
-        return resolutionIsEmpty(l) && resolutionIsEmpty(r)
+        Int(node.rawValue) >= slots.count || occupied[Int(node.rawValue)] == 0
     }
 
     /// A node of a filtered direct path and the child of it on the copath side (§4.1.2).
@@ -316,6 +342,14 @@ struct KeyBytes: Hashable, Sendable {
         stamps[i] = Self.freshStamp()
         index(node, slot)
         invalidate(node)
+        let change = (slot.isBlank ? 0 : 1) - (old.isBlank ? 0 : 1)
+        if change != 0 {
+            var n: NodeIndex? = node
+            while let x = n {
+                occupied[Int(x.rawValue)] += change
+                n = TreeMath.parent(x, leafCount: leafCount)
+            }
+        }
     }
 
     /// Sets the leaf node at `leaf`.
@@ -331,8 +365,8 @@ struct KeyBytes: Hashable, Sendable {
     /// Marks `node` and its ancestors as needing a new tree hash.
     mutating func invalidate(_ node: NodeIndex) {
         var n: NodeIndex? = node
-        while let x = n, hashValid[Int(x.rawValue)] {
-            hashValid[Int(x.rawValue)] = false
+        while let x = n, hashes[Int(x.rawValue)] != nil {
+            hashes[Int(x.rawValue)] = nil
             n = TreeMath.parent(x, leafCount: leafCount)
         }
         // Stopping at the first invalid node is correct because a node's hash is only ever
@@ -350,10 +384,12 @@ struct KeyBytes: Hashable, Sendable {
     mutating func extend() {
         let oldWidth = slots.count
         let newWidth = oldWidth * 2 + 1
-        slots.append(contentsOf: repeatElement(.blank, count: newWidth - oldWidth))
-        hashBytes.append(contentsOf: repeatElement(0, count: (newWidth - oldWidth) * hashLength))
-        hashValid.append(contentsOf: repeatElement(false, count: newWidth - oldWidth))
-        stamps.append(contentsOf: repeatElement(0, count: newWidth - oldWidth))
+        slots.appendRepeating(.blank, count: newWidth - oldWidth)
+        hashes.appendRepeating(nil, count: newWidth - oldWidth)
+        stamps.appendRepeating(0, count: newWidth - oldWidth)
+        occupied.appendRepeating(0, count: newWidth - oldWidth)
+        // The new root (at the old width) holds the old tree on its left, a blank right half.
+        occupied[oldWidth] = occupied[(oldWidth - 1) / 2]
         // The old root gets a parent: its cached hash stays valid, the new root is invalid.
     }
 
@@ -368,9 +404,9 @@ struct KeyBytes: Hashable, Sendable {
             }
             let newWidth = Int(r.rawValue)
             slots.removeLast(slots.count - newWidth)
-            hashBytes.removeLast(hashBytes.count - newWidth * hashLength)
-            hashValid.removeLast(hashValid.count - newWidth)
+            hashes.removeLast(hashes.count - newWidth)
             stamps.removeLast(stamps.count - newWidth)
+            occupied.removeLast(occupied.count - newWidth)
         }
     }
 

@@ -1,4 +1,3 @@
-import Dispatch
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
 
@@ -23,10 +22,9 @@ extension RatchetTree {
         return w.bytes
     }
 
-    /// The cached hash bytes of `node` (only meaningful when valid).
+    /// The cached hash of `node` (empty unless valid; callers compute it first).
     func cachedHash(_ node: NodeIndex) -> ArraySlice<UInt8> {
-        let start = Int(node.rawValue) * hashLength
-        return hashBytes[start..<start + hashLength]
+        (hashes[Int(node.rawValue)] ?? [])[...]
     }
 
     /// The tree hash of the root, recomputing only invalidated nodes.
@@ -36,7 +34,7 @@ extension RatchetTree {
 
     /// The tree hash of the subtree rooted at `node`, recomputing only invalidated nodes.
     public mutating func treeHash(of node: NodeIndex) -> ArraySlice<UInt8> {
-        if !hashValid[Int(node.rawValue)] {
+        if hashes[Int(node.rawValue)] == nil {
             // After a join or a bulk Add most nodes are invalid: hash disjoint subtrees on all
             // cores first. After a commit only one path is, and the sequential walk is cheaper.
             if node == root, leafCount >= 256 { hashSubtreesInParallel(minimumInvalid: 4) }
@@ -45,65 +43,71 @@ extension RatchetTree {
         return cachedHash(node)
     }
 
-    /// The hash of one node from its contents and its children's hashes (§7.8). `childHash`
-    /// must return the already-computed hash of a child.
-    func nodeDigest(_ node: NodeIndex, childHash: (NodeIndex) -> ArraySlice<UInt8>) -> [UInt8] {
+    /// The hash of one node from its contents and its children's hashes (§7.8).
+    func nodeDigest(_ node: NodeIndex, left: ArraySlice<UInt8>, right: ArraySlice<UInt8>) -> [UInt8] {
         let slot = slots[Int(node.rawValue)]
         // Node types match positions (checked when the tree is built), so only odd indices,
         // which always have children, reach the parent case.
-        guard let l = TreeMath.left(node), let r = TreeMath.right(node) else {
+        guard !node.isLeaf else {
             if case let .leaf(leaf) = slot { return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), leaf)) }
             return suite.digest(Self.leafHashInput(LeafIndex(node.rawValue / 2), nil))
         }
         var parent: ParentNode? = nil
         if case let .parent(p) = slot { parent = p }
-        return suite.digest(Self.parentHashInput(parent, left: childHash(l), right: childHash(r)))
+        return suite.digest(Self.parentHashInput(parent, left: left, right: right))
     }
 
     /// Recursively computes and caches the hash of `node` and of its invalid descendants.
     mutating func computeHash(_ node: NodeIndex) {
         let i = Int(node.rawValue)
-        if hashValid[i] { return }
+        if hashes[i] != nil { return }
+        var left: ArraySlice<UInt8> = [], right: ArraySlice<UInt8> = []
         if !node.isLeaf, let l = TreeMath.left(node), let r = TreeMath.right(node) {
             computeHash(l)
             computeHash(r)
+            left = cachedHash(l)
+            right = cachedHash(r)
         }
-        let digest = nodeDigest(node) { cachedHash($0) }
-        hashBytes.replaceSubrange(i * hashLength..<(i + 1) * hashLength, with: digest)
-        hashValid[i] = true
+        hashes[i] = nodeDigest(node, left: left, right: right)
     }
 
-    /// Fills the cache for the subtrees a few levels below the root concurrently. Each task writes
-    /// only its own subtree's disjoint slice of the cache, so the result is identical to a
-    /// sequential computation.
+    /// Fills the cache for the subtrees a few levels below the root concurrently. Each task
+    /// hashes its own subtree into a private buffer (a subtree is a contiguous range of the
+    /// array representation); the buffers are then stored in the cache, so the result is
+    /// identical to a sequential computation.
     mutating func hashSubtreesInParallel(minimumInvalid: Int) {
         let rootLevel = root.level
         let depth = UInt32(min(Int(rootLevel), 4))  // 16 subtrees: enough to balance two cores
         let level = rootLevel - depth
         let count = Int(leafCount >> level)
         let subtreeRoots = (0..<count).map { NodeIndex(UInt32($0) << (level + 1) | ((1 << level) - 1)) }
-            .filter { !hashValid[Int($0.rawValue)] }
+            .filter { hashes[Int($0.rawValue)] == nil }
         guard subtreeRoots.count >= minimumInvalid else { return }
         let tree = self
-        let hashLength = self.hashLength
-        hashBytes.withUnsafeMutableBufferPointer { bytes in
-            hashValid.withUnsafeMutableBufferPointer { valid in
-                let sink = UnsafeSink(bytes: bytes, valid: valid)
-                DispatchQueue.concurrentPerform(iterations: subtreeRoots.count) { k in
-                    tree.hashSubtree(subtreeRoots[k], hashLength: hashLength, into: sink)
-                }
-            }
+        let span = (1 << (Int(level) + 1)) - 1
+        let computed = parallelMap(subtreeRoots, minimumBatch: 1) { root -> [[UInt8]?] in
+            var local = [[UInt8]?](repeating: nil, count: span)
+            _ = tree.hashSubtree(root, first: Int(root.rawValue) - (span >> 1), into: &local)
+            return local
+        }
+        for (root, local) in zip(subtreeRoots, computed) {
+            let first = Int(root.rawValue) - (span >> 1)
+            for (k, hash) in local.enumerated() where hash != nil { hashes[first + k] = hash }
         }
     }
 
-    /// Computes the hashes of a whole subtree into `sink`, without touching `self`.
-    func hashSubtree(_ node: NodeIndex, hashLength: Int, into sink: UnsafeSink) {
-        if sink.valid[Int(node.rawValue)] { return }
+    /// Computes the hashes of the invalid nodes of a subtree into `local` (indexed from the
+    /// subtree's first node `first`), without touching `self`; returns the hash of `node`.
+    func hashSubtree(_ node: NodeIndex, first: Int, into local: inout [[UInt8]?]) -> ArraySlice<UInt8> {
+        if let cached = hashes[Int(node.rawValue)] { return cached[...] }
+        var left: ArraySlice<UInt8> = [], right: ArraySlice<UInt8> = []
         if !node.isLeaf, let l = TreeMath.left(node), let r = TreeMath.right(node) {
-            hashSubtree(l, hashLength: hashLength, into: sink)
-            hashSubtree(r, hashLength: hashLength, into: sink)
+            left = hashSubtree(l, first: first, into: &local)
+            right = hashSubtree(r, first: first, into: &local)
         }
-        sink.store(node, nodeDigest(node) { sink.slice($0, hashLength) }, hashLength)
+        let digest = nodeDigest(node, left: left, right: right)
+        local[Int(node.rawValue) - first] = digest
+        return digest[...]
     }
 
     /// The tree hash of the subtree at `node` in the tree with the leaves in `excluded` blanked
@@ -132,26 +136,6 @@ extension RatchetTree {
             p = x
         }
         return suite.digest(Self.parentHashInput(p, left: left[...], right: right[...]))
-    }
-}
-
-/// Write access to the hash cache for concurrent subtree hashing.
-///
-/// `@unchecked Sendable` is sound here because every task writes only the entries of its own
-/// subtree and reads only entries it wrote itself; the buffers outlive `concurrentPerform`.
-struct UnsafeSink: @unchecked Sendable {
-    let bytes: UnsafeMutableBufferPointer<UInt8>
-    let valid: UnsafeMutableBufferPointer<Bool>
-
-    func store(_ node: NodeIndex, _ digest: [UInt8], _ length: Int) {
-        let start = Int(node.rawValue) * length
-        for k in 0..<length { bytes[start + k] = digest[k] }
-        valid[Int(node.rawValue)] = true
-    }
-
-    func slice(_ node: NodeIndex, _ length: Int) -> ArraySlice<UInt8> {
-        let start = Int(node.rawValue) * length
-        return ArraySlice(UnsafeBufferPointer(rebasing: bytes[start..<start + length]))
     }
 }
 

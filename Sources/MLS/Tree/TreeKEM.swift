@@ -36,7 +36,7 @@ extension RatchetTree {
         case let .parent(p):
             return 1 + p.unmergedLeaves.filter { !newMembers.contains(LeafIndex($0)) }.count
         case .blank:
-            guard let l = TreeMath.left(node), let r = TreeMath.right(node) else { return 0 }
+            guard occupied[Int(node.rawValue)] > 0, let l = TreeMath.left(node), let r = TreeMath.right(node) else { return 0 }
             return resolutionCount(l, excluding: newMembers) + resolutionCount(r, excluding: newMembers)
         }
     }
