@@ -8,9 +8,16 @@ import MLS
 /// splits processing a commit into `stage` (verify and describe, the state untouched) and
 /// `apply` (adopt the staged state).
 ///
-/// Only two members run state: A (leaf 0) created the group and added everyone in one commit;
-/// B (the last leaf) joined from the Welcome with the tree out of band. A's commits are
-/// self-updates with an UpdatePath, the costliest ordinary commit to receive.
+/// Only two members run state, A (leaf 0) and B (the last leaf). A's commits are self-updates
+/// with an UpdatePath. Two tree shapes (../shared/design/benchmarks.md):
+/// - `blank`: A created the group and added everyone in one commit; B joined from the Welcome
+///   with the tree out of band. Every parent off A's path is blank, so each of A's commits
+///   encrypts to about N − 1 leaves: the commit itself is O(N) bytes, and so is receiving it.
+/// - `full`: every member has committed once, so a commit encrypts to about log2 N nodes and
+///   is O(log N) bytes. Anything here that grows with N is work the group does beyond the
+///   message: the test of "no O(N) copy per operation". The tree and A's and B's keys come
+///   from the engine's fixture (FullShape.swift), since N real commits would take hours; from
+///   then on A and B run real MLS through the public API only.
 @main
 struct GroupReport: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +28,9 @@ struct GroupReport: ParsableCommand {
     @Option(help: "Comma-separated group sizes N.")
     var sizes: String = "1024,10000"
 
+    @Option(help: "Comma-separated tree shapes: blank, full.")
+    var shapes: String = "blank,full"
+
     @Option(help: "Commits per size (each is made by A, timed at B, merged by A).")
     var commits: Int = 15
 
@@ -30,45 +40,54 @@ struct GroupReport: ParsableCommand {
     func validate() throws {
         if commits < 1 || messages < 1 { throw ValidationError("--commits and --messages must be at least 1") }
         if parsedSizes.isEmpty || parsedSizes.contains(where: { $0 < 2 }) { throw ValidationError("--sizes needs group sizes of at least 2") }
+        if parsedShapes.isEmpty || parsedShapes.contains(where: { $0 != "blank" && $0 != "full" }) { throw ValidationError("--shapes takes blank and full") }
     }
+
+    var parsedShapes: [String] { shapes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func run() throws {
         guard let suite = CipherSuite(id: 1) else { throw ValidationError("suite 1 unavailable") }
         print("suite 1 (X25519 / AES-128-GCM / Ed25519); medians; \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print(String(repeating: " ", count: 7) + pad("N", 6) + pad("stage commit", 14) + pad("apply", 10) + pad("process commit", 16)
+        print(pad("shape", 7) + pad("N", 6) + pad("commit bytes", 14) + pad("stage commit", 14) + pad("apply", 10) + pad("process commit", 16)
               + pad("encrypt 1 KiB", 15) + pad("process 1 KiB", 15) + "  setup")
-        for n in parsedSizes {
-            let started = ContinuousClock.now
-            var (a, b) = try Self.group(n, suite: suite)
-            let setup = ContinuousClock.now - started
-            var stage: [Duration] = [], apply: [Duration] = [], process: [Duration] = []
-            for round in 0..<commits {
-                let out = try a.commit()
-                if round % 2 == 0 {
-                    // Staged and applied separately: what an application auditing commits does.
-                    var staged: StagedMessage?
-                    stage.append(try time { staged = try b.stage(out.commit) })
-                    guard let staged else { throw ValidationError("no staged commit") }
-                    apply.append(time { b.apply(staged) })
-                } else {
-                    process.append(try time { _ = try b.process(out.commit) })
-                }
-                _ = try a.process(out.commit)
-                guard a.epochAuthenticator == b.epochAuthenticator else { throw ValidationError("A and B disagree at N = \(n)") }
-            }
-            var encrypt: [Duration] = [], receive: [Duration] = []
-            let payload = [UInt8](repeating: 0x42, count: 1024)
-            for _ in 0..<messages {
-                var m: MLSMessage?
-                encrypt.append(try time { m = try a.encrypt(payload) })
-                guard let m else { throw ValidationError("no message") }
-                receive.append(try time { _ = try b.process(m) })
-            }
-            print(pad("", 7) + pad("\(n)", 6) + pad(fmt(median(stage)), 14) + pad(fmt(median(apply)), 10) + pad(fmt(median(process)), 16)
-                  + pad(fmt(median(encrypt)), 15) + pad(fmt(median(receive)), 15) + "  " + fmt(setup))
+        for shape in parsedShapes {
+            for n in parsedSizes { try measure(shape: shape, n: n, suite: suite) }
         }
+    }
+
+    func measure(shape: String, n: Int, suite: CipherSuite) throws {
+        let started = ContinuousClock.now
+        var (a, b) = shape == "full" ? try fullShapeGroup(n, suite: suite) : try Self.group(n, suite: suite)
+        let setup = ContinuousClock.now - started
+        var stage: [Duration] = [], apply: [Duration] = [], process: [Duration] = []
+        var bytes: [Int] = []
+        for round in 0..<commits {
+            let out = try a.commit()
+            bytes.append(out.commit.tlsSerialized.count)
+            if round % 2 == 0 {
+                // Staged and applied separately: what an application auditing commits does.
+                var staged: StagedMessage?
+                stage.append(try time { staged = try b.stage(out.commit) })
+                guard let staged else { throw ValidationError("no staged commit") }
+                apply.append(time { b.apply(staged) })
+            } else {
+                process.append(try time { _ = try b.process(out.commit) })
+            }
+            _ = try a.process(out.commit)
+            guard a.epochAuthenticator == b.epochAuthenticator else { throw ValidationError("A and B disagree at N = \(n)") }
+        }
+        var encrypt: [Duration] = [], receive: [Duration] = []
+        let payload = [UInt8](repeating: 0x42, count: 1024)
+        for _ in 0..<messages {
+            var m: MLSMessage?
+            encrypt.append(try time { m = try a.encrypt(payload) })
+            guard let m else { throw ValidationError("no message") }
+            receive.append(try time { _ = try b.process(m) })
+        }
+        print(pad(shape, 7) + pad("\(n)", 6) + pad("\(bytes.sorted()[bytes.count / 2])", 14) + pad(fmt(median(stage)), 14) + pad(fmt(median(apply)), 10) + pad(fmt(median(process)), 16)
+              + pad(fmt(median(encrypt)), 15) + pad(fmt(median(receive)), 15) + "  " + fmt(setup))
     }
 
     /// A (leaf 0) and B (leaf n − 1) of an n-member group in epoch 1.
