@@ -76,6 +76,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libsodium for instruction-gate's seeded random source.
+        .systemLibrary(name: "CSodiumGate", pkgConfig: "libsodium"),
+        // One group-level operation per run, for callgrind's instruction counts (the CI gate).
+        .executableTarget(
+            name: "instruction-gate",
+            dependencies: [
+                "CSodiumGate",
+                .product(name: "MLS", package: "MLSKit"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "store-report",
             dependencies: [

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system libraries MLSKit builds against (Debian 12): libsodium and OpenSSL's
-# libcrypto, found through pkg-config, and SQLite for the embedded store; then obtains the official
+# libcrypto, found through pkg-config, SQLite for the embedded store, and valgrind for the
+# instruction-count gate (Benchmarks/Scripts/instruction-gate.py); then obtains the official
 # MLS test vectors for `swift test` (Scripts/vectors.sh). Safe to run repeatedly.
 set -euo pipefail
-packages=(libsodium-dev libssl-dev libsqlite3-dev pkg-config)
+packages=(libsodium-dev libssl-dev libsqlite3-dev pkg-config valgrind)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

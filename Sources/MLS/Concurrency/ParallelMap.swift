@@ -5,20 +5,28 @@ import Synchronization
 /// How much hardware parallelism MLSKit's data-parallel helpers may use (for example when
 /// sealing a Welcome's GroupSecrets to many new members, RFC 9420 §12.4.3.1).
 @_spi(Engine) public enum Parallelism {
-    /// The number of processors currently available to this process (at least 1).
+    /// The number of processors this process may use now (at least 1).
     ///
     /// Read again at most once a second, so a process whose CPU allowance changes (containers,
     /// `taskset`) soon fans out to what it has. Not on every call: Foundation reads the cgroup
     /// files each time, tens of microseconds that showed in every commit's profile.
     public static var cores: Int {
+        // A cap of 1 answers without looking at the clock, so single-threaded runs do exactly
+        // the same work every time (the instruction-count gate relies on it).
+        if let cap = operatorCap, cap == 1 { return 1 }
         let now = ContinuousClock.now
         return cached.withLock { entry in
             if let e = entry, now - e.read < .seconds(1) { return e.cores }
-            let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            let cores = min(max(1, ProcessInfo.processInfo.activeProcessorCount), operatorCap ?? .max)
             entry = (cores, now)
             return cores
         }
     }
+
+    /// The operator's cap from the environment variable `MLSKIT_MAX_CORES`, read once: 1 runs
+    /// every fan-out on the calling thread, for a server that runs many groups on its own
+    /// threads, and for runs that must not depend on thread timing.
+    static let operatorCap: Int? = ProcessInfo.processInfo.environment["MLSKIT_MAX_CORES"].flatMap(Int.init).map { max(1, $0) }
 
     private static let cached = Mutex<(cores: Int, read: ContinuousClock.Instant)?>(nil)
 }
