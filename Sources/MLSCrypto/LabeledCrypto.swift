@@ -94,6 +94,19 @@ extension CipherSuite {
         return HPKECiphertext(kemOutput: sealed.enc, ciphertext: sealed.ciphertext)
     }
 
+    /// The `info` of `EncryptWithLabel(·, Label, Context, ·)` prepared once, for sealing to many
+    /// recipients under one large context (a Welcome's encrypted GroupInfo, §12.4.3.1).
+    @_spi(Engine) public func prepareEncryption(label: String, context: [UInt8]) -> HPKE.PreparedInfo {
+        hpke.prepare(info: labeled(label.utf8, context))
+    }
+
+    /// `EncryptWithLabel(PublicKey, Label, Context, Plaintext)` (RFC 9420 §5.1.3) with the label
+    /// and context prepared by ``prepareEncryption(label:context:)``.
+    @_spi(Engine) public func encryptWithLabel(publicKey: [UInt8], prepared: HPKE.PreparedInfo, plaintext: [UInt8]) throws -> HPKECiphertext {
+        let sealed = try hpke.seal(publicKey: publicKey, prepared: prepared, aad: [], plaintext: plaintext)
+        return HPKECiphertext(kemOutput: sealed.enc, ciphertext: sealed.ciphertext)
+    }
+
     /// `DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext)` (RFC 9420 §5.1.3).
     @_spi(Engine) public func decryptWithLabel(privateKey: SecretBytes, label: String, context: [UInt8], ciphertext: HPKECiphertext) throws -> [UInt8] {
         try hpke.open(privateKey: privateKey, enc: ciphertext.kemOutput, info: labeled(label.utf8, context), aad: [], ciphertext: ciphertext.ciphertext)

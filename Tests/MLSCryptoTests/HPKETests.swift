@@ -130,6 +130,22 @@ struct HPKEKnownAnswer: Sendable, CustomStringConvertible {
         }
     }
 
+    /// A seal under an `info` prepared once (the Welcome's many recipients) opens with the plain
+    /// `info`, for every recipient, and not with another context.
+    @Test(arguments: CipherSuite.all)
+    func preparedInfoSealsLikeThePlainInfo(suite: CipherSuite) throws {
+        let context = [UInt8](repeating: 0xab, count: 5000)
+        let prepared = suite.prepareEncryption(label: "Welcome", context: context)
+        for _ in 0..<3 {
+            let (privateKey, publicKey) = suite.hpke.generateKeyPair()
+            let ciphertext = try suite.encryptWithLabel(publicKey: publicKey, prepared: prepared, plaintext: Self.plaintext)
+            #expect(try suite.decryptWithLabel(privateKey: privateKey, label: "Welcome", context: context, ciphertext: ciphertext) == Self.plaintext)
+            #expect(throws: CryptoError.decryptionFailed) {
+                try suite.decryptWithLabel(privateKey: privateKey, label: "Welcome", context: context + [0], ciphertext: ciphertext)
+            }
+        }
+    }
+
     @Test(arguments: CipherSuite.all)
     func exportRoundTrip(suite: CipherSuite) throws {
         let hpke = suite.hpke

@@ -52,12 +52,13 @@ extension WelcomeCrypto {
     ) throws(WelcomeError) -> [EncryptedGroupSecrets] {
         // Checked up front so no HPKE work is wasted on a Welcome that cannot be sent.
         guard recipients.allSatisfy({ $0.keyPackage.cipherSuite == suite.id }) else { throw .cipherSuiteMismatch }
+        // The context, the whole encrypted GroupInfo, is hashed once for all recipients.
+        let prepared = suite.prepareEncryption(label: groupSecretsLabel, context: encryptedGroupInfo)
         return try parallelMap(recipients, minimumBatch: 4) { (recipient) throws(WelcomeError) -> EncryptedGroupSecrets in
             var plaintext = recipient.secrets.tlsSerialized
             defer { wipe(&plaintext) }
             do {
-                let sealed = try suite.encryptWithLabel(publicKey: recipient.keyPackage.initKey, label: groupSecretsLabel,
-                                                        context: encryptedGroupInfo, plaintext: plaintext)
+                let sealed = try suite.encryptWithLabel(publicKey: recipient.keyPackage.initKey, prepared: prepared, plaintext: plaintext)
                 return EncryptedGroupSecrets(newMember: recipient.keyPackage.ref(suite: suite), encryptedGroupSecrets: sealed)
             } catch {
                 throw .crypto(asCryptoError(error))

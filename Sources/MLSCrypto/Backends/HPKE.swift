@@ -45,6 +45,34 @@
         try seal(publicKey: publicKey, info: info, aad: aad, plaintext: plaintext, ephemeral: kem.generateKeyPair())
     }
 
+    /// The part of the key schedule that depends only on `info` (§5.1: `psk_id_hash` and
+    /// `info_hash`), computed once for many seals under the same `info`.
+    ///
+    /// RFC 9420's Welcome seals each new member's GroupSecrets with the whole encrypted GroupInfo
+    /// (which carries the ratchet tree) as HPKE `info` (§12.4.3.1): hashing it once per recipient
+    /// would make a Welcome for N members cost O(N²).
+    public struct PreparedInfo: Sendable {
+        let keyScheduleContext: [UInt8]
+    }
+
+    /// Prepares `info` for ``seal(publicKey:prepared:aad:plaintext:)``.
+    public func prepare(info: [UInt8]) -> PreparedInfo {
+        let kdf = labeledKDF
+        let empty = SecretBytes(zeros: 0)
+        let pskIDHash = kdf.extract(salt: empty, label: "psk_id_hash", ikm: [UInt8]())
+        let infoHash = kdf.extract(salt: empty, label: "info_hash", ikm: info)
+        // Both hashes are of public inputs, so the context may live in an ordinary array.
+        let modeBase: UInt8 = 0x00
+        return PreparedInfo(keyScheduleContext: [modeBase] + pskIDHash.unsafeCopiedBytes() + infoHash.unsafeCopiedBytes())
+    }
+
+    /// `SealBase(pkR, info, aad, pt)` with `info` prepared once by ``prepare(info:)``.
+    public func seal(publicKey: [UInt8], prepared: PreparedInfo, aad: [UInt8], plaintext: [UInt8]) throws -> (enc: [UInt8], ciphertext: [UInt8]) {
+        let (sharedSecret, enc) = try kem.encap(recipientPublicKey: publicKey, ephemeral: kem.generateKeyPair())
+        let context = try keySchedule(sharedSecret: sharedSecret, prepared: prepared)
+        return (enc, try aead.seal(key: context.key, nonce: context.baseNonce, aad: aad, plaintext: plaintext))
+    }
+
     /// `SealBase` with the ephemeral key pair `DeriveKeyPair(ephemeralIKM)`, as in the RFC 9180
     /// Appendix A test vectors.
     ///
@@ -109,13 +137,14 @@
 
     /// `KeySchedule<ROLE>(mode_base, shared_secret, info, "", "")` (§5.1).
     func keySchedule(sharedSecret: SecretBytes, info: [UInt8]) throws -> Context {
+        try keySchedule(sharedSecret: sharedSecret, prepared: prepare(info: info))
+    }
+
+    /// The key schedule with its `info`-dependent part already computed.
+    func keySchedule(sharedSecret: SecretBytes, prepared: PreparedInfo) throws -> Context {
         let kdf = labeledKDF
         let empty = SecretBytes(zeros: 0)
-        let pskIDHash = kdf.extract(salt: empty, label: "psk_id_hash", ikm: [UInt8]())
-        let infoHash = kdf.extract(salt: empty, label: "info_hash", ikm: info)
-        // Both hashes are of public inputs, so the context may live in an ordinary array.
-        let modeBase: UInt8 = 0x00
-        let keyScheduleContext = [modeBase] + pskIDHash.unsafeCopiedBytes() + infoHash.unsafeCopiedBytes()
+        let keyScheduleContext = prepared.keyScheduleContext
         let secret = kdf.extract(salt: sharedSecret, label: "secret", ikm: empty)
         return Context(
             suite: self,
