@@ -26,8 +26,8 @@
     public let nonce: SecretBytes
 }
 
-/// Why the secret tree could not produce a key. Engine SPI: the group reports it as a
-/// ``FramingError`` (``FramingError/keyUnavailable(_:)``).
+/// Why the secret tree could not produce a key. Engine SPI: the group reports it as the
+/// ``FramingError`` generation cases (or `unknownSender` for a leaf outside the tree).
 @_spi(Engine) public enum SecretTreeError: Error, Equatable, Sendable {
     /// The leaf index is outside the tree.
     case leafOutOfRange(UInt32)
