@@ -1,17 +1,17 @@
 /// A value with a TLS presentation-language encoding (RFC 9420 §2.1).
-public protocol TLSEncodable {
+@_spi(Engine) public protocol TLSEncodable {
     /// Appends this value's encoding to `writer`.
     func encode(to writer: inout TLSWriter)
 }
 
 /// A value that can be decoded from its TLS presentation-language encoding (RFC 9420 §2.1).
-public protocol TLSDecodable {
+@_spi(Engine) public protocol TLSDecodable {
     /// Decodes a value from `reader`, consuming exactly its encoding. Throws on malformed input.
     init(from reader: inout TLSReader) throws
 }
 
 /// A value with a TLS presentation-language encoding in both directions.
-public typealias TLSCodable = TLSDecodable & TLSEncodable
+@_spi(Engine) public typealias TLSCodable = TLSDecodable & TLSEncodable
 
 extension TLSEncodable {
     /// This value's complete encoding. For values that may hold a vector beyond 2^30 − 1 bytes
@@ -47,22 +47,22 @@ extension TLSDecodable {
     }
 }
 
-extension UInt8: TLSCodable {
+@_spi(Engine) extension UInt8: TLSCodable {
     @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt8(self) }
     @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt8() }
 }
 
-extension UInt16: TLSCodable {
+@_spi(Engine) extension UInt16: TLSCodable {
     @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt16(self) }
     @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt16() }
 }
 
-extension UInt32: TLSCodable {
+@_spi(Engine) extension UInt32: TLSCodable {
     @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt32(self) }
     @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt32() }
 }
 
-extension UInt64: TLSCodable {
+@_spi(Engine) extension UInt64: TLSCodable {
     @_spi(Engine) public func encode(to writer: inout TLSWriter) { writer.writeUInt64(self) }
     @_spi(Engine) public init(from reader: inout TLSReader) throws { self = try reader.readUInt64() }
 }
@@ -72,7 +72,7 @@ extension UInt64: TLSCodable {
 /// Closed enums (whose failable `init(rawValue:)` rejects unknown values, as for a `select` in
 /// RFC 9420) refuse unknown values with ``TLSDecodingError/invalidValue(type:detail:)``; registry
 /// structs (whose `init(rawValue:)` always succeeds) accept every value, as GREASE requires.
-public protocol TLSRawValueCodable: RawRepresentable, TLSCodable where RawValue: TLSCodable & FixedWidthInteger {}
+@_spi(Engine) public protocol TLSRawValueCodable: RawRepresentable, TLSCodable where RawValue: TLSCodable & FixedWidthInteger {}
 
 extension TLSRawValueCodable {
     public func encode(to writer: inout TLSWriter) { rawValue.encode(to: &writer) }

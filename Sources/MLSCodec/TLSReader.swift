@@ -3,7 +3,7 @@
 /// The reader refuses non-minimal varints and the reserved `0b11` prefix (§2.1.2), lengths that run
 /// past the input, and (through ``finish()``) trailing bytes. It never allocates more than the
 /// bytes that remain in the input can justify, so hostile length fields cost nothing.
-public struct TLSReader: Sendable {
+@_spi(Engine) public struct TLSReader: Sendable {
     @usableFromInline let storage: [UInt8]
     @usableFromInline var position: Int
     @usableFromInline let end: Int

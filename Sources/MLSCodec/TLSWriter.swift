@@ -5,7 +5,7 @@
 /// members added large leaves), so an over-long vector does not trap: it is written empty and
 /// ``exceededVarintRange`` is set, and ``TLSEncodable/tlsSerializedChecked()`` turns that into
 /// an error for the callers that encode such aggregates.
-public struct TLSWriter: Sendable {
+@_spi(Engine) public struct TLSWriter: Sendable {
     @usableFromInline var buffer: [UInt8]
 
     /// Whether some vector or varint was beyond the RFC 9420 varint range; the bytes are then

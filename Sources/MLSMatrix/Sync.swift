@@ -164,7 +164,7 @@ extension MatrixMLSClient {
     /// tag), checks that the group is the room the message names and that its epoch fits the
     /// mapping, and identifies the GroupInfo's signer in the verified tree.
     func openWelcome(_ bytes: [UInt8], roomID: String, matrixSender: String) throws -> OpenedWelcome {
-        guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()), case let .welcome(welcome) = message.body else {
+        guard let message = try? MLSMessage(serialized: bytes, limits: MLSLimits()), case let .welcome(welcome) = message.body else {
             throw EventFailureReason.malformed("welcome is not an MLSMessage(Welcome)")
         }
         // The same entry `prepareJoin` uses: the first whose KeyPackage we hold.
@@ -294,7 +294,7 @@ extension MatrixMLSClient {
             }
         }
         let bytes = try await binaryField("ciphertext", in: content)
-        guard let message = try? MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
+        guard let message = try? MLSMessage(serialized: bytes, limits: MLSLimits()) else { throw EventFailureReason.malformed("ciphertext is not an MLSMessage") }
         // The event type decides the ordering (a commit applies only as the first valid
         // `NS.commit` of its epoch, on its parent), but `process` applies whatever the message
         // holds: a commit sent as a proposal or application event would change the epoch outside

@@ -91,7 +91,7 @@ struct InteropDriver {
     }
 
     static func message(_ bytes: [UInt8]) throws -> MLSMessage {
-        do { return try MLSMessage(tlsSerialized: bytes, limits: MLSLimits()) } catch { throw InteropFailure(kind: "decode", detail: "\(error)") }
+        do { return try MLSMessage(serialized: bytes, limits: MLSLimits()) } catch { throw InteropFailure(kind: "decode", detail: "\(error)") }
     }
 
     static func tree(_ bytes: [UInt8]?) throws -> RatchetTreeNodes? {

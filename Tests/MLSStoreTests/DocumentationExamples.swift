@@ -65,7 +65,7 @@ struct StoreDocumentationExamples {
         let (message, transition) = try mailbox.prepareUpdate { try $0.encrypt(Array(text.utf8)) }
         var outbox = StorageBatch()
         let key = withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
-        outbox.putValues.append(try store.valueWrite(namespace: "outbox", key: key, value: message.tlsSerialized))
+        outbox.putValues.append(try store.valueWrite(namespace: "outbox", key: key, value: message.serialized))
         // One atomic write: the ratchet state that consumed the key, and the ciphertext to send.
         try store.commit(transition, with: outbox)
     }

@@ -184,9 +184,9 @@ import Testing
         let bytes = try g.welcome.tlsSerialized
         var limits = MLSLimits()
         limits.maxMessageBytes = bytes.count - 1
-        #expect(throws: GroupError.limitExceeded(.messageBytes)) { try MLSMessage(tlsSerialized: bytes, limits: limits) }
+        #expect(throws: GroupError.limitExceeded(.messageBytes)) { try MLSMessage(serialized: bytes, limits: limits) }
         limits.maxMessageBytes = bytes.count
-        #expect(try MLSMessage(tlsSerialized: bytes, limits: limits).tlsSerialized == bytes)
+        #expect(try MLSMessage(serialized: bytes, limits: limits).serialized == bytes)
     }
 
     @Test func treeWidthAndMembersOnJoin() throws {

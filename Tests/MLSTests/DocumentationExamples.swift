@@ -180,7 +180,7 @@ struct MLSDocumentationExamples {
     func reason(_ error: GroupError) -> String? {
         let rejection: CredentialRejection
         switch error {
-        case let .leafNode(.invalidCredential(r)), let .keyPackage(.invalidLeafNode(.invalidCredential(r))): rejection = r
+        case let .leafNode(.invalidCredential(r)), let .invalidProposal(.keyPackageLeafNode(.invalidCredential(r))): rejection = r
         default: return nil
         }
         switch rejection {

@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `MLSMessage` (RFC 9420 §6): the top-level envelope of everything MLS sends.
-public struct MLSMessage: Hashable, Sendable, TLSCodable {
+public struct MLSMessage: Hashable, Sendable {
     /// The body selected by `wire_format` (RFC 9420 §6).
     @_spi(Engine) public enum Body: Hashable, Sendable {
         /// `mls_public_message` (RFC 9420 §6, §6.2).
@@ -28,7 +28,7 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
     }
 
     /// `ProtocolVersion version = mls10` (RFC 9420 §6).
-    public var version: ProtocolVersion
+    @_spi(Engine) public var version: ProtocolVersion
     /// `wire_format` and the body it selects (RFC 9420 §6).
     @_spi(Engine) public var body: Body
 
@@ -51,7 +51,7 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §6).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         version.encode(to: &writer)
         wireFormat.encode(to: &writer)
         switch body {
@@ -64,7 +64,7 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the struct, refusing wire formats RFC 9420 §6 does not define.
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         version = try ProtocolVersion(from: &reader)
         let format = try WireFormat(from: &reader)
         switch format {
@@ -80,9 +80,16 @@ public struct MLSMessage: Hashable, Sendable, TLSCodable {
 
 extension MLSMessage {
     /// Decodes a received message, refusing one larger than `limits.maxMessageBytes` before any
-    /// of it is decoded (Docs/Security.md): the entry point for bytes from the network.
-    public init(tlsSerialized bytes: [UInt8], limits: MLSLimits) throws {
+    /// of it is decoded (Docs/Security.md): the entry point for bytes from the network. Malformed
+    /// bytes throw ``GroupError/decoding(_:)``.
+    public init(serialized bytes: [UInt8], limits: MLSLimits = MLSLimits()) throws(GroupError) {
         guard bytes.count <= limits.maxMessageBytes else { throw GroupError.limitExceeded(.messageBytes) }
-        try self.init(tlsSerialized: bytes)
+        self = try GroupError.catching { try MLSMessage(tlsSerialized: bytes) }
     }
+
+    /// The message's encoding (RFC 9420 §6), as sent to the delivery service.
+    public var serialized: [UInt8] { tlsSerialized }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension MLSMessage: TLSCodable {}

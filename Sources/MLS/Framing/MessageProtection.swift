@@ -27,8 +27,14 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     case contentUndecryptable
     /// The decrypted content is malformed (bad encoding or non-zero padding) (§6.3.1).
     case malformedContent(String)
-    /// The sender's message key could not be obtained (consumed, too far ahead) (§9.2).
-    case keyUnavailable(SecretTreeError)
+    /// The sender's key for this generation was already used and deleted: a replay, or a
+    /// message older than the retained window (§9.2).
+    case generationConsumed(UInt32)
+    /// The message's generation is further ahead of the sender's ratchet than the configured
+    /// forward window (§9.2).
+    case generationTooFarAhead(requested: UInt32, current: UInt32, limit: UInt32)
+    /// The sender's ratchet has reached the end of the 32-bit generation space (§9.1).
+    case generationExhausted
     /// A cryptographic operation failed while protecting a message.
     case crypto(CryptoError)
 
@@ -46,8 +52,21 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .unknownSender(l): "sender data names leaf \(l), which is not a member"
         case .contentUndecryptable: "content did not decrypt"
         case let .malformedContent(d): "decrypted content is malformed: \(d)"
-        case let .keyUnavailable(e): "no message key: \(e)"
+        case let .generationConsumed(g): "no message key: generation \(g) was already used"
+        case let .generationTooFarAhead(r, c, l): "no message key: generation \(r) is more than \(l) ahead of \(c)"
+        case .generationExhausted: "no message key: the ratchet is exhausted"
         case let .crypto(e): "crypto failure: \(e)"
+        }
+    }
+
+    /// Why the secret tree gave no key, as a framing reason: the secret tree is engine SPI, and
+    /// a leaf outside it is a sender that is not in the tree.
+    static func keyUnavailable(_ error: SecretTreeError) -> FramingError {
+        switch error {
+        case let .leafOutOfRange(leaf): .unknownSender(leaf)
+        case let .generationConsumed(g): .generationConsumed(g)
+        case let .generationTooFarAhead(requested, current, limit): .generationTooFarAhead(requested: requested, current: current, limit: limit)
+        case .generationExhausted: .generationExhausted
         }
     }
 }

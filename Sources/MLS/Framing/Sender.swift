@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `Sender` (RFC 9420 §6): who sent a FramedContent.
-public enum Sender: Hashable, Sendable, TLSCodable {
+public enum Sender: Hashable, Sendable {
     /// `member`: a group member, identified by its leaf index (RFC 9420 §6).
     case member(LeafIndex)
     /// `external`: an external sender, indexed into the `external_senders` extension (RFC 9420 §6, §12.1.8.1).
@@ -22,7 +22,7 @@ public enum Sender: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes `sender_type` and its body (RFC 9420 §6).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         senderType.encode(to: &writer)
         switch self {
         case let .member(leaf): writer.writeUInt32(leaf.rawValue)
@@ -32,7 +32,7 @@ public enum Sender: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes `sender_type` and its body (RFC 9420 §6).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         switch try SenderType(from: &reader) {
         case .member: self = .member(LeafIndex(try reader.readUInt32()))
         case .external: self = .external(senderIndex: try reader.readUInt32())
@@ -41,3 +41,6 @@ public enum Sender: Hashable, Sendable, TLSCodable {
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Sender: TLSCodable {}

@@ -2,7 +2,7 @@
 
 /// The `uint16 WireFormat` of an MLSMessage (RFC 9420 §6, registry in §17.2).
 /// Unknown values decode without error here; ``MLSMessage`` refuses them.
-public struct WireFormat: RawRepresentable, Hashable, Sendable, TLSRawValueCodable, CustomStringConvertible {
+public struct WireFormat: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit code point (RFC 9420 §17.2).
     public var rawValue: UInt16
     /// Wraps a code point (RFC 9420 §17.2).
@@ -33,3 +33,6 @@ public struct WireFormat: RawRepresentable, Hashable, Sendable, TLSRawValueCodab
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension WireFormat: TLSRawValueCodable {}

@@ -130,7 +130,7 @@ public enum HandshakeFraming: Sendable, Equatable {
 /// most linear time and memory in its size. The defaults are sized for public-administration
 /// mailboxes, from a citizen's few devices up to an authority's whole district in one group.
 public struct MLSLimits: Sendable, Equatable {
-    /// Largest MLSMessage accepted by ``MLSMessage/init(tlsSerialized:limits:)``, in bytes: a
+    /// Largest MLSMessage accepted by ``MLSMessage/init(serialized:limits:)``, in bytes: a
     /// Welcome carrying the tree of tens of thousands of members with X.509 chains fits.
     public var maxMessageBytes = 32 << 20
     /// Most leaves a ratchet tree may have, received or grown by Adds (the node width is

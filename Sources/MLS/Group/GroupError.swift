@@ -22,9 +22,8 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidSender(SenderViolation)
     /// A commit references a proposal that was not received in this epoch (§12.4).
     case unknownProposalReference
-    /// The proposal list is invalid (§12.2).
-    case invalidProposalList(ProposalListViolation)
-    /// A single proposal is invalid (§12.1).
+    /// A proposal, the KeyPackage of an Add, or the list of proposals a commit carries is
+    /// invalid (§10.1, §12.1, §12.2).
     case invalidProposal(ProposalViolation)
     /// The commit must carry an UpdatePath (§12.4).
     case pathRequired
@@ -42,8 +41,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case tree(TreeError)
     /// TreeKEM failed (§7.5).
     case treeKEM(TreeKEMError)
-    /// A KeyPackage is invalid (§10.1).
-    case keyPackage(KeyPackageValidationError)
     /// A LeafNode is invalid (§7.3).
     case leafNode(LeafNodeValidationError)
     /// The Welcome could not be opened (§12.4.3.1).
@@ -89,7 +86,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .framing(e): "framing: \(e)"
         case let .invalidSender(d): "invalid sender: \(d)"
         case .unknownProposalReference: "commit references an unknown proposal"
-        case let .invalidProposalList(d): "invalid proposal list: \(d)"
         case let .invalidProposal(d): "invalid proposal: \(d)"
         case .pathRequired: "commit requires an UpdatePath"
         case .missingPSK: "PSK not available"
@@ -99,7 +95,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noPendingCommit: "no pending commit"
         case let .tree(e): "ratchet tree: \(e)"
         case let .treeKEM(e): "TreeKEM: \(e)"
-        case let .keyPackage(e): "KeyPackage: \(e)"
         case let .leafNode(e): "LeafNode: \(e)"
         case let .welcome(e): "Welcome: \(e)"
         case .missingRatchetTree: "no ratchet tree for the Welcome"
@@ -115,6 +110,24 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .limitExceeded(l): "input exceeds the \(l) limit"
         case .epochExhausted: "the epoch counter is at its maximum"
         case let .internalError(t): "internal error (unmapped \(t))"
+        }
+    }
+
+    /// A broken rule of a commit's proposal list (§12.2): a ``ProposalViolation``, spelled apart
+    /// at the throw sites so that the list checks read as such.
+    static func invalidProposalList(_ violation: ProposalViolation) -> GroupError {
+        .invalidProposal(violation)
+    }
+
+    /// An invalid KeyPackage (§10.1), which only ever arrives in an Add: the KeyPackage checks
+    /// are engine SPI, and the application sees which of them failed as a ``ProposalViolation``.
+    static func keyPackage(_ error: KeyPackageValidationError) -> GroupError {
+        switch error {
+        case .cipherSuiteMismatch: .invalidProposal(.keyPackageCipherSuiteMismatch)
+        case .versionMismatch: .invalidProposal(.keyPackageVersionMismatch)
+        case .invalidSignature: .invalidProposal(.keyPackageInvalidSignature)
+        case .initKeyEqualsEncryptionKey: .invalidProposal(.keyPackageInitKeyIsEncryptionKey)
+        case let .invalidLeafNode(e): .invalidProposal(.keyPackageLeafNode(e))
         }
     }
 
@@ -197,8 +210,12 @@ public enum SenderViolation: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Which rule of a committed proposal list (RFC 9420 §12.2, §12.4.3.2) is broken.
-public enum ProposalListViolation: Sendable, Equatable, CustomStringConvertible {
+/// Why a proposal, the KeyPackage of an Add, the list of proposals a commit carries, or a
+/// reinitialization or branch built on a proposal is invalid (RFC 9420 §10.1, §11.2, §11.3,
+/// §12.1, §12.2).
+public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
+    // MARK: The proposal list of a commit (§12.2, §12.4.3.2)
+
     /// Two Updates or Removes name the same leaf.
     case leafUpdatedOrRemovedTwice(UInt32)
     /// More than one GroupContextExtensions.
@@ -224,27 +241,21 @@ public enum ProposalListViolation: Sendable, Equatable, CustomStringConvertible 
     /// An Add of a client already in the group (same signature key).
     case addOfExistingClient
 
-    public var description: String {
-        switch self {
-        case let .leafUpdatedOrRemovedTwice(l): "two Updates/Removes for leaf \(l)"
-        case .multipleGroupContextExtensions: "more than one GroupContextExtensions"
-        case .multipleExternalInits: "more than one ExternalInit"
-        case .externalCommitWithoutExternalInit: "external commit without ExternalInit"
-        case .externalCommitProposals: "external commit with proposals other than ExternalInit, one Remove and PSKs"
-        case .duplicatePSK: "duplicate PreSharedKeyID"
-        case .updateFromCommitter: "Update from the committer"
-        case .updateFromNonMember: "Update from a non-member"
-        case .removeOfCommitter: "Remove of the committer"
-        case .reinitWithOtherProposals: "ReInit with other proposals"
-        case .externalInitInRegularCommit: "ExternalInit in a regular commit"
-        case .addOfExistingClient: "Add of a client already in the group"
-        }
-    }
-}
+    // MARK: The KeyPackage of an Add (§10.1, §12.1.1)
 
-/// Why a single proposal, or a reinitialization or branch built on one, is invalid (RFC 9420
-/// §11.2, §11.3, §12.1).
-public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
+    /// The KeyPackage's cipher suite is not the group's.
+    case keyPackageCipherSuiteMismatch
+    /// The KeyPackage's protocol version is not the group's.
+    case keyPackageVersionMismatch
+    /// The signature over KeyPackageTBS does not verify.
+    case keyPackageInvalidSignature
+    /// The KeyPackage's `init_key` equals its leaf's `encryption_key`.
+    case keyPackageInitKeyIsEncryptionKey
+    /// The KeyPackage's leaf is not valid for a KeyPackage (§7.3), or its credential was refused.
+    case keyPackageLeafNode(LeafNodeValidationError)
+
+    // MARK: Single proposals, reinitialization and branching (§11.2, §11.3, §12.1)
+
     /// A Remove of a blank leaf (§12.1.3).
     case removeOfBlankLeaf(UInt32)
     /// A ReInit to an older protocol version (§12.1.5).
@@ -280,6 +291,23 @@ public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case let .leafUpdatedOrRemovedTwice(l): "two Updates/Removes for leaf \(l)"
+        case .multipleGroupContextExtensions: "more than one GroupContextExtensions"
+        case .multipleExternalInits: "more than one ExternalInit"
+        case .externalCommitWithoutExternalInit: "external commit without ExternalInit"
+        case .externalCommitProposals: "external commit with proposals other than ExternalInit, one Remove and PSKs"
+        case .duplicatePSK: "duplicate PreSharedKeyID"
+        case .updateFromCommitter: "Update from the committer"
+        case .updateFromNonMember: "Update from a non-member"
+        case .removeOfCommitter: "Remove of the committer"
+        case .reinitWithOtherProposals: "ReInit with other proposals"
+        case .externalInitInRegularCommit: "ExternalInit in a regular commit"
+        case .addOfExistingClient: "Add of a client already in the group"
+        case .keyPackageCipherSuiteMismatch: "KeyPackage cipher suite differs from the group's"
+        case .keyPackageVersionMismatch: "KeyPackage protocol version differs from the group's"
+        case .keyPackageInvalidSignature: "KeyPackage signature does not verify"
+        case .keyPackageInitKeyIsEncryptionKey: "KeyPackage init_key equals the leaf's encryption_key"
+        case let .keyPackageLeafNode(e): "KeyPackage leaf node invalid: \(e)"
         case let .removeOfBlankLeaf(l): "Remove of a blank leaf \(l)"
         case .reinitToOlderVersion: "ReInit to an older version"
         case .repeatedExtensionType: "an extension list repeats a type"

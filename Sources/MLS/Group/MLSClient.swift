@@ -14,13 +14,21 @@ public struct MLSClient: Sendable {
     /// The configuration of the groups this client creates and joins.
     public var configuration: GroupConfiguration
     /// The capabilities its leaves advertise; `nil` for ``KeyPackageBundle/defaultCapabilities(suite:credential:)``.
-    public var capabilities: Capabilities?
+    @_spi(Engine) public var capabilities: Capabilities?
 
     /// Binds a credential and a signer to a suite.
     ///
     /// - Throws: ``GroupError/cipherSuiteMismatch`` when the signer's scheme is not the suite's.
-    public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
-                capabilities: Capabilities? = nil) throws(GroupError) {
+    public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite,
+                configuration: GroupConfiguration = GroupConfiguration()) throws(GroupError) {
+        try self.init(credential: credential, signer: signer, suite: suite, configuration: configuration, capabilities: nil)
+    }
+
+    /// Binds a credential and a signer to a suite, with the capabilities its leaves advertise
+    /// (engine SPI, as ``Capabilities`` are: `capabilities` has no default, so the public
+    /// initializer is never ambiguous with this one).
+    @_spi(Engine) public init(credential: Credential, signer: any MLSSigner, suite: CipherSuite, configuration: GroupConfiguration = GroupConfiguration(),
+                              capabilities: Capabilities?) throws(GroupError) {
         guard signer.scheme == suite.signature else { throw .cipherSuiteMismatch }
         self.credential = credential
         self.signer = signer

@@ -94,7 +94,7 @@ extension MLSGroup {
     /// A proposal from a party outside the group (§12.1.8): an `external` sender listed at
     /// `senderIndex` of the group's `external_senders` extension, signing with its key, for the
     /// epoch of `groupContext`. Sent as PublicMessage, the only framing an outsider can produce.
-    public static func externalProposal(
+    @_spi(Engine) public static func externalProposal(
         _ proposal: Proposal, groupContext: GroupContext, senderIndex: UInt32, signer: any MLSSigner, authenticatedData: [UInt8] = []
     ) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
@@ -115,7 +115,7 @@ extension MLSGroup {
 
     /// A request to join from a new member (§12.1.8): an Add of its own KeyPackage, signed with
     /// the KeyPackage's key, for the epoch of `groupContext`.
-    public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
+    @_spi(Engine) public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
                                     authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))

@@ -52,7 +52,7 @@ public struct MLSGroup: Sendable {
     /// The group's cipher suite.
     public let suite: CipherSuite
     /// The current GroupContext (§8.1).
-    public internal(set) var context: GroupContext
+    @_spi(Engine) public internal(set) var context: GroupContext
     /// The public ratchet tree (§7).
     @_spi(Engine) public internal(set) var tree: RatchetTree
     var privateKey: TreeKEMPrivateKey
@@ -100,7 +100,7 @@ public struct MLSGroup: Sendable {
     /// This member's leaf.
     public var myLeaf: LeafIndex { privateKey.leafIndex }
     /// This member's current leaf node.
-    public var myLeafNode: LeafNode? { tree.leaf(myLeaf) }
+    @_spi(Engine) public var myLeafNode: LeafNode? { tree.leaf(myLeaf) }
     /// The leaves of all members.
     public var members: [LeafIndex] { tree.memberLeaves }
     /// Whether a commit of this member's awaits confirmation.

@@ -2,15 +2,15 @@
 @_spi(Engine) import MLSCrypto
 
 /// `KeyPackage` (RFC 9420 §10): a client's signed, pre-published offer to be added to a group.
-public struct KeyPackage: Hashable, Sendable, TLSCodable {
+public struct KeyPackage: Hashable, Sendable {
     /// `ProtocolVersion version` (RFC 9420 §10).
-    public var version: ProtocolVersion
+    @_spi(Engine) public var version: ProtocolVersion
     /// `CipherSuite cipher_suite` code point (RFC 9420 §10).
     public var cipherSuite: UInt16
     /// `HPKEPublicKey init_key` (RFC 9420 §10).
     public var initKey: [UInt8]
     /// `LeafNode leaf_node` (RFC 9420 §10).
-    public var leafNode: LeafNode
+    @_spi(Engine) public var leafNode: LeafNode
     /// `Extension extensions<V>` (RFC 9420 §10).
     public var extensions: [Extension]
     /// `opaque signature<V>`: SignWithLabel(., "KeyPackageTBS", KeyPackageTBS) (RFC 9420 §10).
@@ -20,7 +20,7 @@ public struct KeyPackage: Hashable, Sendable, TLSCodable {
     public static let signatureLabel = "KeyPackageTBS"
 
     /// Creates a key package from its fields (RFC 9420 §10).
-    public init(version: ProtocolVersion = .mls10, cipherSuite: UInt16, initKey: [UInt8], leafNode: LeafNode,
+    @_spi(Engine) public init(version: ProtocolVersion = .mls10, cipherSuite: UInt16, initKey: [UInt8], leafNode: LeafNode,
                 extensions: [Extension], signature: [UInt8]) {
         self.version = version
         self.cipherSuite = cipherSuite
@@ -63,13 +63,13 @@ public struct KeyPackage: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §10).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         encodeContent(to: &writer)
         writer.writeOpaque(signature)
     }
 
     /// Decodes the struct (RFC 9420 §10).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         version = try ProtocolVersion(from: &reader)
         cipherSuite = try reader.readUInt16()
         initKey = try reader.readOpaque()
@@ -78,3 +78,21 @@ public struct KeyPackage: Hashable, Sendable, TLSCodable {
         signature = try reader.readOpaque()
     }
 }
+
+extension KeyPackage {
+    /// The credential of the client the KeyPackage belongs to (its leaf's, RFC 9420 §10), for a
+    /// directory or an application deciding whom it adds.
+    public var credential: Credential { leafNode.credential }
+
+    /// The KeyPackage's encoding (RFC 9420 §10), for a directory of published KeyPackages.
+    public var serialized: [UInt8] { tlsSerialized }
+
+    /// Decodes a KeyPackage. Malformed bytes throw ``GroupError/decoding(_:)``; the KeyPackage
+    /// itself is validated when it is added to a group (§10.1).
+    public init(serialized bytes: [UInt8]) throws(GroupError) {
+        self = try GroupError.catching { try KeyPackage(tlsSerialized: bytes) }
+    }
+}
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension KeyPackage: TLSCodable {}

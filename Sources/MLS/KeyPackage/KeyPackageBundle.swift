@@ -21,7 +21,7 @@ public struct KeyPackageBundle: Sendable {
     }
 
     /// Default capabilities: mls10, the given suite, and the credential type in use (§7.2).
-    public static func defaultCapabilities(suite: CipherSuite, credential: Credential) -> Capabilities {
+    @_spi(Engine) public static func defaultCapabilities(suite: CipherSuite, credential: Credential) -> Capabilities {
         Capabilities(versions: [.mls10], cipherSuites: [suite.id], extensions: [], proposals: [],
                      credentials: credential.credentialType == .basic ? [.basic] : [.basic, credential.credentialType])
     }
@@ -33,7 +33,7 @@ public struct KeyPackageBundle: Sendable {
     }
 
     /// Generates a KeyPackage with fresh init and encryption keys (§10).
-    public static func generate(
+    @_spi(Engine) public static func generate(
         suite: CipherSuite, credential: Credential, signer: any MLSSigner,
         capabilities: Capabilities? = nil, lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []
     ) throws(GroupError) -> KeyPackageBundle {

@@ -1,8 +1,9 @@
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
 
-/// Why a KeyPackage is not valid for a group (RFC 9420 §10.1).
-public enum KeyPackageValidationError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Why a KeyPackage is not valid for a group (RFC 9420 §10.1). Engine SPI: the group reports it
+/// as a ``ProposalViolation`` of the Add that carried the KeyPackage.
+@_spi(Engine) public enum KeyPackageValidationError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The KeyPackage's cipher suite differs from the group's.
     case cipherSuiteMismatch
     /// The KeyPackage's protocol version differs from the group's.

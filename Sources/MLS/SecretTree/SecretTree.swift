@@ -26,8 +26,9 @@
     public let nonce: SecretBytes
 }
 
-/// Why the secret tree could not produce a key.
-public enum SecretTreeError: Error, Equatable, Sendable {
+/// Why the secret tree could not produce a key. Engine SPI: the group reports it as the
+/// ``FramingError`` generation cases (or `unknownSender` for a leaf outside the tree).
+@_spi(Engine) public enum SecretTreeError: Error, Equatable, Sendable {
     /// The leaf index is outside the tree.
     case leafOutOfRange(UInt32)
     /// The key for this generation was already used and deleted (replay, or a message older than

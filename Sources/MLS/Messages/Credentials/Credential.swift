@@ -4,7 +4,7 @@
 ///
 /// Only `basic` and `x509` have a defined body; any other type cannot be parsed (its body has no
 /// length prefix), so decoding it throws.
-public enum Credential: Hashable, Sendable, TLSCodable {
+public enum Credential: Hashable, Sendable {
     /// `basic`: `opaque identity<V>` (RFC 9420 §5.3).
     case basic(identity: [UInt8])
     /// `x509`: `Certificate certificates<V>`, each `opaque cert_data<V>` (RFC 9420 §5.3).
@@ -19,7 +19,7 @@ public enum Credential: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §5.3).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         credentialType.encode(to: &writer)
         switch self {
         case let .basic(identity):
@@ -30,7 +30,7 @@ public enum Credential: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the struct, refusing credential types without an RFC 9420 §5.3 body.
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         let type = try CredentialType(from: &reader)
         switch type {
         case .basic: self = .basic(identity: try reader.readOpaque())
@@ -39,3 +39,6 @@ public enum Credential: Hashable, Sendable, TLSCodable {
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Credential: TLSCodable {}

@@ -2,7 +2,7 @@
 
 /// `uint16 CredentialType` (RFC 9420 §5.3, registry in §17.5). Unknown values decode without
 /// error (they appear in capability lists); ``Credential`` refuses them.
-public struct CredentialType: RawRepresentable, Hashable, Sendable, TLSRawValueCodable, CustomStringConvertible {
+public struct CredentialType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit code point (RFC 9420 §17.5).
     public var rawValue: UInt16
     /// Wraps a code point (RFC 9420 §17.5).
@@ -24,3 +24,6 @@ public struct CredentialType: RawRepresentable, Hashable, Sendable, TLSRawValueC
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension CredentialType: TLSRawValueCodable {}

@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `Extension` (RFC 9420 §13.4): a typed, opaque extension value.
-public struct Extension: Hashable, Sendable, TLSCodable {
+public struct Extension: Hashable, Sendable {
     /// `ExtensionType extension_type` (RFC 9420 §13.4).
     public var extensionType: ExtensionType
     /// `opaque extension_data<V>` (RFC 9420 §13.4).
@@ -14,13 +14,13 @@ public struct Extension: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §13.4).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         extensionType.encode(to: &writer)
         writer.writeOpaque(extensionData)
     }
 
     /// Decodes the struct (RFC 9420 §13.4).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         extensionType = try ExtensionType(from: &reader)
         extensionData = try reader.readOpaque()
     }
@@ -74,3 +74,6 @@ extension Array where Element == Extension {
         return !allSatisfy { seen.insert($0.extensionType.rawValue).inserted }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Extension: TLSCodable {}

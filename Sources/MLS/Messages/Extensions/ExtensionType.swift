@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `uint16 ExtensionType` (RFC 9420 §13.4, registry in §17.3). Unknown values decode without error.
-public struct ExtensionType: RawRepresentable, Hashable, Sendable, TLSRawValueCodable, CustomStringConvertible {
+public struct ExtensionType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit code point (RFC 9420 §17.3).
     public var rawValue: UInt16
     /// Wraps a code point (RFC 9420 §17.3).
@@ -35,3 +35,6 @@ public struct ExtensionType: RawRepresentable, Hashable, Sendable, TLSRawValueCo
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension ExtensionType: TLSRawValueCodable {}

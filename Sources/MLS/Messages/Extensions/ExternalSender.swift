@@ -2,7 +2,7 @@
 
 /// `ExternalSender` (RFC 9420 §12.1.8.1): one entry of the `external_senders` extension, whose
 /// `extension_data` is `ExternalSender external_senders<V>`.
-public struct ExternalSender: Hashable, Sendable, TLSCodable {
+public struct ExternalSender: Hashable, Sendable {
     /// `SignaturePublicKey signature_key` (RFC 9420 §12.1.8.1).
     public var signatureKey: [UInt8]
     /// `Credential credential` (RFC 9420 §12.1.8.1).
@@ -15,13 +15,13 @@ public struct ExternalSender: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §12.1.8.1).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         writer.writeOpaque(signatureKey)
         credential.encode(to: &writer)
     }
 
     /// Decodes the struct (RFC 9420 §12.1.8.1).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         signatureKey = try reader.readOpaque()
         credential = try Credential(from: &reader)
     }
@@ -42,3 +42,6 @@ public struct ExternalSender: Hashable, Sendable, TLSCodable {
         return senders
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension ExternalSender: TLSCodable {}

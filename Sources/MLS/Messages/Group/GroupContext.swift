@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `GroupContext` (RFC 9420 §8.1): the group's shared state summary for one epoch.
-public struct GroupContext: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct GroupContext: Hashable, Sendable {
     /// `ProtocolVersion version = mls10` (RFC 9420 §8.1).
     public var version: ProtocolVersion
     /// `CipherSuite cipher_suite` code point (RFC 9420 §8.1).
@@ -30,7 +30,7 @@ public struct GroupContext: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §8.1).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         version.encode(to: &writer)
         writer.writeUInt16(cipherSuite)
         writer.writeOpaque(groupID)
@@ -41,7 +41,7 @@ public struct GroupContext: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the struct (RFC 9420 §8.1).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         version = try ProtocolVersion(from: &reader)
         cipherSuite = try reader.readUInt16()
         groupID = try reader.readOpaque()
@@ -51,3 +51,6 @@ public struct GroupContext: Hashable, Sendable, TLSCodable {
         extensions = try reader.readVector(of: Extension.self)
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension GroupContext: TLSCodable {}

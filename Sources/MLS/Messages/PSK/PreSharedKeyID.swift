@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `PreSharedKeyID` (RFC 9420 §8.4): names a PSK and carries a fresh nonce.
-public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
+public struct PreSharedKeyID: Hashable, Sendable {
     /// The `psktype` and the fields it selects (RFC 9420 §8.4).
     public enum PSK: Hashable, Sendable {
         /// `external`: `opaque psk_id<V>` (RFC 9420 §8.4).
@@ -30,7 +30,7 @@ public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §8.4).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         psk.pskType.encode(to: &writer)
         switch psk {
         case let .external(pskID):
@@ -44,7 +44,7 @@ public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the struct (RFC 9420 §8.4).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         switch try PSKType(from: &reader) {
         case .external:
             psk = .external(pskID: try reader.readOpaque())
@@ -57,3 +57,6 @@ public struct PreSharedKeyID: Hashable, Sendable, TLSCodable {
         pskNonce = try reader.readOpaque()
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension PreSharedKeyID: TLSCodable {}

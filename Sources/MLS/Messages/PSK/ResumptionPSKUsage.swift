@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `ResumptionPSKUsage` (RFC 9420 §8.4). Decoding any other value throws.
-public enum ResumptionPSKUsage: UInt8, Hashable, Sendable, TLSRawValueCodable {
+public enum ResumptionPSKUsage: UInt8, Hashable, Sendable {
     /// `application(1)` (RFC 9420 §8.4).
     case application = 1
     /// `reinit(2)` (RFC 9420 §8.4, §11.2).
@@ -9,3 +9,6 @@ public enum ResumptionPSKUsage: UInt8, Hashable, Sendable, TLSRawValueCodable {
     /// `branch(3)` (RFC 9420 §8.4, §11.3).
     case branch = 3
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension ResumptionPSKUsage: TLSRawValueCodable {}

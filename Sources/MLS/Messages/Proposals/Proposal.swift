@@ -4,7 +4,7 @@
 ///
 /// The body of a proposal has no length prefix, so a proposal of a type this library does not
 /// know cannot be skipped: decoding it throws.
-public enum Proposal: Hashable, Sendable, TLSCodable {
+public enum Proposal: Hashable, Sendable {
     /// `add` (RFC 9420 §12.1.1).
     case add(Add)
     /// `update` (RFC 9420 §12.1.2).
@@ -34,7 +34,7 @@ public enum Proposal: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes `proposal_type` and the body (RFC 9420 §12.1).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         proposalType.encode(to: &writer)
         switch self {
         case let .add(p): p.encode(to: &writer)
@@ -48,7 +48,7 @@ public enum Proposal: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes `proposal_type` and the body, refusing types RFC 9420 §12.1 does not define.
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         let type = try ProposalType(from: &reader)
         switch type {
         case .add: self = .add(try Add(from: &reader))
@@ -62,3 +62,6 @@ public enum Proposal: Hashable, Sendable, TLSCodable {
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Proposal: TLSCodable {}

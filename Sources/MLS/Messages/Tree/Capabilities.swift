@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `Capabilities` (RFC 9420 §7.2): what a client supports, carried in its leaf node.
-public struct Capabilities: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct Capabilities: Hashable, Sendable {
     /// `ProtocolVersion versions<V>` (RFC 9420 §7.2).
     public var versions: [ProtocolVersion]
     /// `CipherSuite cipher_suites<V>` code points (RFC 9420 §7.2).
@@ -24,7 +24,7 @@ public struct Capabilities: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §7.2).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         writer.writeVector(versions)
         writer.writeVector(cipherSuites)
         writer.writeVector(extensions)
@@ -33,7 +33,7 @@ public struct Capabilities: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the struct (RFC 9420 §7.2).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         versions = try reader.readVector(of: ProtocolVersion.self)
         cipherSuites = try reader.readVector(of: UInt16.self)
         extensions = try reader.readVector(of: ExtensionType.self)
@@ -41,3 +41,6 @@ public struct Capabilities: Hashable, Sendable, TLSCodable {
         credentials = try reader.readVector(of: CredentialType.self)
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Capabilities: TLSCodable {}

@@ -2,7 +2,7 @@
 @_spi(Engine) import MLSCrypto
 
 /// `LeafNode` (RFC 9420 §7.2): a member's public keys, credential and capabilities, signed.
-public struct LeafNode: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public struct LeafNode: Hashable, Sendable {
     /// `HPKEPublicKey encryption_key` (RFC 9420 §7.2).
     public var encryptionKey: [UInt8]
     /// `SignaturePublicKey signature_key` (RFC 9420 §7.2).
@@ -91,13 +91,13 @@ public struct LeafNode: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the struct (RFC 9420 §7.2).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         encodeContent(to: &writer)
         writer.writeOpaque(signature)
     }
 
     /// Decodes the struct (RFC 9420 §7.2).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         encryptionKey = try reader.readOpaque()
         signatureKey = try reader.readOpaque()
         credential = try Credential(from: &reader)
@@ -107,3 +107,6 @@ public struct LeafNode: Hashable, Sendable, TLSCodable {
         signature = try reader.readOpaque()
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension LeafNode: TLSCodable {}

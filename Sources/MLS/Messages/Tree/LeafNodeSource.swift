@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `leaf_node_source` and the field it selects in a LeafNode (RFC 9420 §7.2).
-public enum LeafNodeSource: Hashable, Sendable, TLSCodable {
+@_spi(Engine) public enum LeafNodeSource: Hashable, Sendable {
     /// `key_package`: `Lifetime lifetime` (RFC 9420 §7.2).
     case keyPackage(Lifetime)
     /// `update`: no field (RFC 9420 §7.2).
@@ -19,7 +19,7 @@ public enum LeafNodeSource: Hashable, Sendable, TLSCodable {
     }
 
     /// Encodes the discriminant and the selected field (RFC 9420 §7.2).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         sourceType.encode(to: &writer)
         switch self {
         case let .keyPackage(lifetime): lifetime.encode(to: &writer)
@@ -29,7 +29,7 @@ public enum LeafNodeSource: Hashable, Sendable, TLSCodable {
     }
 
     /// Decodes the discriminant and the selected field (RFC 9420 §7.2).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         switch try LeafNodeSourceType(from: &reader) {
         case .keyPackage: self = .keyPackage(try Lifetime(from: &reader))
         case .update: self = .update
@@ -37,3 +37,6 @@ public enum LeafNodeSource: Hashable, Sendable, TLSCodable {
         }
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension LeafNodeSource: TLSCodable {}

@@ -2,7 +2,7 @@
 
 /// `Lifetime` (RFC 9420 §7.2): the validity window of a KeyPackage's leaf, in seconds since the
 /// Unix epoch.
-public struct Lifetime: Hashable, Sendable, TLSCodable {
+public struct Lifetime: Hashable, Sendable {
     /// `uint64 not_before` (RFC 9420 §7.2).
     public var notBefore: UInt64
     /// `uint64 not_after` (RFC 9420 §7.2).
@@ -18,14 +18,17 @@ public struct Lifetime: Hashable, Sendable, TLSCodable {
     public func contains(_ time: UInt64) -> Bool { notBefore <= time && time <= notAfter }
 
     /// Encodes the struct (RFC 9420 §7.2).
-    public func encode(to writer: inout TLSWriter) {
+    @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         writer.writeUInt64(notBefore)
         writer.writeUInt64(notAfter)
     }
 
     /// Decodes the struct (RFC 9420 §7.2).
-    public init(from reader: inout TLSReader) throws {
+    @_spi(Engine) public init(from reader: inout TLSReader) throws {
         notBefore = try reader.readUInt64()
         notAfter = try reader.readUInt64()
     }
 }
+
+// The codec is engine SPI, so the conformance is too (Docs/Architecture.md, "SPI rather than package").
+@_spi(Engine) extension Lifetime: TLSCodable {}
