@@ -65,7 +65,7 @@ struct GroupReport: ParsableCommand {
         var bytes: [Int] = []
         for round in 0..<commits {
             let out = try a.commit()
-            bytes.append(out.commit.tlsSerialized.count)
+            bytes.append(out.commit.serialized.count)
             if round % 2 == 0 {
                 // Staged and applied separately: what an application auditing commits does.
                 var staged: StagedMessage?

@@ -95,50 +95,50 @@ struct Steps {
         let bundle = try b.makeKeyPackage()
         bBundle = bundle
         keyPackageBytes = try (0..<(n - 2)).map {
-            MLSMessage(keyPackage: try MLSClient.basic(identity: Array("member-\($0)".utf8), suite: suite).makeKeyPackage().keyPackage).tlsSerialized
-        } + [MLSMessage(keyPackage: bundle.keyPackage).tlsSerialized]
+            MLSMessage(keyPackage: try MLSClient.basic(identity: Array("member-\($0)".utf8), suite: suite).makeKeyPackage().keyPackage).serialized
+        } + [MLSMessage(keyPackage: bundle.keyPackage).serialized]
     }
 
     mutating func createAddWelcome() throws {
         var group = try a.createGroup(groupID: Array("gate".utf8))
         let adds = try keyPackageBytes.map { bytes -> Proposal in
-            guard let kp = try MLSMessage(tlsSerialized: bytes).keyPackage else { throw ValidationError("not a KeyPackage") }
+            guard let kp = try MLSMessage(serialized: bytes).keyPackage else { throw ValidationError("not a KeyPackage") }
             return .add(Add(keyPackage: kp))
         }
         let out = try group.commit(CommitOptions(proposals: adds))
         guard let w = out.welcome else { throw ValidationError("no Welcome") }
-        addCommit = out.commit.tlsSerialized
-        welcome = w.tlsSerialized
+        addCommit = out.commit.serialized
+        welcome = w.serialized
         groupA = group
     }
 
     mutating func joinWelcome() throws {
         guard let bBundle else { throw ValidationError("no KeyPackage") }
-        groupB = try b.join(welcome: try MLSMessage(tlsSerialized: welcome), keyPackage: bBundle)
+        groupB = try b.join(welcome: try MLSMessage(serialized: welcome), keyPackage: bBundle)
     }
 
     mutating func mergeAdd() throws {
         guard var group = groupA else { throw ValidationError("no group") }
-        _ = try group.process(try MLSMessage(tlsSerialized: addCommit))
+        _ = try group.process(try MLSMessage(serialized: addCommit))
         groupA = group
     }
 
     mutating func commitSelfUpdate() throws {
         guard var group = groupA else { throw ValidationError("no group") }
-        commit = try group.commit().commit.tlsSerialized
+        commit = try group.commit().commit.serialized
         groupA = group
     }
 
     mutating func processCommit() throws {
         guard var group = groupB else { throw ValidationError("no group") }
-        _ = try group.process(try MLSMessage(tlsSerialized: commit))
+        _ = try group.process(try MLSMessage(serialized: commit))
         groupB = group
     }
 
     mutating func appMessage() throws {
         guard var sender = groupA, var receiver = groupB else { throw ValidationError("no group") }
-        let bytes = try sender.encrypt([UInt8](repeating: 0x42, count: 1024)).tlsSerialized
-        _ = try receiver.process(try MLSMessage(tlsSerialized: bytes))
+        let bytes = try sender.encrypt([UInt8](repeating: 0x42, count: 1024)).serialized
+        _ = try receiver.process(try MLSMessage(serialized: bytes))
         groupA = sender
         groupB = receiver
     }
