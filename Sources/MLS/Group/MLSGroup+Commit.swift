@@ -80,7 +80,6 @@ extension MLSGroup {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         var current = self
-        var next = self
         let cached = options.includePendingProposals ? proposalsToCommit() : []
         var refs: [ProposalOrRef] = cached.map { .reference($0.ref) }
         var list: [(proposal: Proposal, sender: Sender, byReference: Bool)] = cached.map { ($0.proposal, $0.sender, true) }
@@ -89,33 +88,12 @@ extension MLSGroup {
             list.append((p, .member(myLeaf), false))
         }
         do {
-            let effects = try next.applyProposals(list.map { ($0.proposal, $0.sender) }, committer: .member(myLeaf))
-            var provisional = next.context
-            provisional.epoch = try nextEpoch
-            provisional.confirmedTranscriptHash = context.confirmedTranscriptHash
-            var path: UpdatePath?
-            var commitSecret: SecretBytes?
-            var pathSecrets: [(node: NodeIndex, secret: SecretBytes)] = []
-            if effects.pathRequired || options.alwaysIncludePath {
-                let newLeaves = Set(effects.newMembers.map(\.leaf))
-                let (creation, key) = try next.tree.createUpdatePath(from: myLeaf, signer: signer, groupContext: provisional, excluding: newLeaves)
-                next.privateKey = key
-                path = creation.updatePath
-                commitSecret = creation.commitSecret
-                pathSecrets = creation.pathSecrets
-            }
-            let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: options.authenticatedData,
-                                        content: .commit(Commit(proposals: refs, path: path)))
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signer: signer)
-            var ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
-            let (secrets, confirmed) = try next.deriveNextEpoch(commit: ac, initSecret: epochSecrets.initSecret, commitSecret: commitSecret, psks: effects.psks)
-            let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
-            ac.auth.confirmationTag = tag
-            let message = try current.frame(content, auth: ac.auth)
-            next.advance(from: current, secrets: secrets, confirmationTag: tag)
-            next.pendingReInit = effects.reinit
+            let built = try current.buildCommit(CommitPlan(
+                sender: .member(myLeaf), proposals: list, proposalRefs: refs, initSecret: epochSecrets.initSecret,
+                alwaysIncludePath: options.alwaysIncludePath, authenticatedData: options.authenticatedData))
+            let next = built.next, effects = built.effects, secrets = built.secrets
             let description = try current.describeCommit(list, epoch: try current.nextEpoch, committer: myLeaf, external: false, effects: effects, after: next,
-                                                         hasPath: path != nil, authenticatedData: options.authenticatedData)
+                                                         hasPath: built.hasPath, authenticatedData: options.authenticatedData)
             try configuration.checkRules(commit: description, direction: .outgoing, in: current)
 
             var welcome: MLSMessage?
@@ -123,7 +101,7 @@ extension MLSGroup {
                 let info = try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)
                 let recipients = effects.newMembers.map { member -> (keyPackage: KeyPackage, secrets: GroupSecrets) in
                     let ancestor = TreeMath.commonAncestor(member.leaf.nodeIndex, myLeaf.nodeIndex)
-                    let ps = pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
+                    let ps = built.pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
                     return (member.keyPackage, GroupSecrets(joinerSecret: secrets.joinerSecret.unsafeCopiedBytes(), pathSecret: ps, psks: effects.psks))
                 }
                 let w = try WelcomeCrypto.makeWelcome(suite: suite, groupInfo: info, welcomeSecret: secrets.welcomeSecret, recipients: recipients)
@@ -133,11 +111,11 @@ extension MLSGroup {
             // Proposals by value can be large KeyPackages: a commit that does not fit RFC 9420's
             // vectors is refused, never sent mis-encoded.
             let encoded: [UInt8]
-            do { encoded = try message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
+            do { encoded = try built.message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
             current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next), description: description)
             current.revision &+= 1
             self = current
-            return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo, description: description)
+            return CommitOutput(commit: built.message, welcome: welcome, groupInfo: groupInfo, description: description)
         } catch {
             throw GroupError.wrap(error)
         }

@@ -207,18 +207,20 @@ public struct MLSGroup: Sendable {
 
     // MARK: Framing handshake messages
 
-    /// Frames signed handshake content in the wire format the configuration asks for.
-    mutating func frame(_ content: FramedContent, auth: FramedContentAuthData) throws -> MLSMessage {
-        switch configuration.handshakeFraming {
-        case .publicMessage:
-            let m = try MessageProtection.framePublic(suite: suite, content: content, auth: auth, context: context, membershipKey: epochSecrets.membershipKey)
-            return MLSMessage(body: .publicMessage(m))
+    /// Frames signed handshake content in the wire format the configuration asks for, or in
+    /// `wireFormat` when the sender has no choice (an external commit is always public, §12.4.3.2).
+    mutating func frame(_ content: FramedContent, auth: FramedContentAuthData, wireFormat: WireFormat? = nil) throws -> MLSMessage {
+        switch wireFormat ?? handshakeWireFormat {
         case .privateMessage:
             var tree = secretTree
             let m = try MessageProtection.framePrivate(suite: suite, content: content, auth: auth, secretTree: &tree,
                                                        senderDataSecret: epochSecrets.senderDataSecret)
             secretTree = tree
             return MLSMessage(body: .privateMessage(m))
+        default:
+            // The membership key is used only for member senders (§6.2).
+            let m = try MessageProtection.framePublic(suite: suite, content: content, auth: auth, context: context, membershipKey: epochSecrets.membershipKey)
+            return MLSMessage(body: .publicMessage(m))
         }
     }
 
