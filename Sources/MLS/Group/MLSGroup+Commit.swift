@@ -32,8 +32,11 @@ public struct CommitOutput: Sendable {
     /// A signed GroupInfo of the new epoch (with `external_pub` and the ratchet tree as
     /// configured), for external joiners.
     public let groupInfo: MLSMessage
-    /// What the commit does once merged.
-    public let description: CommitDescription
+    /// What the commit does once merged (also ``PendingCommit/description``).
+    public var description: CommitDescription { pending.description }
+    /// The commit, pending until the delivery service accepts it: merge it with
+    /// ``MLSGroup/merge(_:)``, or pass it to ``MLSGroup/process(_:pending:)`` for the echo.
+    public let pending: PendingCommit
 }
 
 extension MLSGroup {
@@ -73,9 +76,13 @@ extension MLSGroup {
         return chosen
     }
 
-    /// Creates a commit (§12.4.1) and keeps it pending: the group moves to the new epoch only
-    /// when the delivery service returns the commit to ``process(_:)``, or on
-    /// ``mergePendingCommit()``. Until then this member stays in the current epoch.
+    /// Creates a commit (§12.4.1) and returns it with the state it leads to as a
+    /// ``PendingCommit``: the group stays in its epoch until the application merges the pending
+    /// commit (``merge(_:)``) or the delivery service echoes it (``process(_:pending:)``), §14.
+    ///
+    /// The method is `mutating` only because building the commit may consume a handshake key
+    /// generation of this epoch (PrivateMessage framing, §9) and marks earlier
+    /// ``StagedMessage``s as stale; the group's epoch and membership do not change.
     public mutating func commit(_ options: CommitOptions = CommitOptions()) throws(GroupError) -> CommitOutput {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
@@ -112,19 +119,23 @@ extension MLSGroup {
             // vectors is refused, never sent mis-encoded.
             let encoded: [UInt8]
             do { encoded = try built.message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
-            current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next), description: description)
+            let pending = PendingCommit(description: description, base: context, messageHash: suite.digest(encoded), next: GroupBox(next))
             current.revision &+= 1
             self = current
-            return CommitOutput(commit: built.message, welcome: welcome, groupInfo: groupInfo, description: description)
+            return CommitOutput(commit: built.message, welcome: welcome, groupInfo: groupInfo, pending: pending)
         } catch {
             throw GroupError.wrap(error)
         }
     }
 
-    /// Moves to the epoch of this member's pending commit, e.g. when the delivery service
-    /// confirms it without echoing it (§14).
-    public mutating func mergePendingCommit() throws(GroupError) {
-        guard let pending else { throw GroupError.noPendingCommit }
+    /// Moves to the epoch of this member's pending commit once the delivery service accepted it
+    /// (§14), e.g. when it confirms the commit without echoing it.
+    ///
+    /// - Throws: ``GroupError/stalePendingCommit`` if `pending` was not made from this group's
+    ///   current epoch (another member's commit was processed since, this member was removed,
+    ///   or it belongs to another group); the group is then unchanged.
+    public mutating func merge(_ pending: PendingCommit) throws(GroupError) {
+        try checkBase(of: pending)
         let configuration = self.configuration
         let revision = self.revision
         self = merged(pending.next.group)
@@ -132,10 +143,16 @@ extension MLSGroup {
         self.revision = revision &+ 1
     }
 
-    /// Drops the pending commit, e.g. when the delivery service rejected it.
-    public mutating func discardPendingCommit() {
-        pending = nil
-        revision &+= 1
+    /// Refuses a pending commit that was not built from this group's current epoch.
+    ///
+    /// The base is the epoch, not the exact value the commit was built from: messages processed
+    /// between sending the commit and its acceptance (application data of others, proposals)
+    /// change the group but not the epoch the commit leaves, and ``merged(_:)`` keeps the keys
+    /// they consumed consumed. What does make it stale is anything that ends the epoch for this
+    /// member: another commit (the epoch number and transcript change) or a removal (the member
+    /// is inactive). The GroupContext names the group, epoch, tree and transcript at once.
+    func checkBase(of pending: PendingCommit) throws(GroupError) {
+        guard isActive, pending.base == context, pending.next.group.myLeaf == myLeaf else { throw GroupError.stalePendingCommit }
     }
 
     /// A GroupInfo for the current epoch, signed by this member (§12.4.3), carrying
@@ -183,7 +200,6 @@ extension MLSGroup {
         proposalCache = []
         ownProposalMessages = [:]
         pendingLeafKeys = [:]
-        pending = nil
         resumptionPSKs[context.epoch] = secrets.resumptionPSK
         let keep = configuration.resumptionPSKsRetained
         if resumptionPSKs.count > keep, context.epoch >= UInt64(keep) {
