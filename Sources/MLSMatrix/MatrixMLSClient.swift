@@ -441,7 +441,7 @@ public actor MatrixMLSClient {
         guard let handle = groups[roomID], var state = rooms[roomID] else { throw MatrixClientError.unknownRoom(roomID) }
         guard state.pendingTransaction == nil else { throw MatrixClientError.commitPending(roomID) }
         let epoch = try Self.eventEpoch(handle.epoch)
-        let (output, transition) = try handle.prepareUpdate { try $0.commit(CommitOptions(proposals: proposals)) }
+        let (output, transition) = try handle.prepareCommit(CommitOptions(proposals: proposals))
         let txn = newTransactionID()
         let items = [OutboxItem(kind: .room, roomID: roomID, type: Self.commitType, transactionID: txn, content: [
             "algorithm": "\(Self.namespace).\(suite.id)", "ciphertext": Base64.encode(output.commit.tlsSerialized),

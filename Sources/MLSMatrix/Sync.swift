@@ -317,7 +317,7 @@ extension MatrixMLSClient {
             let ours = transaction != nil && transaction == state.pendingTransaction
             let lostIntent = ours ? nil : state.pendingTransaction.map { _ in (state.pendingIntent, state.pendingRecipients) }
             let prepared: (result: ProcessedMessage, transition: GroupTransition)
-            do { prepared = try handle.prepareUpdate { try $0.process(message) } } catch let error as StorageError { throw error } catch {
+            do { prepared = try handle.prepareProcess(message) } catch let error as StorageError { throw error } catch {
                 throw EventFailureReason.rejected("\(error)")
             }
             state.epochParent = eventID
@@ -351,7 +351,7 @@ extension MatrixMLSClient {
             return nil
         case Self.applicationType, Self.proposalType:
             let prepared: (result: ProcessedMessage, transition: GroupTransition)
-            do { prepared = try handle.prepareUpdate { try $0.process(message) } } catch let error as StorageError { throw error } catch {
+            do { prepared = try handle.prepareProcess(message) } catch let error as StorageError { throw error } catch {
                 throw EventFailureReason.rejected("\(error)")
             }
             var delivered: MailboxMessage?

@@ -101,7 +101,7 @@ public final class GroupStore: Sendable {
     /// proposal policy, PSK lookup, limits) and is not stored, so the caller states it on every
     /// load rather than getting defaults silently (see Docs/Storage.md, "Configuration").
     public func open(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> PersistentGroup? {
-        try load(groupID, configuration: configuration).map { PersistentGroup(store: self, group: $0.group, stamp: $0.stamp) }
+        try load(groupID, configuration: configuration).map { PersistentGroup(store: self, group: $0.group, pendingCommit: $0.pendingCommit, stamp: $0.stamp) }
     }
 
     /// A copy of a stored group for reading, or `nil` if it is not stored. Changes to the copy
@@ -110,9 +110,10 @@ public final class GroupStore: Sendable {
         try load(groupID, configuration: configuration)?.group
     }
 
-    /// Loads a group and the stamp of the record it came from. The rebuilt tree is checked
-    /// against the stored GroupContext's tree hash, so lost, altered or mixed-in nodes are refused.
-    func load(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> (group: MLSGroup, stamp: RecordStamp)? {
+    /// Loads a group, the pending commit stored with it, and the stamp of the record they came
+    /// from. The rebuilt tree is checked against the stored GroupContext's tree hash, so lost,
+    /// altered or mixed-in nodes are refused.
+    func load(_ groupID: [UInt8], configuration: GroupConfiguration) throws -> (group: MLSGroup, pendingCommit: PendingCommit?, stamp: RecordStamp)? {
         let key = storageKey(groupID)
         guard let rows = try backend.readGroup(key) else { return nil }
         let record = try sealing.open(rows.record, kind: .groupRecord, binding: recordBinding(key, epoch: rows.epoch, stamp: rows.stamp))
@@ -122,17 +123,17 @@ public final class GroupStore: Sendable {
             let plain = try sealing.open(blob, kind: .treeNode, binding: nodeBinding(key, index: index))
             nodes[index] = try GroupStateSnapshot.decodeNode(plain.unsafeCopiedBytes())
         }
-        let group = try MLSGroup(restoringRecord: record, nodes: nodes, configuration: configuration, signer: signer)
+        let (group, pending) = try MLSGroup.restoring(record: record, nodes: nodes, configuration: configuration, signer: signer)
         guard group.groupID == groupID, group.epoch == rows.epoch else { throw StorageError.corrupt("record does not match its row") }
-        return (group, rows.stamp)
+        return (group, pending, rows.stamp)
     }
 
     /// The write that takes the stored state of `group` from `reference` (the state last stored
     /// or loaded, `nil` for a group not yet stored) to `group`: the new record under `stamp`
-    /// and the tree nodes that differ.
-    func groupWrite(for group: MLSGroup, relativeTo reference: MLSGroup?, replacing: RecordPrecondition,
+    /// and the tree nodes that differ. The record carries `pending`, the handle's pending commit.
+    func groupWrite(for group: MLSGroup, pending: PendingCommit? = nil, relativeTo reference: MLSGroup?, replacing: RecordPrecondition,
                     stamp: RecordStamp = .random()) throws -> GroupWrite {
-        try groupWrite(snapshot: group.snapshot(relativeTo: reference), referenceWidth: reference?.tree.nodeWidth, replacing: replacing, stamp: stamp)
+        try groupWrite(snapshot: group.snapshot(relativeTo: reference, pending: pending), referenceWidth: reference?.tree.nodeWidth, replacing: replacing, stamp: stamp)
     }
 
     /// The write of a snapshot; separate so tests can write snapshots in an older record format.

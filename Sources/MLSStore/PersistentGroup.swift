@@ -31,19 +31,21 @@ public final class PersistentGroup: Sendable {
     /// The group ID.
     public let groupID: [UInt8]
 
-    /// The state as last written or loaded, and the stamp of its stored record.
+    /// The state as last written or loaded, this member's pending commit stored with it, and
+    /// the stamp of its stored record.
     private struct Current: Sendable {
         var group: MLSGroup
+        var pending: PendingCommit?
         var stamp: RecordStamp
     }
 
     private let current: Mutex<Current>
 
     /// Wraps a group whose record is stored under `stamp` in exactly this state.
-    init(store: GroupStore, group: MLSGroup, stamp: RecordStamp) {
+    init(store: GroupStore, group: MLSGroup, pendingCommit: PendingCommit? = nil, stamp: RecordStamp) {
         self.store = store
         groupID = group.groupID
-        current = Mutex(Current(group: group, stamp: stamp))
+        current = Mutex(Current(group: group, pending: pendingCommit, stamp: stamp))
     }
 
     /// The group as last written or loaded (a copy: changing it changes nothing stored).
@@ -52,12 +54,25 @@ public final class PersistentGroup: Sendable {
     /// The epoch of the group as last written or loaded.
     public var epoch: UInt64 { current.withLock { $0.group.epoch } }
 
+    /// This member's commit awaiting acceptance by the delivery service (RFC 9420 §14), made
+    /// with ``commit(_:with:)`` or ``prepareCommit(_:)``. The handle keeps it beside the group
+    /// and writes it in the group's record, so the application need not hold it and a restarted
+    /// process can still merge it or recognise its echo. ``process(_:with:)`` passes it to
+    /// `MLSGroup.process(_:pending:)`; once the group leaves the epoch the commit was made in
+    /// (its own echo or another member's commit), it is dropped.
+    public var pendingCommit: PendingCommit? { current.withLock { $0.pending } }
+
     /// The stamp of the stored record this handle last wrote or loaded: what its next write
     /// names as the record it replaces.
     public var stamp: RecordStamp { current.withLock { $0.stamp } }
 
     /// Runs `body` on a copy of the group, stores the result atomically together with `extra`,
     /// then adopts it. Returns what `body` returned.
+    ///
+    /// The pending commit is kept while the group stays in its epoch. A commit made inside
+    /// `body` is not held by the handle (merge it there, or use ``commit(_:with:)``), and an
+    /// own commit's echo processed there is refused unless `body` passes ``pendingCommit``:
+    /// ``process(_:with:)`` does that.
     ///
     /// - Throws: what `body` throws (nothing is written); ``StorageError/conflict`` if the group
     ///   was written by someone else since this handle loaded or last wrote it (nothing is
@@ -76,11 +91,81 @@ public final class PersistentGroup: Sendable {
     /// ciphertext) or with other groups' transitions; the handle adopts the new state only once
     /// that write succeeded. A transition that is never committed changes nothing.
     public func prepareUpdate<R>(_ body: (inout MLSGroup) throws -> R) throws -> (result: R, transition: GroupTransition) {
+        try prepare { group, _ in try body(&group) }
+    }
+
+    /// Creates a commit (`MLSGroup.commit(_:)`), stores the group with the commit pending
+    /// (together with `extra`, e.g. the outgoing message), and returns the messages to send.
+    /// The group stays in its epoch until ``process(_:with:)`` sees the commit come back or
+    /// ``mergePendingCommit(with:)`` is called. A pending commit made earlier is replaced.
+    @discardableResult
+    public func commit(_ options: CommitOptions = CommitOptions(), with extra: StorageBatch = StorageBatch()) throws -> CommitOutput {
+        let (output, transition) = try prepareCommit(options)
+        try store.commit(transition, with: extra)
+        return output
+    }
+
+    /// ``commit(_:with:)`` without the write: the transition holds the pending commit.
+    public func prepareCommit(_ options: CommitOptions = CommitOptions()) throws -> (result: CommitOutput, transition: GroupTransition) {
+        try prepare { group, pending in
+            let output = try group.commit(options)
+            pending = output.pending
+            return output
+        }
+    }
+
+    /// Processes a message with this handle's pending commit (`MLSGroup.process(_:pending:)`):
+    /// the echo of the pending commit merges it; any other commit moves the group on and the
+    /// pending commit is dropped. The result is stored together with `extra`.
+    @discardableResult
+    public func process(_ message: MLSMessage, with extra: StorageBatch = StorageBatch()) throws -> ProcessedMessage {
+        let (result, transition) = try prepareProcess(message)
+        try store.commit(transition, with: extra)
+        return result
+    }
+
+    /// ``process(_:with:)`` without the write.
+    public func prepareProcess(_ message: MLSMessage) throws -> (result: ProcessedMessage, transition: GroupTransition) {
+        try prepare { group, pending in try group.process(message, pending: pending) }
+    }
+
+    /// Merges the pending commit (`MLSGroup.merge(_:)`) once the delivery service accepted it
+    /// without echoing it, and stores the new epoch together with `extra`.
+    ///
+    /// - Throws: ``GroupError/noPendingCommit`` without one; ``GroupError/stalePendingCommit``
+    ///   if it can no longer be merged (nothing is written in either case).
+    public func mergePendingCommit(with extra: StorageBatch = StorageBatch()) throws {
+        try store.commit(try prepareMergePendingCommit(), with: extra)
+    }
+
+    /// ``mergePendingCommit(with:)`` without the write.
+    public func prepareMergePendingCommit() throws -> GroupTransition {
+        try prepare { group, pending in
+            guard let commit = pending else { throw GroupError.noPendingCommit }
+            try group.merge(commit)
+        }.transition
+    }
+
+    /// Drops the pending commit (the delivery service rejected it) and stores the group
+    /// without it, together with `extra`. Without a pending commit only `extra` is written.
+    public func discardPendingCommit(with extra: StorageBatch = StorageBatch()) throws {
+        let (_, transition) = try prepare { _, pending in pending = nil }
+        try store.commit(transition, with: extra)
+    }
+
+    /// The one way a transition is prepared: `body` changes a copy of the group and of the
+    /// pending commit. A pending commit that no longer belongs to the resulting state's epoch
+    /// (the group merged it, processed another member's commit, or was removed) is dropped
+    /// here, so the handle never stores one that could not be merged.
+    private func prepare<R>(_ body: (inout MLSGroup, inout PendingCommit?) throws -> R) throws -> (result: R, transition: GroupTransition) {
         let base = current.withLock { $0 }
         var next = base.group
-        let result = try body(&next)
-        let write = try store.groupWrite(for: next, relativeTo: base.group, replacing: .current(epoch: base.group.epoch, stamp: base.stamp))
-        return (result, GroupTransition(next: next, store: store, handle: self, write: write, base: base.stamp))
+        var pending = base.pending
+        let result = try body(&next, &pending)
+        if let p = pending, !next.isBase(of: p) { pending = nil }
+        let write = try store.groupWrite(for: next, pending: pending, relativeTo: base.group,
+                                         replacing: .current(epoch: base.group.epoch, stamp: base.stamp))
+        return (result, GroupTransition(next: next, pendingCommit: pending, store: store, handle: self, write: write, base: base.stamp))
     }
 
     /// Replaces this handle's state with what the store holds, after a ``StorageError/conflict``
@@ -91,14 +176,14 @@ public final class PersistentGroup: Sendable {
     public func reload() throws {
         let configuration = current.withLock { $0.group.configuration }
         guard let stored = try store.load(groupID, configuration: configuration) else { throw StorageError.groupNotFound }
-        current.withLock { $0 = Current(group: stored.group, stamp: stored.stamp) }
+        current.withLock { $0 = Current(group: stored.group, pending: stored.pendingCommit, stamp: stored.stamp) }
     }
 
     /// Takes the state a committed transition wrote, unless the handle has moved past `base`
     /// meanwhile (a later transition of this handle, or a reload, already holds newer state).
-    func adopt(_ next: MLSGroup, stamp: RecordStamp, replacing base: RecordStamp) {
+    func adopt(_ next: MLSGroup, pendingCommit: PendingCommit?, stamp: RecordStamp, replacing base: RecordStamp) {
         current.withLock { state in
-            if state.stamp == base { state = Current(group: next, stamp: stamp) }
+            if state.stamp == base { state = Current(group: next, pending: pendingCommit, stamp: stamp) }
         }
     }
 }
@@ -113,6 +198,8 @@ public final class PersistentGroup: Sendable {
 public struct GroupTransition: Sendable {
     /// The state the transition leads to (for reading; committing stores exactly this state).
     public let next: MLSGroup
+    /// The pending commit stored with ``next`` (see ``PersistentGroup/pendingCommit``).
+    public let pendingCommit: PendingCommit?
     let store: GroupStore
     /// The handle that moves to ``next``; `nil` when the transition stores a new group (created
     /// or joined), whose handle the commit creates.
@@ -123,9 +210,10 @@ public struct GroupTransition: Sendable {
     /// Writes that belong to the transition itself: a join's deletion of the used KeyPackage.
     let ownWrites: StorageBatch
 
-    init(next: MLSGroup, store: GroupStore, handle: PersistentGroup?, write: GroupWrite, base: RecordStamp? = nil,
-         ownWrites: StorageBatch = StorageBatch()) {
+    init(next: MLSGroup, pendingCommit: PendingCommit? = nil, store: GroupStore, handle: PersistentGroup?, write: GroupWrite,
+         base: RecordStamp? = nil, ownWrites: StorageBatch = StorageBatch()) {
         self.next = next
+        self.pendingCommit = pendingCommit
         self.store = store
         self.handle = handle
         self.write = write
@@ -147,9 +235,9 @@ public struct GroupTransition: Sendable {
     /// Moves the handle to the written state, or creates the handle of a new group.
     func adopt() -> PersistentGroup {
         if let handle, let base {
-            handle.adopt(next, stamp: write.stamp, replacing: base)
+            handle.adopt(next, pendingCommit: pendingCommit, stamp: write.stamp, replacing: base)
             return handle
         }
-        return PersistentGroup(store: store, group: next, stamp: write.stamp)
+        return PersistentGroup(store: store, group: next, pendingCommit: pendingCommit, stamp: write.stamp)
     }
 }

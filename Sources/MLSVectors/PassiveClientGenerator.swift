@@ -93,7 +93,7 @@ struct PassiveClientScenario {
     mutating func commit(_ i: Int, _ options: CommitOptions = CommitOptions(), framing: HandshakeFraming = .publicMessage) throws -> CommitOutput {
         members[i].group.configuration.handshakeFraming = framing
         let out = try members[i].group.commit(options)
-        try members[i].group.mergePendingCommit()
+        try members[i].group.merge(out.pending)
         let committer = members[i].group
         var next: [Member] = []
         for j in members.indices {

@@ -93,6 +93,8 @@ struct Participant {
     var keyPackage: KeyPackageBundle?
     /// This participant's state of the group, once created or joined.
     var group: MLSGroup?
+    /// The participant's commit sent and not yet seen come back (§14), held beside the group.
+    var pending: PendingCommit?
 }
 
 /// What became of one delivery at one recipient.
@@ -178,6 +180,7 @@ struct MailboxStory {
         var authority = try group(of: Self.authority)
         let output = try authority.commit(CommitOptions(proposals: keyPackages.map { .add(Add(keyPackage: $0)) }))
         people[Self.authority]?.group = authority
+        people[Self.authority]?.pending = output.pending
         guard let welcome = output.welcome else { throw DemoFailure(expectation: "a commit adding members comes with a Welcome") }
         service.broadcast(output.commit, from: Self.authority)
         // The joiners open their inboxes only now: the add commit is for epoch 0, which they never see.
@@ -185,7 +188,7 @@ struct MailboxStory {
         service.send(welcome, from: Self.authority, to: joiners)
         print("   authority sent the commit (\(output.commit.tlsSerialized.count) bytes) to the group,"
               + " the Welcome (\(welcome.tlsSerialized.count) bytes) to the three")
-        try expect(authority.hasPendingCommit && authority.epoch == 0, "a committer stays in its epoch until the commit is confirmed")
+        try expect(output.pending.epoch == 0 && authority.epoch == 0, "a committer stays in its epoch until the commit is confirmed")
 
         for (name, outcome) in try deliverAll() {
             switch outcome {
@@ -194,7 +197,7 @@ struct MailboxStory {
                 // commit by its bytes and merges it instead of decrypting it.
                 let mine = try group(of: name)
                 try expect(name == Self.authority && result.sender == .member(mine.myLeaf) && result.content.commit?.removedSelf == false
-                           && !mine.hasPendingCommit && mine.epoch == 1, "the authority merges its own commit when it comes back")
+                           && people[name]?.pending == nil && mine.epoch == 1, "the authority merges its own commit when it comes back")
                 print("   authority: its commit came back; process() recognised it as its pending commit and merged it")
             case let .welcome(message):
                 guard let bundle = people[name]?.keyPackage else { throw DemoFailure(expectation: "\(name) kept its KeyPackage") }
@@ -228,6 +231,7 @@ struct MailboxStory {
         let oldKey = citizen.myLeafNode?.encryptionKey ?? []
         let output = try citizen.commit(CommitOptions())
         people[Self.citizenA]?.group = citizen
+        people[Self.citizenA]?.pending = output.pending
         service.broadcast(output.commit, from: Self.citizenA)
         print("   citizen A sent the commit (\(output.commit.tlsSerialized.count) bytes)")
         try processCommit(by: Self.citizenA, epoch: 2)
@@ -248,6 +252,7 @@ struct MailboxStory {
         var authority = try group(of: Self.authority)
         let output = try authority.commit(CommitOptions(proposals: [.remove(Remove(removed: clerkLeaf.rawValue))]))
         people[Self.authority]?.group = authority
+        people[Self.authority]?.pending = output.pending
         service.broadcast(output.commit, from: Self.authority)
         print("   authority sent the commit (\(output.commit.tlsSerialized.count) bytes)")
         try processCommit(by: Self.authority, epoch: 3, removed: Self.clerk)
@@ -375,8 +380,11 @@ struct MailboxStory {
                 }
                 var group = try group(of: name)
                 do {
-                    let result = try group.process(message)
+                    let pending = people[name]?.pending
+                    let result = try group.process(message, pending: pending)
                     people[name]?.group = group
+                    // Merged by its echo, or beaten by another commit: either way it is done.
+                    if let pending, group.epoch != pending.epoch { people[name]?.pending = nil }
                     outcomes.append((name, .processed(result)))
                 } catch {
                     // process() throws only GroupError.
@@ -445,7 +453,7 @@ struct MailboxStory {
             }
             let group = try group(of: name)
             if name == committer {
-                try expect(result.sender == .member(group.myLeaf) && !group.hasPendingCommit && group.epoch == epoch,
+                try expect(result.sender == .member(group.myLeaf) && people[name]?.pending == nil && group.epoch == epoch,
                            "\(committer) merges its own commit when it comes back")
             } else if name == removed {
                 guard let d = result.content.commit, d.removedSelf, !group.isActive else { throw DemoFailure(expectation: "\(name) learns it was removed") }

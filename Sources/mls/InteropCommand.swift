@@ -116,7 +116,7 @@ struct InteropDriver {
         var (id, c) = try client(r)
         var g = try group(c)
         let out = try g.commit(options)
-        try g.mergePendingCommit()
+        try g.merge(out.pending)
         c.group = g
         clients[id] = c
         return out

@@ -40,7 +40,7 @@ struct Fixture {
                                                    signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
         var group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
         let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         return (group, try #require(out.welcome))
     }
 

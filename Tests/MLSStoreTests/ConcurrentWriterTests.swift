@@ -221,8 +221,8 @@ import Testing
         #expect(other.finish() == 0)
         #expect(throws: StorageError.conflict) {
             try mine.update { group in
-                _ = try group.commit()
-                try group.mergePendingCommit()
+                let made = try group.commit()
+                try group.merge(made.pending)
             }
         }
         #expect(mine.epoch == 0)
@@ -234,8 +234,8 @@ import Testing
         let loser = try Writer(mls: mls, path: path, groupID: cast.groupID)
         #expect(loser.readLine() == "loaded 1")
         try mine.update { group in
-            _ = try group.commit()
-            try group.mergePendingCommit()
+            let made = try group.commit()
+            try group.merge(made.pending)
         }
         #expect(mine.epoch == 2)
         loser.go()

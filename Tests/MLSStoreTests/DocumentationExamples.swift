@@ -43,7 +43,7 @@ struct StoreDocumentationExamples {
     }
 
     func receive(_ message: MLSMessage, in mailbox: PersistentGroup) throws -> ProcessedMessage {
-        try mailbox.update { try $0.process(message) }
+        try mailbox.process(message)
     }
 
     func restoreAll(from store: GroupStore, configuration: GroupConfiguration) throws -> [PersistentGroup] {
@@ -52,12 +52,12 @@ struct StoreDocumentationExamples {
 
     func updateKeys(in mailbox: PersistentGroup) throws -> CommitOutput {
         do {
-            return try mailbox.update { try $0.commit() }
+            return try mailbox.commit()
         } catch StorageError.conflict {
             // Another handle or process wrote the group after this handle loaded it, and nothing
             // was written. Continue from what the store holds.
             try mailbox.reload()
-            return try mailbox.update { try $0.commit() }
+            return try mailbox.commit()
         }
     }
 
@@ -88,7 +88,7 @@ struct StoreDocumentationExamples {
 
         let mailbox = try examples.startMailbox(for: authority, in: authorityStore)
         let keyPackage = try examples.publishKeyPackage(of: citizen, in: citizenStore)
-        let added = try mailbox.update { try $0.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))])) }
+        let added = try mailbox.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
         _ = try examples.receive(added.commit, in: mailbox)
         let citizenMailbox = try examples.accept(try #require(added.welcome), in: citizenStore, configuration: GroupConfiguration())
         #expect(citizenMailbox.epoch == 1)

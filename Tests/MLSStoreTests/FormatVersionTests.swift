@@ -17,27 +17,28 @@ import Testing
     let config = GroupConfiguration()
 
     /// A member with everything a record can hold: past epochs and a pending commit.
-    func richState() throws -> (me: MLSGroup, others: [MLSGroup], pendingCommit: MLSMessage) {
+    func richState() throws -> (me: MLSGroup, others: [MLSGroup], pendingCommit: CommitOutput) {
         var groups = try cast.members(3)
         let out = try groups[1].commit()
-        try groups[1].mergePendingCommit()
+        try groups[1].merge(out.pending)
         for i in [0, 2] { _ = try groups[i].process(out.commit) }
         let pending = try groups[0].commit()
-        return (groups[0], [groups[1], groups[2]], pending.commit)
+        return (groups[0], [groups[1], groups[2]], pending)
     }
 
     @Test("version 1 and 2 records differ only in the tagged epoch secrets, and both restore to the same state")
     func recordVersions() throws {
-        let (me, _, _) = try richState()
-        let v1 = me.snapshot(relativeTo: nil, formatVersion: 1).record.unsafeCopiedBytes()
-        let v2 = me.snapshot().record.unsafeCopiedBytes()
+        let (me, _, out) = try richState()
+        let v1 = me.snapshot(relativeTo: nil, pending: out.pending, formatVersion: 1).record.unsafeCopiedBytes()
+        let v2 = me.snapshot(pending: out.pending).record.unsafeCopiedBytes()
         #expect(Array(v1[4..<6]) == [0, 1] && Array(v2[4..<6]) == [0, 2])
         // Eleven tags and a two-byte vector length, in the member state and again in the
         // pending commit's.
         #expect(v2.count - v1.count == 2 * (11 + 2))
         let nodes = Dictionary(uniqueKeysWithValues: me.snapshot().tree.nodes.compactMap { i, n in n.map { (i, $0) } })
-        let restored = try MLSGroup(restoringRecord: SecretBytes(v1), nodes: nodes, configuration: config)
-        expectSameState(restored, me)
+        let restored = try MLSGroup.restoring(record: SecretBytes(v1), nodes: nodes, configuration: config)
+        expectSameState(restored.group, me)
+        #expect(restored.pendingCommit?.epoch == me.epoch)
     }
 
     @Test("epoch secrets are tagged: a swapped, missing or extra secret is refused")
@@ -63,12 +64,12 @@ import Testing
 
     /// Writes `me` as the previous build did into a fresh file: schema v1, record version 1,
     /// sealed (when `key` is given) with the binding of that build (group key and epoch).
-    func writeVersion1Store(_ me: MLSGroup, path: String, key: SecretBytes?) throws {
+    func writeVersion1Store(_ me: MLSGroup, pending: PendingCommit, path: String, key: SecretBytes?) throws {
         let db = try DatabaseQueue(path: path)
         try SQLiteStorage.migrator.migrate(db, upTo: "v1")
         // Only the store's encoding and sealing are used from the current code; the row goes in by hand.
         let encoder = try GroupStore(backend: InMemoryStorage(), encryptionKey: key)
-        let write = try encoder.groupWrite(snapshot: me.snapshot(relativeTo: nil, formatVersion: 1), referenceWidth: nil,
+        let write = try encoder.groupWrite(snapshot: me.snapshot(relativeTo: nil, pending: pending, formatVersion: 1), referenceWidth: nil,
                                            replacing: .unconditional, stamp: .legacy)
         try db.write { db in
             try db.execute(sql: "INSERT INTO mls_group(group_id, epoch, record) VALUES (?, ?, ?)",
@@ -86,22 +87,23 @@ import Testing
         let (me, others, pendingCommit) = try richState()
         let path = sqliteFile()
         let key = sealed ? SecretBytes(randomCount: 32) : nil
-        try writeVersion1Store(me, path: path, key: key)
+        try writeVersion1Store(me, pending: pendingCommit.pending, path: path, key: key)
 
         let store = try GroupStore(backend: try SQLiteStorage(path: path), encryptionKey: key)
         let handle = try #require(try store.open(cast.groupID, configuration: config))
         #expect(handle.stamp == .legacy)
         expectSameState(handle.group, me)
-        #expect(handle.group.hasPendingCommit)
+        #expect(handle.pendingCommit?.epoch == me.epoch)
 
         // The session goes on: the pending commit comes back and merges, a message decrypts.
-        _ = try handle.update { try $0.process(pendingCommit) }
+        _ = try handle.process(pendingCommit.commit)
+        #expect(handle.pendingCommit == nil)
         #expect(!handle.stamp.isLegacy)
         var peer = others[1]
-        _ = try peer.process(pendingCommit)
+        _ = try peer.process(pendingCommit.commit)
         #expect(handle.group.epochAuthenticator == peer.epochAuthenticator)
         let ct = try peer.encrypt(Array("weiter".utf8))
-        #expect(try handle.update { try $0.process(ct) }.content == .application(Array("weiter".utf8)))
+        #expect(try handle.process(ct).content == .application(Array("weiter".utf8)))
 
         // Reopened: the row is in the current format, stamped and bound to its stamp.
         let reopened = try GroupStore(backend: try SQLiteStorage(path: path), encryptionKey: key)

@@ -21,7 +21,7 @@ struct Cast {
         guard count > 1 else { return [creator] }
         let bundles = try (1..<count).map { try Self.bundle("m\($0)", suite: suite) }
         let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
-        try creator.mergePendingCommit()
+        try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
     }
@@ -69,7 +69,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
             #expect(try groups[i].process(ct).content == .application(Array("Bescheid".utf8)))
         }
         let out = try groups[1].commit()
-        try groups[1].mergePendingCommit()
+        try groups[1].merge(out.pending)
         for i in [0, 2, 3] { _ = try groups[i].process(out.commit) }
         #expect(Set(groups.map(\.epochAuthenticator)).count == 1)
     }
@@ -107,11 +107,11 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let groups = try cast.members(64)
         let store = try GroupStore(backend: InMemoryStorage())
         let handle = try store.create(groups[5])
-        let (_, pending) = try handle.prepareUpdate { try $0.commit() }
+        let (_, pending) = try handle.prepareCommit()
         // The pending commit's new path lives in the record; the current tree is unchanged.
         #expect(pending.write.upsertNodes.isEmpty && pending.write.deleteNodes.isEmpty)
         try store.commit(pending)
-        let (_, merge) = try handle.prepareUpdate { try $0.mergePendingCommit() }
+        let merge = try handle.prepareMergePendingCommit()
         // Leaf plus the six parents on a 64-leaf direct path.
         let write = merge.write
         #expect(write.upsertNodes.count <= 7, "\(write.upsertNodes.count) nodes written")
@@ -126,17 +126,62 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         var groups = try cast.members(3)
         let store = try GroupStore(backend: try backend(kind))
         let handle = try store.create(groups[0])
-        let out = try handle.update { try $0.commit() }
+        let out = try handle.commit()
+        #expect(handle.pendingCommit?.epoch == groups[0].epoch && handle.epoch == groups[0].epoch)
         // Restart.
         let reloaded = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
-        #expect(reloaded.group.hasPendingCommit)
+        #expect(reloaded.pendingCommit?.epoch == groups[0].epoch)
+        #expect(reloaded.pendingCommit?.description.epoch == out.description.epoch)
         expectSameState(reloaded.group, handle.group)
-        let processed = try reloaded.update { try $0.process(out.commit) }
+        // Without the pending commit the echo is the member's own commit, which it cannot process.
+        #expect(throws: GroupError.invalidSender(.ownCommitNotPending)) { try reloaded.update { try $0.process(out.commit) } }
+        #expect(reloaded.pendingCommit != nil)
+        let processed = try reloaded.process(out.commit)
         #expect(processed.content.commit?.removedSelf == false)
+        #expect(reloaded.pendingCommit == nil)
         for i in 1..<3 { _ = try groups[i].process(out.commit) }
         #expect(reloaded.group.epochAuthenticator == groups[1].epochAuthenticator)
         let ct = try groups[2].encrypt([1, 2, 3])
-        #expect(try reloaded.update { try $0.process(ct) }.content == .application([1, 2, 3]))
+        #expect(try reloaded.process(ct).content == .application([1, 2, 3]))
+    }
+
+    @Test("a pending commit survives a restart and merges without an echo", arguments: backends)
+    func pendingCommitMergedAfterRestart(kind: String) throws {
+        var groups = try cast.members(3)
+        let store = try GroupStore(backend: try backend(kind))
+        let handle = try store.create(groups[0])
+        let out = try handle.commit(CommitOptions(proposals: [.remove(Remove(removed: 2))]))
+        let reloaded = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
+        try reloaded.mergePendingCommit()
+        #expect(reloaded.pendingCommit == nil && reloaded.epoch == out.description.epoch)
+        _ = try groups[1].process(out.commit)
+        #expect(reloaded.group.epochAuthenticator == groups[1].epochAuthenticator)
+        // The merged state is what the store holds, without a pending commit.
+        let again = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
+        #expect(again.pendingCommit == nil)
+        expectSameState(again.group, reloaded.group)
+        #expect(throws: GroupError.noPendingCommit) { try again.mergePendingCommit() }
+    }
+
+    @Test("another member's commit drops the stored pending commit; a discarded one is gone after a restart", arguments: backends)
+    func pendingCommitDroppedOrDiscarded(kind: String) throws {
+        var groups = try cast.members(3)
+        let store = try GroupStore(backend: try backend(kind))
+        let handle = try store.create(groups[0])
+        let mine = try handle.commit()
+        let theirs = try groups[1].commit()
+        _ = try handle.process(theirs.commit)
+        #expect(handle.pendingCommit == nil)
+        #expect(try #require(try store.open(cast.groupID, configuration: GroupConfiguration())).pendingCommit == nil)
+        try groups[1].merge(theirs.pending)
+        #expect(handle.group.epochAuthenticator == groups[1].epochAuthenticator)
+        #expect(throws: GroupError.self) { try handle.process(mine.commit) }
+
+        _ = try handle.commit()
+        #expect(handle.pendingCommit != nil)
+        try handle.discardPendingCommit()
+        #expect(handle.pendingCommit == nil)
+        #expect(try #require(try store.open(cast.groupID, configuration: GroupConfiguration())).pendingCommit == nil)
     }
 
     @Test("a consumed message key stays consumed across a restart (forward secrecy)", arguments: backends)
@@ -145,9 +190,9 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let store = try GroupStore(backend: try backend(kind))
         let handle = try store.create(groups[1])
         let ct = try groups[0].encrypt(Array("Antrag".utf8))
-        _ = try handle.update { try $0.process(ct) }
+        _ = try handle.process(ct)
         let restarted = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
-        #expect(throws: GroupError.self) { try restarted.update { try $0.process(ct) } }
+        #expect(throws: GroupError.self) { try restarted.process(ct) }
         // A key handed out by encrypt is stored as consumed before the ciphertext is used.
         let sender = try GroupStore(backend: InMemoryStorage()).create(groups[0])
         let first = try sender.update { try $0.encrypt([1]) }
@@ -165,7 +210,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         var groups = try cast.members(3)
         let late = try groups[2].encrypt(Array("spät".utf8))
         let out = try groups[0].commit()
-        try groups[0].mergePendingCommit()
+        try groups[0].merge(out.pending)
         for i in 1..<3 { _ = try groups[i].process(out.commit) }
         let store = try GroupStore(backend: InMemoryStorage())
         try store.create(groups[1])
@@ -183,7 +228,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(try store.keyPackage(ref: ref)?.bundle.initPrivateKey == bundle.initPrivateKey)
         var authority = try cast.members(1)[0]
         let out = try authority.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
-        try authority.mergePendingCommit()
+        try authority.merge(out.pending)
         let writes = backend.writeCount
         let joined = try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration())
         #expect(backend.writeCount == writes + 1)
@@ -269,25 +314,25 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
                 let store = try GroupStore(backend: backend, clientID: name, encryptionKey: stores[0].sealing.key)
                 let bundle = try Cast.bundle(String(decoding: name, as: UTF8.self), suite: cast.suite)
                 try store.storeKeyPackage(bundle)
-                let out = try handles[actor].update { try $0.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))])) }
-                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+                let out = try handles[actor].commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
+                for i in handles.indices { _ = try handles[i].process(out.commit) }
                 handles.append(try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration()))
                 stores.append(store)
             } else if choice == 1, handles.count > 3 {
                 // Remove someone else; the removed member's state is deleted.
                 let victim = (actor + 1 + Int.random(in: 0..<(handles.count - 1), using: &rng)) % handles.count
                 let victimLeaf = handles[victim].group.myLeaf.rawValue
-                let out = try handles[actor].update { try $0.commit(CommitOptions(proposals: [.remove(Remove(removed: victimLeaf))])) }
-                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+                let out = try handles[actor].commit(CommitOptions(proposals: [.remove(Remove(removed: victimLeaf))]))
+                for i in handles.indices { _ = try handles[i].process(out.commit) }
                 try handles[victim].store.deleteGroup(cast.groupID)
                 handles.remove(at: victim)
                 stores.remove(at: victim)
             } else if choice == 2 {
-                let out = try handles[actor].update { try $0.commit() }
-                for i in handles.indices { _ = try handles[i].update { try $0.process(out.commit) } }
+                let out = try handles[actor].commit()
+                for i in handles.indices { _ = try handles[i].process(out.commit) }
             } else {
                 let ct = try handles[actor].update { try $0.encrypt(Array("note".utf8)) }
-                for i in handles.indices where i != actor { _ = try handles[i].update { try $0.process(ct) } }
+                for i in handles.indices where i != actor { _ = try handles[i].process(ct) }
             }
             for h in handles {
                 let loaded = try #require(try h.store.loadGroup(cast.groupID, configuration: GroupConfiguration()))

@@ -20,18 +20,19 @@ func mailboxExample(databasePath: String, stateKey: SecretBytes) throws -> Strin
     let store = try GroupStore(backend: try SQLiteStorage(path: databasePath), encryptionKey: stateKey)
     let mailbox = try store.create(try authority.createGroup())
 
-    // The citizen publishes a KeyPackage; the authority commits an Add of it. The commit is
-    // pending until the delivery service hands it back and the authority processes it.
+    // The citizen publishes a KeyPackage; the authority commits an Add of it. The handle keeps
+    // the commit pending (and stored) until the delivery service hands it back and the
+    // authority processes it, which merges it.
     let keyPackage = try citizen.makeKeyPackage()
-    let added = try mailbox.update { try $0.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage.keyPackage))])) }
+    let added = try mailbox.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage.keyPackage))]))
     assert(added.description.added.map(\.identity) == [citizen.identity])
-    try mailbox.update { try $0.process(added.commit) }
+    try mailbox.process(added.commit)
     var citizenGroup = try citizen.join(welcome: added.welcome!, keyPackage: keyPackage)
 
     // The authority updates its keys. The citizen stages the commit, which verifies and
     // describes it without changing the group, and applies it only if it is what it expects.
-    let update = try mailbox.update { try $0.commit() }
-    try mailbox.update { try $0.process(update.commit) }
+    let update = try mailbox.commit()
+    try mailbox.process(update.commit)
     let staged = try citizenGroup.stage(update.commit)
     if let commit = staged.commit, commit.committer.identity == authority.identity, commit.removed.isEmpty {
         citizenGroup.apply(staged)

@@ -103,7 +103,7 @@ import Testing
             bundles = try ["authority", "citizen", "clerk"].map(AdversarialTests.bundle)
             var creator = try MLSGroup.create(suite: AdversarialTests.suite, groupID: SystemRandom.bytes(16), creator: bundles[0])
             let out = try creator.commit(CommitOptions(proposals: bundles.dropFirst().map { .add(Add(keyPackage: $0.keyPackage)) }))
-            try creator.mergePendingCommit()
+            try creator.merge(out.pending)
             groups = [creator] + (try bundles.dropFirst().map { try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: $0) })
         }
     }

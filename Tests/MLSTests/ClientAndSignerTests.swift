@@ -45,7 +45,7 @@ final class DeviceSigner: MLSSigner {
         var a = try authority.createGroup()
         let kp = try citizen.makeKeyPackage()
         let out = try a.commit(CommitOptions(proposals: [.add(Add(keyPackage: kp.keyPackage))]))
-        _ = try a.process(out.commit)
+        _ = try a.process(out.commit, pending: out.pending)
         var c = try citizen.join(welcome: try #require(out.welcome), keyPackage: kp)
         #expect(c.epochAuthenticator == a.epochAuthenticator)
         #expect(c.roster.map(\.identity) == [Array("authority".utf8), Array("citizen".utf8)])
@@ -54,7 +54,7 @@ final class DeviceSigner: MLSSigner {
         let notice = try a.encrypt(Array("Bescheid".utf8))
         #expect(try c.process(notice).content == .application(Array("Bescheid".utf8)))
         let update = try a.commit()
-        _ = try a.process(update.commit)
+        _ = try a.process(update.commit, pending: update.pending)
         #expect(try c.process(update.commit).content.commit?.committer.identity == Array("authority".utf8))
         #expect(c.epochAuthenticator == a.epochAuthenticator)
         // KeyPackage, leaf, commit, GroupInfo and application signatures all came from the device.

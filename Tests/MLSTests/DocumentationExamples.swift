@@ -44,7 +44,7 @@ struct MLSDocumentationExamples {
         // The authority commits an Add. The commit stays pending until the delivery service
         // accepts it and hands it back.
         let out = try authorityGroup.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage.keyPackage))]))
-        _ = try authorityGroup.process(out.commit)
+        _ = try authorityGroup.process(out.commit, pending: out.pending)
 
         // The citizen joins from the Welcome, in the epoch the commit created.
         let citizenGroup = try citizen.join(welcome: out.welcome!, keyPackage: keyPackage)
@@ -65,14 +65,14 @@ struct MLSDocumentationExamples {
         let out = try group.commit(CommitOptions(proposals: adds))
         // out.description.added lists the new members at their leaves; out.welcome is one
         // Welcome for all of them.
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         return out
     }
 
     func removeMember(identity: [UInt8], from group: inout MLSGroup) throws -> CommitOutput? {
         guard let member = group.roster.first(where: { $0.identity == identity }) else { return nil }
         let out = try group.commit(CommitOptions(proposals: [.remove(Remove(removed: member.leaf.rawValue))]))
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         return out
     }
 
@@ -96,13 +96,20 @@ struct MLSDocumentationExamples {
     func commitPendingProposals(in group: inout MLSGroup) throws -> CommitOutput {
         // CommitOptions() includes the proposals received in this epoch, by reference.
         let out = try group.commit()
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         return out
     }
 
-    func commitRejected(_ group: inout MLSGroup) {
-        // The delivery service refused the commit (another one won the epoch): forget it.
-        group.discardPendingCommit()
+    func commitLost(_ pending: PendingCommit, winner: MLSMessage, in group: inout MLSGroup) throws -> Bool {
+        // Another member's commit won the epoch: process it with the pending commit (which is not
+        // its echo) and drop the pending one, which now refuses to merge.
+        _ = try group.process(winner, pending: pending)
+        do {
+            try group.merge(pending)
+            return false
+        } catch GroupError.stalePendingCommit {
+            return true
+        }
     }
 
     // MARK: Audit a commit
@@ -239,13 +246,16 @@ struct MLSDocumentationExamples {
         #expect(try examples.receiveCommit(out.commit, in: &clerks[1]) == "registry-office@city.example (leaf 0) removed us")
         #expect(!clerks[1].isActive)
 
-        // The citizen is removed by identity; a rejected commit is discarded.
+        // The citizen is removed by identity; a commit that lost the epoch is dropped.
         let removal = try #require(try examples.removeMember(identity: citizen.identity, from: &a))
         #expect(try examples.receiveCommit(removal.commit, in: &c).hasSuffix("removed us"))
+        _ = try clerks[0].process(removal.commit)
         #expect(try examples.removeMember(identity: citizen.identity, from: &a) == nil)
-        _ = try a.commit()
-        examples.commitRejected(&a)
-        #expect(!a.hasPendingCommit)
+        let mine = try a.commit()
+        let theirs = try clerks[0].commit()
+        #expect(try examples.commitLost(mine.pending, winner: theirs.commit, in: &a))
+        _ = try clerks[0].process(theirs.commit, pending: theirs.pending)
+        #expect(a.epochAuthenticator == clerks[0].epochAuthenticator)
     }
 
     @Test func auditACommit() throws {
@@ -253,7 +263,7 @@ struct MLSDocumentationExamples {
         var (a, c) = try examples.openMailbox(authority: authority, citizen: citizen)
         // The citizen accepts a key update from the authority…
         let update = try a.commit()
-        _ = try a.process(update.commit)
+        _ = try a.process(update.commit, pending: update.pending)
         #expect(try examples.audit(update.commit, in: &c, authority: authority.identity))
         #expect(c.epoch == a.epoch)
         // …and refuses the citizen's own attempt, seen from the authority, to add someone.

@@ -29,7 +29,7 @@ import Testing
         if clients.count == 1 { return [creator] }
         let bundles = try clients.dropFirst().map { try $0.bundle() }
         let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
-        try creator.mergePendingCommit()
+        try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
     }
@@ -67,7 +67,7 @@ import Testing
         let proposal = try members[0].proposeReInit(groupID: Array("case-4711-v2".utf8), suite: newSuite)
         _ = try members[1].process(proposal)
         let out = try members[0].commit()
-        try members[0].mergePendingCommit()
+        try members[0].merge(out.pending)
         _ = try members[1].process(out.commit)
         #expect(members[0].pendingReInit != nil && members[1].pendingReInit != nil)
         // The frozen group refuses further traffic.
@@ -107,7 +107,7 @@ import Testing
                                           extensions: [Extension(extensionType: .externalSenders, extensionData: w.bytes)])
         let clerk = try clients[1].bundle()
         let out = try creator.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
-        try creator.mergePendingCommit()
+        try creator.merge(out.pending)
         var joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: clerk)
         // Proposals from external senders are refused unless the application opts in.
         creator.configuration.rules = DefaultGroupRules(acceptsExternalSenderProposals: true)
@@ -116,7 +116,7 @@ import Testing
         _ = try creator.process(message)
         _ = try joined.process(message)
         let commit = try creator.commit()
-        try creator.mergePendingCommit()
+        try creator.merge(commit.pending)
         #expect(try joined.process(commit.commit).content.commit?.removedSelf == true)
         #expect(creator.members == [LeafIndex(0)])
         // An external sender that is not listed is refused.
@@ -132,7 +132,7 @@ import Testing
         members[0].configuration.rules = DefaultGroupRules(acceptsNewMemberProposals: true)
         #expect(try members[0].process(request).content == .proposal(.add(Add(keyPackage: citizen.keyPackage))))
         let out = try members[0].commit()
-        try members[0].mergePendingCommit()
+        try members[0].merge(out.pending)
         let joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: citizen)
         expectAgreement([members[0], joined])
     }

@@ -77,7 +77,6 @@ enum GroupTestKit {
         let members: [LeafIndex]
         let pendingProposals: [Proposal]
         let isActive: Bool
-        let hasPendingCommit: Bool
         let myLeafNode: LeafNode?
 
         init(_ g: MLSGroup) {
@@ -86,7 +85,6 @@ enum GroupTestKit {
             members = g.members
             pendingProposals = g.pendingProposals
             isActive = g.isActive
-            hasPendingCommit = g.hasPendingCommit
             myLeafNode = g.myLeafNode
         }
     }
@@ -443,13 +441,13 @@ enum GroupTestKit {
         }
 
         /// Delivers a commit of `members[c]` to every member, merges it at the committer (by
-        /// processing its own commit or by `mergePendingCommit`), retires the removed members
+        /// processing its own commit with the pending one or by `merge`), retires the removed members
         /// and lets the joiners in from the Welcome.
         mutating func deliverCommit(_ out: CommitOutput, from c: Int, removed: Set<String>, joiners: [Joiner]) throws {
             let committer = members[c].client.name
             let leaf = members[c].group.myLeaf
             let epoch = members[c].group.epoch
-            try check(members[c].group.hasPendingCommit, "the committer holds its commit pending")
+            try check(out.pending.epoch == epoch && out.pending.description.epoch == epoch + 1, "the committer holds its commit pending, in its epoch")
             for i in members.indices where i != c {
                 let r = try members[i].group.process(out.commit)
                 let isRemoved = removed.contains(members[i].client.name)
@@ -457,10 +455,10 @@ enum GroupTestKit {
                 try check(r.sender == .member(leaf) && r.epoch == epoch, "commit sender and epoch")
             }
             if rng.chance(0.5) {
-                let r = try members[c].group.process(out.commit)
+                let r = try members[c].group.process(out.commit, pending: out.pending)
                 try check(r.content.commit?.removedSelf == false, "the committer merges by processing its own commit")
             } else {
-                try members[c].group.mergePendingCommit()
+                try members[c].group.merge(out.pending)
             }
             for m in members where removed.contains(m.client.name) { try checkInactive(m.group, out.commit) }
             members.removeAll { removed.contains($0.client.name) }
@@ -496,7 +494,7 @@ enum GroupTestKit {
             var names = Set<[UInt8]>()
             for m in members {
                 let g = m.group
-                try check(g.isActive && !g.hasPendingCommit && g.pendingProposals.isEmpty, "\(m.client.name) is settled")
+                try check(g.isActive && g.pendingProposals.isEmpty, "\(m.client.name) is settled")
                 try check(g.context == first.context, "\(m.client.name) agrees on the GroupContext (epoch \(g.epoch) vs \(first.epoch))")
                 try check(g.epochAuthenticator == first.epochAuthenticator, "\(m.client.name) agrees on epoch_authenticator")
                 try check(try g.exportSecret(label: "session", context: [1], length: 16) == exported, "\(m.client.name) agrees on the exporter")
@@ -562,7 +560,7 @@ enum GroupTestKit {
                                           configuration: configuration)
         let bundles = try clients.dropFirst().map { try $0.bundle() }
         let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
-        try creator.mergePendingCommit()
+        try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0, configuration: configuration) })
     }
@@ -582,7 +580,7 @@ enum GroupTestKit {
         let out = try g[0].commit()
         #expect(out.commit.wireFormat == .privateMessage)
         for i in [1, 2] { #expect(try g[i].process(out.commit).content.commit?.removedSelf == false) }
-        _ = try g[0].process(out.commit)
+        _ = try g[0].process(out.commit, pending: out.pending)
         g.append(try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle, configuration: config))
         for x in g {
             #expect(x.context == g[0].context)
@@ -624,7 +622,7 @@ enum GroupTestKit {
         let tooLate = try g[2].encrypt(Array("too late".utf8))
         for round in 0..<3 {
             let out = try g[0].commit()
-            _ = try g[0].process(out.commit)
+            _ = try g[0].process(out.commit, pending: out.pending)
             for i in [1, 2] { _ = try g[i].process(out.commit) }
             if round == 0 {
                 let r = try g[2].process(early)
@@ -657,8 +655,9 @@ enum GroupTestKit {
         #expect(GroupTestKit.error { try g[3].proposeUpdate() } == .inactive)
         #expect(GroupTestKit.error { try g[3].commit() } == .inactive)
         for i in [1, 2] { #expect(try g[i].process(out.commit).content.commit?.removedSelf == false) }
-        try g[0].mergePendingCommit()
-        #expect(GroupTestKit.error { try g[0].mergePendingCommit() } == .noPendingCommit)
+        try g[0].merge(out.pending)
+        // Merged once, it is of a past epoch.
+        #expect(GroupTestKit.error { try g[0].merge(out.pending) } == .stalePendingCommit)
         // The remaining members still read the removed member's last message of the old epoch.
         #expect(try g[1].process(late).content == .application(Array("sent before removal".utf8)))
         let m = try g[2].encrypt([7])
@@ -679,24 +678,24 @@ enum GroupTestKit {
         if case .proposal(.update) = try g[0].process(update).content {} else { Issue.record("own Update echoed as something else") }
     }
 
-    /// A commit's own echo and `mergePendingCommit` lead to the same state; a competing commit
-    /// of the same epoch discards the pending one (§14).
+    /// A commit's own echo and `merge` lead to the same state; after a competing commit of the
+    /// same epoch the pending one can no longer be merged (§14).
     @Test func pendingCommitIsMergedOrDiscarded() throws {
         var g = try Self.group(3)
         var viaEcho = g[0]
         let out = try viaEcho.commit()
         var viaMerge = viaEcho
-        _ = try viaEcho.process(out.commit)
-        try viaMerge.mergePendingCommit()
+        _ = try viaEcho.process(out.commit, pending: out.pending)
+        try viaMerge.merge(out.pending)
         #expect(viaEcho.context == viaMerge.context)
         #expect(viaEcho.epochAuthenticator == viaMerge.epochAuthenticator)
 
         // Member 0 and member 1 commit concurrently; the delivery service orders member 1's first.
         let mine = try g[0].commit()
         let theirs = try g[1].commit()
-        #expect(try g[0].process(theirs.commit).content.commit?.removedSelf == false)
-        #expect(!g[0].hasPendingCommit)
-        _ = try g[1].process(theirs.commit)
+        #expect(try g[0].process(theirs.commit, pending: mine.pending).content.commit?.removedSelf == false)
+        #expect(GroupTestKit.error { try g[0].merge(mine.pending) } == .stalePendingCommit)
+        _ = try g[1].process(theirs.commit, pending: theirs.pending)
         _ = try g[2].process(theirs.commit)
         #expect(g[0].epochAuthenticator == g[1].epochAuthenticator)
         #expect(g[2].epochAuthenticator == g[1].epochAuthenticator)

@@ -40,7 +40,7 @@ import Testing
             var groups = [creator]
             if count > 1 {
                 let out = try creator.commit(CommitOptions(proposals: bundles.dropFirst().map { .add(Add(keyPackage: $0.keyPackage)) }))
-                try creator.mergePendingCommit()
+                try creator.merge(out.pending)
                 let welcome = try #require(out.welcome)
                 let tree = configs[0].ratchetTreeInWelcome ? nil : creator.tree.exported
                 groups = [creator] + (try (1..<count).map { try MLSGroup.join(welcome: welcome, keyPackage: bundles[$0], ratchetTree: tree, configuration: configs[$0]) })
@@ -80,7 +80,7 @@ import Testing
             for i in groups.indices where i != c {
                 #expect(try groups[i].process(out.commit).content.commit?.removedSelf == false, sourceLocation: sourceLocation)
             }
-            _ = try groups[c].process(out.commit)
+            _ = try groups[c].process(out.commit, pending: out.pending)
             expectAgreement(sourceLocation: sourceLocation)
             let m = try groups[c].encrypt([42])
             for i in groups.indices where i != c {
@@ -280,7 +280,7 @@ import Testing
         let proposal = try f.forgeProposal(from: 1, .remove(Remove(removed: 3)))
         let out = try f.groups[0].commit()
         try f.broadcast(out.commit, from: 0)
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         f.expectRejected(out.commit, from: 0, .wrongEpoch(epoch))
         f.expectRejected(proposal, from: 1, .wrongEpoch(epoch))
         try f.expectStillWorks(committer: 2)
@@ -384,15 +384,14 @@ import Testing
         let m = try f.groups[1].encrypt(Array("once".utf8))
         let out = try f.groups[0].commit()
         #expect(try f.groups[0].process(m).content == .application(Array("once".utf8)))
-        _ = try f.groups[0].process(out.commit)
+        _ = try f.groups[0].process(out.commit, pending: out.pending)
         #expect(GroupTestKit.error { try f.groups[0].process(m) } == .framing(.generationConsumed(0)))
     }
 
-    /// A member refuses a commit in its own name that it does not hold pending.
+    /// A member refuses a commit in its own name when it is not given that commit as pending.
     @Test func ownCommitThatIsNotPending() throws {
         var f = try Fixture(3)
         let out = try f.groups[0].commit()
-        f.groups[0].discardPendingCommit()
         let before = GroupTestKit.Snapshot(f.groups[0])
         #expect(GroupTestKit.error { try f.groups[0].process(out.commit) } == .invalidSender(.ownCommitNotPending))
         #expect(GroupTestKit.Snapshot(f.groups[0]) == before)
@@ -482,7 +481,7 @@ import Testing
         let reinit = Proposal.reInit(ReInit(groupID: Array("next".utf8), cipherSuite: 1, extensions: []))
         let out = try f.groups[0].commit(CommitOptions(proposals: [reinit]))
         try f.broadcast(out.commit, from: 0)
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         // Messages a member could still build with the frozen group's keys.
         let proposal = try f.forgeProposal(from: 1, .remove(Remove(removed: 2)))
         f.expectRejected(proposal, from: 1, .reinitPending)
@@ -671,7 +670,7 @@ import Testing
         for i in 0..<3 { #expect(try x.f.groups[i].process(m).sender == .external(senderIndex: 0)) }
         let out = try x.f.groups[1].commit()
         for i in [0, 2] { _ = try x.f.groups[i].process(out.commit) }
-        try x.f.groups[1].mergePendingCommit()
+        try x.f.groups[1].merge(out.pending)
         let joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle)
         #expect(joined.epochAuthenticator == x.f.groups[0].epochAuthenticator)
     }
@@ -869,7 +868,7 @@ import Testing
         let out = try f.groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3)), .add(Add(keyPackage: bundle.keyPackage))]))
         #expect(try f.groups[3].process(out.commit).content.commit?.removedSelf == true)
         for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content.commit?.removedSelf == false) }
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         f.groups[3] = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle,
                                         configuration: f.groups[1].configuration)
         f.expectAgreement()
@@ -959,7 +958,7 @@ import Testing
         guard case let .publicMessage(pm) = out.commit.body, case let .commit(c) = pm.content.content else { Issue.record("not a commit"); return }
         #expect(c.path == nil)
         try f.broadcast(out.commit, from: 0)
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         f.groups.append(try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: bundle))
         f.expectAgreement()
         try f.expectStillWorks(committer: 3)
@@ -983,7 +982,6 @@ import Testing
         try f.broadcast(proposal, from: 0)
         let out = try f.groups[0].commit()
         f.expectRejected(out.commit, from: 0, .missingPSK)
-        f.groups[0].discardPendingCommit()
         try f.expectStillWorks(CommitOptions(includePendingProposals: false))
     }
 
@@ -1135,7 +1133,7 @@ import Testing
         let welcome = try #require(out.welcome)
         let stranger = try GroupTestKit.Client("yan").bundle()
         #expect(GroupTestKit.error { try MLSGroup.join(welcome: welcome, keyPackage: stranger) } == .welcome(.noSecretsForKeyPackage))
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         try f.broadcast(out.commit, from: 0)
         let joined = try MLSGroup.join(welcome: welcome, keyPackage: invited)
         #expect(joined.epochAuthenticator == f.groups[0].epochAuthenticator)
@@ -1151,7 +1149,7 @@ import Testing
         #expect(GroupTestKit.error { try MLSGroup.join(welcome: welcome, keyPackage: invited) } == .missingPSK)
         var config = GroupConfiguration()
         config.psks = InMemoryPSKStore(external: [Self.pskID: Self.pskValue])
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         #expect(try MLSGroup.join(welcome: welcome, keyPackage: invited, configuration: config).epochAuthenticator == f.groups[0].epochAuthenticator)
     }
 
@@ -1161,7 +1159,7 @@ import Testing
         var f = try Fixture(2, configure: { _, c in c.ratchetTreeInWelcome = false })
         let invited = try GroupTestKit.Client("zed").bundle()
         let out = try f.groups[0].commit(CommitOptions(proposals: [.add(Add(keyPackage: invited.keyPackage))]))
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         let welcome = try #require(out.welcome)
         let tree = f.groups[0].tree.exported
         #expect(GroupTestKit.error { try MLSGroup.join(welcome: welcome, keyPackage: invited) } == .missingRatchetTree)
@@ -1204,7 +1202,7 @@ import Testing
         var f = try Fixture(2)
         let invited = try GroupTestKit.Client("zed").bundle()
         let out = try f.groups[0].commit(CommitOptions(proposals: [.add(Add(keyPackage: invited.keyPackage))]))
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         let welcome = try #require(out.welcome)
         let forged = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signer) { info in
             let data = try #require(info.extensions.data(for: .ratchetTree))
@@ -1243,7 +1241,7 @@ import Testing
         let out = try f.groups[0].commit(CommitOptions(proposals: [gce, .remove(Remove(removed: 3))]))
         #expect(try f.groups[3].process(out.commit).content.commit?.removedSelf == true)
         for i in 1..<3 { #expect(try f.groups[i].process(out.commit).content.commit?.removedSelf == false) }
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         f.groups.removeLast()
         f.expectAgreement()
     }
@@ -1257,7 +1255,7 @@ import Testing
         let kp = try f.freshKeyPackage()
         let out = try f.groups[0].commit(CommitOptions(proposals: [.groupContextExtensions(GroupContextExtensions(extensions: [])), .add(Add(keyPackage: kp))]))
         try f.broadcast(out.commit, from: 0)
-        try f.groups[0].mergePendingCommit()
+        try f.groups[0].merge(out.pending)
         f.expectAgreement()
     }
 

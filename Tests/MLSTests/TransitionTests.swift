@@ -43,7 +43,7 @@ import Testing
         check(try #require(removed.content.commit), removedSelf: true)
         #expect(!f.groups[2].isActive)
         // The committer's own commit, echoed back, carries the same description.
-        let own = try f.groups[0].process(out.commit)
+        let own = try f.groups[0].process(out.commit, pending: out.pending)
         check(try #require(own.content.commit), removedSelf: false)
     }
 
@@ -65,7 +65,7 @@ import Testing
 
         // Application data: the key is consumed only when applied, so a dropped stage can be
         // redone, and a stale one (the group received meanwhile) is refused.
-        _ = try f.groups[0].process(out.commit)
+        _ = try f.groups[0].process(out.commit, pending: out.pending)
         f.groups[1] = copy
         let m1 = try f.groups[0].encrypt([1]), m2 = try f.groups[0].encrypt([2])
         _ = try f.groups[1].stage(m1)
@@ -106,7 +106,6 @@ import Testing
             #expect(v.code == OnlyAliceRemoves.code)
             #expect(GroupTestKit.Snapshot(f.groups[i]) == before)
         }
-        f.groups[1].discardPendingCommit()
         // carol, under the rule, cannot build it (outgoing direction).
         let carolBefore = GroupTestKit.Snapshot(f.groups[2])
         guard case .rejectedByRules? = GroupTestKit.error({ try f.groups[2].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))])) }) else {

@@ -102,7 +102,7 @@ let benchmarks: @Sendable () -> Void = {
         let message = try s.peer.encrypt(Array("hello".utf8))
         benchmark.startMeasurement()
         guard let group = try s.store.open(s.groupID, configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
-        let processed = try group.update { try $0.process(message) }
+        let processed = try group.process(message)
         benchmark.stopMeasurement()
         guard processed.content == .application(Array("hello".utf8)) else { throw StoreFixtureError("message not read") }
     } setup: {
@@ -120,11 +120,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(commit, configuration: configuration(maxIterations: 200, seconds: 3)) { benchmark in
         let s = try Sessions.session(commit, makeCommitter)
         benchmark.startMeasurement()
-        let out = try s.handle.update { try $0.commit() }
+        let out = try s.handle.commit()
         benchmark.stopMeasurement()
         // Untimed: the commit comes back from the delivery service and is merged, so every
         // iteration starts from a merged state like a real session.
-        _ = try s.handle.update { try $0.process(out.commit) }
+        _ = try s.handle.process(out.commit)
         blackHole(out)
     } setup: {
         _ = try Sessions.session(commit, makeCommitter)
@@ -140,9 +140,9 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark(process, configuration: configuration(maxIterations: 200, seconds: 3)) { benchmark in
         let s = try Sessions.session(process, makeReceiver)
         let out = try s.peer.commit()
-        try s.peer.mergePendingCommit()
+        try s.peer.merge(out.pending)
         benchmark.startMeasurement()
-        let processed = try s.handle.update { try $0.process(out.commit) }
+        let processed = try s.handle.process(out.commit)
         benchmark.stopMeasurement()
         guard processed.content.commit?.removedSelf == false else { throw StoreFixtureError("commit not processed") }
     } setup: {

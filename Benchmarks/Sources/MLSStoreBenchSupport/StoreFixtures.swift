@@ -66,7 +66,7 @@ package struct LargeGroupFixture: Sendable {
         var a = try MLSGroup.create(suite: suite, groupID: groupID, creator: try creator.keyPackage())
         a.configuration.ratchetTreeInWelcome = false
         let out = try a.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
-        try a.mergePendingCommit()
+        try a.merge(out.pending)
         a.configuration.ratchetTreeInWelcome = GroupConfiguration().ratchetTreeInWelcome
         guard let welcome = out.welcome else { throw StoreFixtureError("the bulk add produced no Welcome") }
         self.a = a
@@ -103,7 +103,7 @@ package struct SmallGroupFixture: Sendable {
         let mine = try me.keyPackage()
         let added = [mine.keyPackage] + (try others.prefix(size - 2).map { try $0.keyPackage().keyPackage })
         let out = try sender.commit(CommitOptions(proposals: added.map { .add(Add(keyPackage: $0)) }))
-        try sender.mergePendingCommit()
+        try sender.merge(out.pending)
         guard let welcome = out.welcome else { throw StoreFixtureError("the add produced no Welcome") }
         self.me = try MLSGroup.join(welcome: welcome, keyPackage: mine)
         self.sender = sender

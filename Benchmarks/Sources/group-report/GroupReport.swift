@@ -75,7 +75,7 @@ struct GroupReport: ParsableCommand {
             } else {
                 process.append(try time { _ = try b.process(out.commit) })
             }
-            _ = try a.process(out.commit)
+            _ = try a.process(out.commit, pending: out.pending)
             guard a.epochAuthenticator == b.epochAuthenticator else { throw ValidationError("A and B disagree at N = \(n)") }
         }
         var encrypt: [Duration] = [], receive: [Duration] = []
@@ -103,7 +103,7 @@ struct GroupReport: ParsableCommand {
         let mine = try joiner.makeKeyPackage()
         let others = try (0..<(n - 2)).map { try MLSClient.basic(identity: Array("member-\($0)".utf8), suite: suite).makeKeyPackage().keyPackage }
         let out = try a.commit(CommitOptions(proposals: (others + [mine.keyPackage]).map { .add(Add(keyPackage: $0)) }))
-        _ = try a.process(out.commit)
+        _ = try a.process(out.commit, pending: out.pending)
         guard let welcome = out.welcome else { throw ValidationError("no Welcome") }
         let b = try joiner.join(welcome: welcome, keyPackage: mine, ratchetTree: a.exportedTree)
         return (a, b)

@@ -81,6 +81,7 @@ struct Steps {
     var groupA: MLSGroup?
     var groupB: MLSGroup?
     var addCommit: [UInt8] = []
+    var addPending: PendingCommit?
     var welcome: [UInt8] = []
     var commit: [UInt8] = []
 
@@ -108,6 +109,7 @@ struct Steps {
         let out = try group.commit(CommitOptions(proposals: adds))
         guard let w = out.welcome else { throw ValidationError("no Welcome") }
         addCommit = out.commit.serialized
+        addPending = out.pending
         welcome = w.serialized
         groupA = group
     }
@@ -119,7 +121,8 @@ struct Steps {
 
     mutating func mergeAdd() throws {
         guard var group = groupA else { throw ValidationError("no group") }
-        _ = try group.process(try MLSMessage(serialized: addCommit))
+        // The delivery service echoes A's commit; A merges it as its own.
+        _ = try group.process(try MLSMessage(serialized: addCommit), pending: addPending)
         groupA = group
     }
 

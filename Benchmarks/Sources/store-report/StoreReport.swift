@@ -366,7 +366,7 @@ struct ManyGroups {
         for i in order {
             let t0 = clock.now
             guard let handle = try store.open(StoreFixtures.groupID(i), configuration: GroupConfiguration()) else { throw StorageError.groupNotFound }
-            let processed = try handle.update { try $0.process(messages[i][0]) }
+            let processed = try handle.process(messages[i][0])
             latencies.append((clock.now - t0).seconds)
             guard case .application = processed.content else { throw StoreFixtureError("group \(i): not an application message") }
         }

@@ -141,7 +141,7 @@ func makeFixture() async throws -> Fixture {
     func group(_ id: String, adding keyPackage: KeyPackage) throws -> (MLSGroup, [UInt8]) {
         var g = try authority.createGroup(groupID: Array(id.utf8))
         let out = try g.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
-        try g.mergePendingCommit()
+        try g.merge(out.pending)
         guard let welcome = out.welcome else { fatalError("fixture: no Welcome") }
         return (g, welcome.tlsSerialized)
     }
@@ -161,7 +161,7 @@ func makeFixture() async throws -> Fixture {
         let oldPlaintext = Array("old \(room)".utf8)
         let old = try a.encrypt(oldPlaintext)
         let commit = try a.commit(CommitOptions())
-        try a.mergePendingCommit()
+        try a.merge(commit.pending)
         await setupSync(client, syncBody(next: "setup-\(i)-b", rooms: [(room, [
             roomEvent(id: "$\(room)-c1", type: commitType, sender: authorityID, bytes: commit.commit.tlsSerialized, epoch: 1, parent: "$\(room)-add"),
         ])]), "commit in \(room)")

@@ -78,7 +78,7 @@ struct Generator {
         let epoch = authority[r].epoch
         guard let out = try? authority[r].commit(options) else { return nil }
         // The authority moves on at once, as the first committer of its epoch would.
-        try? authority[r].mergePendingCommit()
+        try? authority[r].merge(out.pending)
         return Payload(bytes: out.commit.tlsSerialized, type: commitType, epoch: epoch, isCommit: true)
     }
 

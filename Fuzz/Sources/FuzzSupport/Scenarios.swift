@@ -34,13 +34,13 @@ package struct JoinScenario: Sendable {
 package enum Scenarios {
     static func add(_ g: inout MLSGroup, _ kps: [KeyPackage], path: Bool = true) throws -> CommitOutput {
         let out = try g.commit(CommitOptions(proposals: kps.map { .add(Add(keyPackage: $0)) }, alwaysIncludePath: path))
-        try g.mergePendingCommit()
+        try g.merge(out.pending)
         return out
     }
 
     static func commit(_ g: inout MLSGroup, _ proposals: [Proposal]) throws -> CommitOutput {
         let out = try g.commit(CommitOptions(proposals: proposals))
-        try g.mergePendingCommit()
+        try g.merge(out.pending)
         return out
     }
 

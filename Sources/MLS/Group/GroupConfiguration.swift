@@ -4,7 +4,7 @@
 public enum TransitionDirection: Sendable, Equatable {
     /// A commit this member is building (``MLSGroup/commit(_:)``).
     case outgoing
-    /// A commit received from another member or a joiner (``MLSGroup/stage(_:)``).
+    /// A commit received from another member or a joiner (``MLSGroup/stage(_:pending:)``).
     case incoming
 }
 

@@ -37,6 +37,10 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case pendingProposals
     /// There is no pending commit to merge.
     case noPendingCommit
+    /// The pending commit was not made from the group's current epoch: another commit was
+    /// processed since, the member was removed, or it belongs to another group (§14). It can
+    /// never be merged; drop it.
+    case stalePendingCommit
     /// The ratchet tree is invalid (§7, §12.4.3.1).
     case tree(TreeError)
     /// TreeKEM failed (§7.5).
@@ -93,6 +97,7 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .rejectedByRules(v): "rejected by the application's rules: \(v)"
         case .pendingProposals: "proposals are pending: commit before sending application data"
         case .noPendingCommit: "no pending commit"
+        case .stalePendingCommit: "the pending commit is not for the group's current epoch"
         case let .tree(e): "ratchet tree: \(e)"
         case let .treeKEM(e): "TreeKEM: \(e)"
         case let .leafNode(e): "LeafNode: \(e)"

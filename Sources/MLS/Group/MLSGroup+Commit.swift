@@ -32,8 +32,11 @@ public struct CommitOutput: Sendable {
     /// A signed GroupInfo of the new epoch (with `external_pub` and the ratchet tree as
     /// configured), for external joiners.
     public let groupInfo: MLSMessage
-    /// What the commit does once merged.
-    public let description: CommitDescription
+    /// What the commit does once merged (also ``PendingCommit/description``).
+    public var description: CommitDescription { pending.description }
+    /// The commit, pending until the delivery service accepts it: merge it with
+    /// ``MLSGroup/merge(_:)``, or pass it to ``MLSGroup/process(_:pending:)`` for the echo.
+    public let pending: PendingCommit
 }
 
 extension MLSGroup {
@@ -73,14 +76,17 @@ extension MLSGroup {
         return chosen
     }
 
-    /// Creates a commit (§12.4.1) and keeps it pending: the group moves to the new epoch only
-    /// when the delivery service returns the commit to ``process(_:)``, or on
-    /// ``mergePendingCommit()``. Until then this member stays in the current epoch.
+    /// Creates a commit (§12.4.1) and returns it with the state it leads to as a
+    /// ``PendingCommit``: the group stays in its epoch until the application merges the pending
+    /// commit (``merge(_:)``) or the delivery service echoes it (``process(_:pending:)``), §14.
+    ///
+    /// The method is `mutating` only because building the commit may consume a handshake key
+    /// generation of this epoch (PrivateMessage framing, §9) and marks earlier
+    /// ``StagedMessage``s as stale; the group's epoch and membership do not change.
     public mutating func commit(_ options: CommitOptions = CommitOptions()) throws(GroupError) -> CommitOutput {
         guard isActive else { throw GroupError.inactive }
         guard pendingReInit == nil else { throw GroupError.reinitPending }
         var current = self
-        var next = self
         let cached = options.includePendingProposals ? proposalsToCommit() : []
         var refs: [ProposalOrRef] = cached.map { .reference($0.ref) }
         var list: [(proposal: Proposal, sender: Sender, byReference: Bool)] = cached.map { ($0.proposal, $0.sender, true) }
@@ -89,33 +95,12 @@ extension MLSGroup {
             list.append((p, .member(myLeaf), false))
         }
         do {
-            let effects = try next.applyProposals(list.map { ($0.proposal, $0.sender) }, committer: .member(myLeaf))
-            var provisional = next.context
-            provisional.epoch = try nextEpoch
-            provisional.confirmedTranscriptHash = context.confirmedTranscriptHash
-            var path: UpdatePath?
-            var commitSecret: SecretBytes?
-            var pathSecrets: [(node: NodeIndex, secret: SecretBytes)] = []
-            if effects.pathRequired || options.alwaysIncludePath {
-                let newLeaves = Set(effects.newMembers.map(\.leaf))
-                let (creation, key) = try next.tree.createUpdatePath(from: myLeaf, signer: signer, groupContext: provisional, excluding: newLeaves)
-                next.privateKey = key
-                path = creation.updatePath
-                commitSecret = creation.commitSecret
-                pathSecrets = creation.pathSecrets
-            }
-            let content = FramedContent(groupID: groupID, epoch: epoch, sender: .member(myLeaf), authenticatedData: options.authenticatedData,
-                                        content: .commit(Commit(proposals: refs, path: path)))
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: handshakeWireFormat, context: context, signer: signer)
-            var ac = AuthenticatedContent(wireFormat: handshakeWireFormat, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
-            let (secrets, confirmed) = try next.deriveNextEpoch(commit: ac, initSecret: epochSecrets.initSecret, commitSecret: commitSecret, psks: effects.psks)
-            let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
-            ac.auth.confirmationTag = tag
-            let message = try current.frame(content, auth: ac.auth)
-            next.advance(from: current, secrets: secrets, confirmationTag: tag)
-            next.pendingReInit = effects.reinit
+            let built = try current.buildCommit(CommitPlan(
+                sender: .member(myLeaf), proposals: list, proposalRefs: refs, initSecret: epochSecrets.initSecret,
+                alwaysIncludePath: options.alwaysIncludePath, authenticatedData: options.authenticatedData))
+            let next = built.next, effects = built.effects, secrets = built.secrets
             let description = try current.describeCommit(list, epoch: try current.nextEpoch, committer: myLeaf, external: false, effects: effects, after: next,
-                                                         hasPath: path != nil, authenticatedData: options.authenticatedData)
+                                                         hasPath: built.hasPath, authenticatedData: options.authenticatedData)
             try configuration.checkRules(commit: description, direction: .outgoing, in: current)
 
             var welcome: MLSMessage?
@@ -123,7 +108,7 @@ extension MLSGroup {
                 let info = try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)
                 let recipients = effects.newMembers.map { member -> (keyPackage: KeyPackage, secrets: GroupSecrets) in
                     let ancestor = TreeMath.commonAncestor(member.leaf.nodeIndex, myLeaf.nodeIndex)
-                    let ps = pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
+                    let ps = built.pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
                     return (member.keyPackage, GroupSecrets(joinerSecret: secrets.joinerSecret.unsafeCopiedBytes(), pathSecret: ps, psks: effects.psks))
                 }
                 let w = try WelcomeCrypto.makeWelcome(suite: suite, groupInfo: info, welcomeSecret: secrets.welcomeSecret, recipients: recipients)
@@ -133,20 +118,24 @@ extension MLSGroup {
             // Proposals by value can be large KeyPackages: a commit that does not fit RFC 9420's
             // vectors is refused, never sent mis-encoded.
             let encoded: [UInt8]
-            do { encoded = try message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
-            current.pending = PendingCommit(messageHash: suite.digest(encoded), next: GroupBox(next), description: description)
+            do { encoded = try built.message.tlsSerializedChecked() } catch { throw GroupError.limitExceeded(.messageBytes) }
+            let pending = PendingCommit(description: description, base: context, messageHash: suite.digest(encoded), next: GroupBox(next))
             current.revision &+= 1
             self = current
-            return CommitOutput(commit: message, welcome: welcome, groupInfo: groupInfo, description: description)
+            return CommitOutput(commit: built.message, welcome: welcome, groupInfo: groupInfo, pending: pending)
         } catch {
             throw GroupError.wrap(error)
         }
     }
 
-    /// Moves to the epoch of this member's pending commit, e.g. when the delivery service
-    /// confirms it without echoing it (§14).
-    public mutating func mergePendingCommit() throws(GroupError) {
-        guard let pending else { throw GroupError.noPendingCommit }
+    /// Moves to the epoch of this member's pending commit once the delivery service accepted it
+    /// (§14), e.g. when it confirms the commit without echoing it.
+    ///
+    /// - Throws: ``GroupError/stalePendingCommit`` if `pending` was not made from this group's
+    ///   current epoch (another member's commit was processed since, this member was removed,
+    ///   or it belongs to another group); the group is then unchanged.
+    public mutating func merge(_ pending: PendingCommit) throws(GroupError) {
+        try checkBase(of: pending)
         let configuration = self.configuration
         let revision = self.revision
         self = merged(pending.next.group)
@@ -154,10 +143,16 @@ extension MLSGroup {
         self.revision = revision &+ 1
     }
 
-    /// Drops the pending commit, e.g. when the delivery service rejected it.
-    public mutating func discardPendingCommit() {
-        pending = nil
-        revision &+= 1
+    /// Refuses a pending commit that was not built from this group's current epoch.
+    ///
+    /// The base is the epoch, not the exact value the commit was built from: messages processed
+    /// between sending the commit and its acceptance (application data of others, proposals)
+    /// change the group but not the epoch the commit leaves, and ``merged(_:)`` keeps the keys
+    /// they consumed consumed. What does make it stale is anything that ends the epoch for this
+    /// member: another commit (the epoch number and transcript change) or a removal (the member
+    /// is inactive). The GroupContext names the group, epoch, tree and transcript at once.
+    func checkBase(of pending: PendingCommit) throws(GroupError) {
+        guard isActive, pending.base == context, pending.next.group.myLeaf == myLeaf else { throw GroupError.stalePendingCommit }
     }
 
     /// A GroupInfo for the current epoch, signed by this member (§12.4.3), carrying
@@ -205,7 +200,6 @@ extension MLSGroup {
         proposalCache = []
         ownProposalMessages = [:]
         pendingLeafKeys = [:]
-        pending = nil
         resumptionPSKs[context.epoch] = secrets.resumptionPSK
         let keep = configuration.resumptionPSKsRetained
         if resumptionPSKs.count > keep, context.epoch >= UInt64(keep) {

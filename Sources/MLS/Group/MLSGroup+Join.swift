@@ -134,33 +134,15 @@ extension MLSGroup {
                 configuration: configuration)
             var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
             if let removing { proposals.append(.remove(Remove(removed: removing.rawValue))) }
-            let effects = try group.applyProposals(proposals.map { ($0, Sender.newMemberCommit) }, committer: .newMemberCommit)
-            // §7.3: our signature key may not already be another member's (unless the commit
-            // removes that leaf, as a resynchronisation does). Found by FuzzExternalJoin: the
-            // state built otherwise was one the members refuse and the store cannot restore.
-            guard group.tree.leafIndex(signatureKey: bundle.keyPackage.leafNode.signatureKey) == nil else {
-                throw GroupError.leafNode(.duplicateSignatureKey)
-            }
-            let me = group.tree.leftmostBlankLeaf()
-            group.tree.setLeaf(me, bundle.keyPackage.leafNode)
-            var provisional = group.context
-            provisional.epoch = try group.nextEpoch
-            let (creation, key) = try group.tree.createUpdatePath(from: me, signer: bundle.signer, groupContext: provisional)
-            group.privateKey = key
-            let content = FramedContent(groupID: context.groupID, epoch: context.epoch, sender: .newMemberCommit, authenticatedData: [],
-                                        content: .commit(Commit(proposals: proposals.map { .proposal($0) }, path: creation.updatePath)))
-            let signature = try MessageProtection.sign(suite: suite, content: content, wireFormat: .publicMessage, context: context, signer: bundle.signer)
-            var ac = AuthenticatedContent(wireFormat: .publicMessage, content: content, auth: FramedContentAuthData(signature: signature, confirmationTag: nil))
-            let previous = group
-            let (secrets, confirmed) = try group.deriveNextEpoch(commit: ac, initSecret: initSecret, commitSecret: creation.commitSecret, psks: effects.psks)
-            let tag = TranscriptHash.confirmationTag(suite: suite, confirmationKey: secrets.confirmationKey, confirmed: confirmed)
-            ac.auth.confirmationTag = tag
-            let commit = try MessageProtection.framePublic(suite: suite, content: content, auth: ac.auth, context: context, membershipKey: nil)
-            group.advance(from: previous, secrets: secrets, confirmationTag: tag)
+            let built = try group.buildCommit(CommitPlan(
+                sender: .newMemberCommit, proposals: proposals.map { ($0, Sender.newMemberCommit, false) },
+                proposalRefs: proposals.map { .proposal($0) }, initSecret: initSecret, alwaysIncludePath: true, authenticatedData: [],
+                joinerLeaf: bundle.keyPackage.leafNode))
+            group = built.next
             // The provisional epoch was never ours: keep none of its keys or PSKs.
             group.pastEpochs = []
-            group.resumptionPSKs = [group.epoch: secrets.resumptionPSK]
-            return (group, MLSMessage(body: .publicMessage(commit)))
+            group.resumptionPSKs = [group.epoch: built.secrets.resumptionPSK]
+            return (group, built.message)
         } catch {
             throw GroupError.wrap(error)
         }

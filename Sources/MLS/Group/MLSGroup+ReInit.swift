@@ -43,9 +43,11 @@ extension MLSGroup {
         var group = try MLSGroup.create(suite: newSuite, groupID: newID, creator: bundle, extensions: extensions, configuration: config)
         group.linkedResumptionUsage = usage
         let psk = PreSharedKeyID(psk: .resumption(usage: usage, pskGroupID: groupID, pskEpoch: epoch), pskNonce: SystemRandom.bytes(newSuite.kdfLength))
+        // The new group's first commit is an ordinary member commit (the one commit builder);
+        // nobody else is in the group yet to compete with it, so it is merged at once.
         let out = try group.commit(CommitOptions(proposals: members.map { .add(Add(keyPackage: $0)) } + [.preSharedKey(PreSharedKey(psk: psk))],
                                                  includePendingProposals: false))
-        try group.mergePendingCommit()
+        try group.merge(out.pending)
         group.linkedResumptionUsage = nil
         group.configuration = configuration
         return (group, out.welcome)

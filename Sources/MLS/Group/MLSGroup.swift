@@ -26,21 +26,52 @@ struct PastEpoch: Sendable {
     let tree: RatchetTree
 }
 
-/// An immutable box so a group can hold the state its own pending commit leads to.
+/// An immutable box for a group state held inside another value (a pending commit's successor,
+/// a staged message's result), so copying that value does not copy the state.
 final class GroupBox: Sendable {
     let group: MLSGroup
     init(_ group: MLSGroup) { self.group = group }
 }
 
-/// A commit this member sent and has not yet seen accepted (§14).
-struct PendingCommit: Sendable {
+/// A commit this member created and sent, not yet accepted by the delivery service
+/// (RFC 9420 §12.4, §14).
+///
+/// ``MLSGroup/commit(_:)`` returns it in ``CommitOutput/pending`` and leaves the group in its
+/// epoch: §14 requires a member to move to the new epoch only once the commit is known to be the
+/// one the group takes, and two members may commit in the same epoch. The pending commit is a
+/// value of its own rather than a successor hidden in the group, so the application holds it
+/// next to the group (MLSStore's `PersistentGroup` does this for a stored group), sees what it
+/// does (``description``) and decides what happens with it:
+///
+/// - the delivery service accepted it without echoing it: ``MLSGroup/merge(_:)``;
+/// - the delivery service echoes it: pass it to ``MLSGroup/process(_:pending:)``, which
+///   recognises the commit by its hash and merges it;
+/// - another member's commit for the same epoch won, or the delivery service rejected it: drop
+///   it. It cannot be merged after the group moved on (``GroupError/stalePendingCommit``).
+///
+/// It holds the private keys of the epoch it creates (path secrets, the new epoch's secrets):
+/// keep it as secret as the group itself.
+public struct PendingCommit: Sendable {
+    /// What the commit does once merged (its ``CommitDescription/epoch`` is the epoch it
+    /// creates). A pending commit restored from storage is described by comparing the states
+    /// before and after it, since its proposal list is not stored: its
+    /// ``CommitDescription/proposals``, ``CommitDescription/psks`` and
+    /// ``CommitDescription/authenticatedData`` are empty.
+    public let description: CommitDescription
+    /// The GroupContext of the state the commit was built from: a merge is refused unless the
+    /// group is still in exactly that epoch (same group, epoch number, tree and transcript).
+    let base: GroupContext
     /// Hash of the MLSMessage bytes, to recognise the commit when the delivery service returns
     /// it. A hash rather than the message: a commit to a large group can be hundreds of
-    /// kilobytes, and the pending state is persisted on every transition until the merge.
+    /// kilobytes, and a stored pending commit is rewritten on every transition until the merge.
     let messageHash: [UInt8]
+    /// The state the commit leads to.
     let next: GroupBox
-    /// What the commit does, for the application when it is merged.
-    let description: CommitDescription
+
+    /// The epoch the commit leaves; merging it moves the group to `epoch + 1`.
+    public var epoch: UInt64 { base.epoch }
+    /// The group the commit belongs to.
+    public var groupID: [UInt8] { base.groupID }
 }
 
 /// One member's view of an MLS group (RFC 9420 §8, §12): the public tree and GroupContext, the
@@ -61,7 +92,6 @@ public struct MLSGroup: Sendable {
     var secretTree: SecretTree
     var interimTranscriptHash: [UInt8]
     var proposalCache: [CachedProposal] = []
-    var pending: PendingCommit?
     var pastEpochs: [PastEpoch] = []
     var resumptionPSKs: [UInt64: SecretBytes] = [:]
     /// Private keys of this member's proposed Update leaves, until a commit applies one (§12.1.2).
@@ -103,8 +133,6 @@ public struct MLSGroup: Sendable {
     @_spi(Engine) public var myLeafNode: LeafNode? { tree.leaf(myLeaf) }
     /// The leaves of all members.
     public var members: [LeafIndex] { tree.memberLeaves }
-    /// Whether a commit of this member's awaits confirmation.
-    public var hasPendingCommit: Bool { pending != nil }
     /// Proposals received in this epoch and not yet committed.
     public var pendingProposals: [Proposal] { proposalCache.map(\.proposal) }
 
@@ -207,18 +235,20 @@ public struct MLSGroup: Sendable {
 
     // MARK: Framing handshake messages
 
-    /// Frames signed handshake content in the wire format the configuration asks for.
-    mutating func frame(_ content: FramedContent, auth: FramedContentAuthData) throws -> MLSMessage {
-        switch configuration.handshakeFraming {
-        case .publicMessage:
-            let m = try MessageProtection.framePublic(suite: suite, content: content, auth: auth, context: context, membershipKey: epochSecrets.membershipKey)
-            return MLSMessage(body: .publicMessage(m))
+    /// Frames signed handshake content in the wire format the configuration asks for, or in
+    /// `wireFormat` when the sender has no choice (an external commit is always public, §12.4.3.2).
+    mutating func frame(_ content: FramedContent, auth: FramedContentAuthData, wireFormat: WireFormat? = nil) throws -> MLSMessage {
+        switch wireFormat ?? handshakeWireFormat {
         case .privateMessage:
             var tree = secretTree
             let m = try MessageProtection.framePrivate(suite: suite, content: content, auth: auth, secretTree: &tree,
                                                        senderDataSecret: epochSecrets.senderDataSecret)
             secretTree = tree
             return MLSMessage(body: .privateMessage(m))
+        default:
+            // The membership key is used only for member senders (§6.2).
+            let m = try MessageProtection.framePublic(suite: suite, content: content, auth: auth, context: context, membershipKey: epochSecrets.membershipKey)
+            return MLSMessage(body: .publicMessage(m))
         }
     }
 
@@ -342,11 +372,16 @@ public struct ProcessedMessage: Sendable {
 
 extension MLSGroup {
     /// Processes a message from the delivery service (§6, §12.4.2, §15) and applies the result:
-    /// ``stage(_:)`` followed by ``apply(_:)``.
+    /// ``stage(_:pending:)`` followed by ``apply(_:)``.
+    ///
+    /// - Parameter pending: this member's pending commit of the current epoch, if it has one:
+    ///   when the delivery service echoes that commit, it is merged (§14). Any other message is
+    ///   processed as usual; if it is another member's commit, the pending one can no longer be
+    ///   merged and should be dropped.
     ///
     /// On any error the group is unchanged.
-    public mutating func process(_ message: MLSMessage) throws(GroupError) -> ProcessedMessage {
-        let staged = try stage(message)
+    public mutating func process(_ message: MLSMessage, pending: PendingCommit? = nil) throws(GroupError) -> ProcessedMessage {
+        let staged = try stage(message, pending: pending)
         apply(staged)
         return staged.processed
     }
@@ -356,13 +391,20 @@ extension MLSGroup {
     /// validated and described, and the configured ``GroupRules`` are consulted. The result
     /// carries the state the message leads to; ``apply(_:)`` adopts it.
     ///
-    /// This member's own pending commit, returned by the delivery service, stages its merge. A
-    /// different commit for the same epoch, once applied, discards the pending one.
-    public func stage(_ message: MLSMessage) throws(GroupError) -> StagedMessage {
+    /// This member's own commit, returned by the delivery service, stages the merge of
+    /// `pending` when it is that commit (recognised by the hash of the message). Without it
+    /// the commit is refused with ``SenderViolation/ownCommitNotPending``: the member cannot
+    /// process its own commit, whose path secrets only the pending commit holds. The echo of a
+    /// pending commit the group can no longer merge (it left that epoch) is refused with
+    /// ``GroupError/stalePendingCommit``.
+    public func stage(_ message: MLSMessage, pending: PendingCommit? = nil) throws(GroupError) -> StagedMessage {
         guard isActive else { throw .inactive }
         do {
             let bytes = try message.tlsSerializedChecked()
             if let pending, pending.messageHash == suite.digest(bytes) {
+                // The echo of a commit made from another state of this member's (an older epoch,
+                // another group state) cannot be merged here.
+                try checkBase(of: pending)
                 let d = pending.description
                 let processed = ProcessedMessage(sender: .member(myLeaf), author: .member(d.committer), epoch: epoch, content: .commit(d),
                                                  authenticatedData: d.authenticatedData)

@@ -22,6 +22,9 @@ struct GroupStateRecord {
     /// Of the current tree, which is stored as node rows beside the record.
     var nodeWidth: UInt32
     var member: MemberStateRecord
+    /// The pending commit stored with the group (a `PendingCommit` the store handle holds; the
+    /// group value itself has none). Same place and layout as when the group held it, so the
+    /// format version did not change with that.
     var pending: PendingCommitRecord?
     /// Oldest first; each tree is an overlay on the next newer one (the newest on the current tree).
     var pastEpochs: [PastEpochRecord]

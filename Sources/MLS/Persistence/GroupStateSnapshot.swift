@@ -91,24 +91,34 @@ public enum GroupStateError: Error, Equatable, Sendable, CustomStringConvertible
 extension MLSGroup {
     /// This state in persisted form. With `reference` (the state last written for this group),
     /// only the tree nodes that differ from it are included; the record is always complete.
-    @_spi(Engine) public func snapshot(relativeTo reference: MLSGroup? = nil) -> GroupStateSnapshot {
-        snapshot(relativeTo: reference, formatVersion: GroupStateSnapshot.formatVersion)
+    ///
+    /// - Parameter pending: this member's pending commit, written in the same record so a
+    ///   restarted process can still merge it or recognise its echo (§14). It is written only
+    ///   if it was made from this state's epoch; a stale one is left out.
+    @_spi(Engine) public func snapshot(relativeTo reference: MLSGroup? = nil, pending: PendingCommit? = nil) -> GroupStateSnapshot {
+        snapshot(relativeTo: reference, pending: pending, formatVersion: GroupStateSnapshot.formatVersion)
     }
 
-    /// ``snapshot(relativeTo:)`` in a chosen record version: only the current one is ever
-    /// written to a store; older ones exist so tests can produce the records an older build wrote.
-    func snapshot(relativeTo reference: MLSGroup?, formatVersion: UInt16) -> GroupStateSnapshot {
+    /// ``snapshot(relativeTo:pending:)`` in a chosen record version: only the current one is
+    /// ever written to a store; older ones exist so tests can produce the records an older build wrote.
+    func snapshot(relativeTo reference: MLSGroup?, pending: PendingCommit? = nil, formatVersion: UInt16) -> GroupStateSnapshot {
         let base = reference.flatMap { $0.groupID == groupID && $0.suite == suite ? $0.tree : nil }
         var w = TLSWriter(capacity: 4096)
-        stateRecord().encode(to: &w, version: formatVersion)
+        stateRecord(pending: pending).encode(to: &w, version: formatVersion)
         var bytes = w.takeBytes()
         return GroupStateSnapshot(groupID: groupID, epoch: epoch, record: SecretBytes(zeroizing: &bytes),
                                   tree: tree.delta(relativeTo: base), isComplete: base == nil)
     }
 
+    /// Whether `pending` was made from this state's epoch (see ``merge(_:)``).
+    @_spi(Engine) public func isBase(of pending: PendingCommit) -> Bool {
+        (try? checkBase(of: pending)) != nil
+    }
+
     /// The named record of this state.
-    func stateRecord() -> GroupStateRecord {
-        let pendingRecord = pending.map { pending in
+    func stateRecord(pending: PendingCommit? = nil) -> GroupStateRecord {
+        let pendingRecord = pending.flatMap { pending -> PendingCommitRecord? in
+            guard isBase(of: pending) else { return nil }
             let next = pending.next.group
             return PendingCommitRecord(commitHash: pending.messageHash, nextContext: next.context, nextTree: next.tree.delta(relativeTo: tree),
                                        nextMember: next.memberStateRecord())
@@ -144,7 +154,9 @@ extension MLSGroup {
     }
 
     /// Restores a group from a record and the current tree's non-blank nodes, as written by
-    /// ``snapshot(relativeTo:)`` (any of ``GroupStateSnapshot/readableFormatVersions``).
+    /// ``snapshot(relativeTo:pending:)`` (any of ``GroupStateSnapshot/readableFormatVersions``).
+    /// A pending commit in the record is checked and dropped; use
+    /// ``restoring(record:nodes:configuration:signer:)`` to get it.
     ///
     /// The configuration is the application's and is not stored: it holds policy objects
     /// (credential validation, proposal policy, PSK lookup, the clock) that cannot be written
@@ -156,6 +168,16 @@ extension MLSGroup {
     /// that were lost, altered or taken from another state are detected.
     @_spi(Engine) public init(restoringRecord record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration,
                 signer external: (any MLSSigner)? = nil) throws(GroupStateError) {
+        self = try Self.restoring(record: record, nodes: nodes, configuration: configuration, signer: external).group
+    }
+
+    /// Restores a group and the pending commit stored with it (the record written by
+    /// ``snapshot(relativeTo:pending:)``): the same checks as
+    /// ``init(restoringRecord:nodes:configuration:signer:)``, and the pending commit's state is
+    /// rebuilt and checked too.
+    @_spi(Engine) public static func restoring(record: SecretBytes, nodes: [UInt32: Node], configuration: GroupConfiguration,
+                                               signer external: (any MLSSigner)? = nil) throws(GroupStateError)
+        -> (group: MLSGroup, pendingCommit: PendingCommit?) {
         var bytes = record.unsafeCopiedBytes()
         defer { SecretBytes.zeroize(&bytes) }
         let state = try GroupStateRecord(decoding: bytes, maxForwardDistance: configuration.maxForwardDistance)
@@ -165,12 +187,13 @@ extension MLSGroup {
             // same limit as a received tree before anything of that size is allocated.
             let maxWidth = TreeMath.nodeWidth(configuration.limits.maxLeaves)
             guard state.nodeWidth <= maxWidth else { throw GroupStateError.malformed("tree width \(state.nodeWidth) exceeds the configured limit") }
-            var tree = try Self.buildTree(suite: suite, width: state.nodeWidth, nodes: nodes)
+            var tree = try buildTree(suite: suite, width: state.nodeWidth, nodes: nodes)
             guard tree.treeHash() == state.context.treeHash else { throw GroupStateError.treeHashMismatch }
             // The unmerged lists feed resolution math; a stored tree gets the check a received one does.
             do { try tree.verifyUnmergedLeaves() } catch { throw GroupStateError.malformed("\(error)") }
-            var group = try Self.restoreMember(state.member, suite: suite, context: state.context, tree: tree, configuration: configuration,
+            var group = try restoreMember(state.member, suite: suite, context: state.context, tree: tree, configuration: configuration,
                                                signer: external)
+            var pendingCommit: PendingCommit?
             if let pending = state.pending {
                 var nextTree = tree
                 guard pending.nextTree.nodeWidth <= maxWidth else { throw GroupStateError.malformed("pending tree width \(pending.nextTree.nodeWidth)") }
@@ -180,10 +203,11 @@ extension MLSGroup {
                 guard pending.nextContext.epoch == state.context.epoch &+ 1, state.context.epoch < .max else {
                     throw GroupStateError.malformed("pending commit epoch")
                 }
-                let next = try Self.restoreMember(pending.nextMember, suite: suite, context: pending.nextContext, tree: nextTree,
+                let next = try restoreMember(pending.nextMember, suite: suite, context: pending.nextContext, tree: nextTree,
                                                   configuration: configuration, signer: external)
                 guard pending.commitHash.count == suite.hash.outputLength else { throw GroupStateError.malformed("pending commit hash length") }
-                group.pending = PendingCommit(messageHash: pending.commitHash, next: GroupBox(next), description: try group.describeRestoredCommit(next: next))
+                pendingCommit = PendingCommit(description: try group.describeRestoredCommit(next: next), base: group.context,
+                                              messageHash: pending.commitHash, next: GroupBox(next))
             }
             for past in state.pastEpochs where past.tree.nodeWidth > maxWidth {
                 throw GroupStateError.malformed("past tree width \(past.tree.nodeWidth)")
@@ -199,7 +223,7 @@ extension MLSGroup {
                 newer = t
             }
             group.pastEpochs = epochs.reversed()
-            self = group
+            return (group, pendingCommit)
         } catch let e as GroupStateError {
             throw e
         } catch {

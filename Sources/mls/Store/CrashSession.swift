@@ -225,7 +225,7 @@ struct CrashSession {
                 return false
             }()
             if !isOwnApplication {
-                let (processed, transition) = try handle.prepareUpdate { try $0.process(message) }
+                let (processed, transition) = try handle.prepareProcess(message)
                 switch processed.content {
                 case let .application(data): plaintext = data
                 case let .commit(d) where d.removedSelf: removed = true
@@ -288,7 +288,7 @@ struct CrashSession {
         default:
             break
         }
-        let (output, transition) = try handle.prepareUpdate { try $0.commit(options) }
+        let (output, transition) = try handle.prepareCommit(options)
         var entries = [Entry(kind: .group, name: name, message: output.commit.tlsSerialized)]
         if let (newName, _) = newcomer, let welcome = output.welcome {
             entries.append(Entry(kind: .welcome, name: newName, message: welcome.tlsSerialized))

@@ -186,8 +186,8 @@ extension Store {
             _ = readLine()
             func advance() throws {
                 try handle.update { group in
-                    _ = try group.commit()
-                    try group.mergePendingCommit()
+                    let output = try group.commit()
+                    try group.merge(output.pending)
                 }
                 say("wrote \(handle.epoch)")
             }
