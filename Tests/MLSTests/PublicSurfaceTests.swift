@@ -23,7 +23,7 @@ struct PublicSurfaceTests {
         let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
         let commit = try MLSMessage(serialized: out.commit.serialized)
         #expect(commit == out.commit)
-        _ = try group.process(commit)
+        _ = try group.process(commit, pending: out.pending)
 
         // The tree travels out of band, as bytes, and joins the clerk.
         let tree = try RatchetTreeNodes(serialized: group.exportedTree.serialized)
@@ -48,7 +48,7 @@ struct PublicSurfaceTests {
         var group = try MLSClient.basic(identity: Array("authority".utf8), suite: Self.suite).createGroup()
         let clerk = try MLSClient.basic(identity: Array("clerk".utf8), suite: Self.suite).makeKeyPackage()
         let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         limits = MLSLimits()
         limits.maxLeaves = 1
         #expect(throws: GroupError.limitExceeded(.leaves)) {
@@ -72,7 +72,7 @@ struct PublicSurfaceTests {
         let request = try MLSGroup.joinProposal(bundle, groupInfo: try group.groupInfo())
         #expect(try group.process(request).content == .proposal(.add(Add(keyPackage: bundle.keyPackage))))
         let out = try group.commit()
-        _ = try group.process(out.commit)
+        _ = try group.process(out.commit, pending: out.pending)
         let joined = try citizen.join(welcome: try #require(out.welcome), keyPackage: bundle)
         #expect(joined.epochAuthenticator == group.epochAuthenticator)
 
