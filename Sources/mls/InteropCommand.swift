@@ -157,10 +157,10 @@ struct InteropDriver {
                 }
                 return .add(Add(keyPackage: kp))
             }
-            let out = try commitAndMerge(r, CommitOptions(proposals: proposals))
+            let out = try commitAndMerge(r, CommitOptions(proposals: proposals, includeGroupInfo: true))
             let g = try group(try client(r).1)
             return ["commit": out.commit.tlsSerialized.hex, "welcome": out.welcome?.tlsSerialized.hex ?? NSNull(),
-                    "group_info": out.groupInfo.tlsSerialized.hex, "ratchet_tree": g.tree.exported.tlsSerialized.hex]
+                    "group_info": out.groupInfo.map { $0.tlsSerialized.hex } ?? NSNull(), "ratchet_tree": g.tree.exported.tlsSerialized.hex]
 
         case "join":
             var (id, c) = try client(r)

@@ -13,13 +13,20 @@ public struct CommitOptions: Sendable {
     public var alwaysIncludePath = true
     /// `authenticated_data` of the commit message.
     public var authenticatedData: [UInt8] = []
+    /// Also return a signed GroupInfo of the new epoch (``CommitOutput/groupInfo``), for
+    /// external joiners (§12.4.3). Off by default: it costs a signature and, with the ratchet
+    /// tree in it, the serialization of the whole tree, O(N). A member can sign one for its
+    /// current epoch at any time with ``MLSGroup/groupInfo(withTree:)``.
+    public var includeGroupInfo = false
 
-    /// Default options: cached proposals, always a path.
-    public init(proposals: [Proposal] = [], includePendingProposals: Bool = true, alwaysIncludePath: Bool = true, authenticatedData: [UInt8] = []) {
+    /// Default options: cached proposals, always a path, no GroupInfo.
+    public init(proposals: [Proposal] = [], includePendingProposals: Bool = true, alwaysIncludePath: Bool = true, authenticatedData: [UInt8] = [],
+                includeGroupInfo: Bool = false) {
         self.proposals = proposals
         self.includePendingProposals = includePendingProposals
         self.alwaysIncludePath = alwaysIncludePath
         self.authenticatedData = authenticatedData
+        self.includeGroupInfo = includeGroupInfo
     }
 }
 
@@ -30,8 +37,9 @@ public struct CommitOutput: Sendable {
     /// A Welcome for the members the commit adds, if any.
     public let welcome: MLSMessage?
     /// A signed GroupInfo of the new epoch (with `external_pub` and the ratchet tree as
-    /// configured), for external joiners.
-    public let groupInfo: MLSMessage
+    /// configured), for external joiners; only when ``CommitOptions/includeGroupInfo`` asked
+    /// for it.
+    public let groupInfo: MLSMessage?
     /// What the commit does once merged (also ``PendingCommit/description``).
     public var description: CommitDescription { pending.description }
     /// The commit, pending until the delivery service accepts it: merge it with
@@ -103,9 +111,14 @@ extension MLSGroup {
                                                          hasPath: built.hasPath, authenticatedData: options.authenticatedData)
             try configuration.checkRules(commit: description, direction: .outgoing, in: current)
 
+            // One signed GroupInfo serves the Welcome and the caller; none is built when neither
+            // needs it (it signs, and with the tree serializes all of it).
+            var info: GroupInfo?
+            if !effects.newMembers.isEmpty || options.includeGroupInfo {
+                info = try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)
+            }
             var welcome: MLSMessage?
-            if !effects.newMembers.isEmpty {
-                let info = try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)
+            if !effects.newMembers.isEmpty, let info {
                 let recipients = effects.newMembers.map { member -> (keyPackage: KeyPackage, secrets: GroupSecrets) in
                     let ancestor = TreeMath.commonAncestor(member.leaf.nodeIndex, myLeaf.nodeIndex)
                     let ps = built.pathSecrets.first { $0.node == ancestor }.map { PathSecret(pathSecret: $0.secret.unsafeCopiedBytes()) }
@@ -114,7 +127,7 @@ extension MLSGroup {
                 let w = try WelcomeCrypto.makeWelcome(suite: suite, groupInfo: info, welcomeSecret: secrets.welcomeSecret, recipients: recipients)
                 welcome = MLSMessage(body: .welcome(w))
             }
-            let groupInfo = MLSMessage(body: .groupInfo(try next.signedGroupInfo(secrets: secrets, withTree: configuration.ratchetTreeInWelcome)))
+            let groupInfo = options.includeGroupInfo ? info.map { MLSMessage(body: .groupInfo($0)) } : nil
             // Proposals by value can be large KeyPackages: a commit that does not fit RFC 9420's
             // vectors is refused, never sent mis-encoded.
             let encoded: [UInt8]
