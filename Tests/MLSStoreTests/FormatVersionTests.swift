@@ -41,6 +41,26 @@ import Testing
         #expect(restored.pendingCommit?.epoch == me.epoch)
     }
 
+    /// A member that a commit removed keeps an inactive state; it must persist and restore
+    /// like any other, whichever leaf it held (the last leaf's removal also truncates the tree).
+    @Test("a removed member's state restores", arguments: [1, 2])
+    func removedMemberRestores(leaf: Int) throws {
+        var groups = try cast.members(3)
+        let out = try groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: UInt32(leaf)))]))
+        try groups[0].merge(out.pending)
+        let processed = try groups[leaf].process(out.commit)
+        guard case let .commit(description) = processed.content else { Issue.record("not a commit"); return }
+        #expect(description.removedSelf)
+        #expect(!groups[leaf].isActive)
+        let snapshot = groups[leaf].snapshot()
+        let nodes = Dictionary(uniqueKeysWithValues: snapshot.tree.nodes.compactMap { i, n in n.map { (i, $0) } })
+        let restored = try MLSGroup.restoring(record: snapshot.record, nodes: nodes, configuration: config)
+        expectSameState(restored.group, groups[leaf])
+        #expect(!restored.group.isActive)
+        var group = restored.group
+        #expect(throws: GroupError.inactive) { _ = try group.encrypt([1]) }
+    }
+
     @Test("epoch secrets are tagged: a swapped, missing or extra secret is refused")
     func taggedEpochSecrets() throws {
         let (me, _, _) = try richState()

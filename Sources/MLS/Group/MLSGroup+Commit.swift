@@ -288,6 +288,11 @@ extension MLSGroup {
                 let description = try previous.describeCommit(list, epoch: try previous.nextEpoch, committer: committer, external: external, effects: effects, after: self,
                                                               hasPath: commit.path != nil, authenticatedData: ac.content.authenticatedData)
                 try configuration.checkRules(commit: description, direction: .incoming, in: previous)
+                // What remains is the last epoch this member belonged to, marked inactive: its
+                // tree and GroupContext agree (storage checks that on restore), and its secrets
+                // still open late application messages of that epoch. The tree the commit
+                // produced is not ours to keep: we cannot derive the epoch it belongs to.
+                self = previous
                 isActive = false
                 return description
             }
