@@ -55,8 +55,8 @@ extension MLSGroup {
                 if p.sender == .member(myLeaf) { continue }
                 if case let .member(l) = p.sender { leaf = l.rawValue }
             case let .remove(r):
-                if r.removed == myLeaf.rawValue { continue }
-                leaf = r.removed
+                if r == myLeaf { continue }
+                leaf = r.rawValue
             case .reInit where proposalCache.count > 1:
                 continue  // §12.2: prefer the other proposals; the ReInit can be resent.
             case .groupContextExtensions where lastGCE != p.ref:
@@ -253,10 +253,10 @@ extension MLSGroup {
             let validator = LeafNodeValidator(suite: suite, groupContext: provisional, identity: configuration.identity, currentTime: nil,
                                               limits: configuration.limits)
             var initSecret = previous.epochSecrets.initSecret
-            if let ei = effects.externalInit {
+            if let kemOutput = effects.externalInit {
                 let external = try previous.epochSecrets.externalKeyPair()
                 do {
-                    initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: ei.kemOutput, info: [],
+                    initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: kemOutput, info: [],
                                                               exporterContext: Self.externalInitLabel, length: suite.kdfLength)
                 } catch {
                     throw GroupError.invalidProposal(.externalInitUndecryptable)

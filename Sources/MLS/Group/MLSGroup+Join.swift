@@ -132,8 +132,8 @@ extension MLSGroup {
                 signer: bundle.signer, epochSecrets: try KeyScheduleEpoch.initial(suite: suite),
                 interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
                 configuration: configuration)
-            var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
-            if let removing { proposals.append(.remove(Remove(removed: removing.rawValue))) }
+            var proposals: [Proposal] = [.externalInit(kemOutput: kemOutput)]
+            if let removing { proposals.append(.remove(removing)) }
             let built = try group.buildCommit(CommitPlan(
                 sender: .newMemberCommit, proposals: proposals.map { ($0, Sender.newMemberCommit, false) },
                 proposalRefs: proposals.map { .proposal($0) }, initSecret: initSecret, alwaysIncludePath: true, authenticatedData: [],

@@ -330,7 +330,7 @@ public struct MLSGroup: Sendable {
             return senders[Int(index)].signatureKey
         case .newMemberProposal:
             guard case let .proposal(.add(add)) = content else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
-            return add.keyPackage.leafNode.signatureKey
+            return add.leafNode.signatureKey
         case .newMemberCommit:
             guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.invalidSender(.newMemberCommitWithoutPath) }
             return path.leafNode.signatureKey

@@ -163,7 +163,7 @@ extension MLSGroup {
             return .externalSender(index: index, credential: senders[Int(index)].credential)
         case .newMemberProposal:
             guard case let .proposal(.add(add)) = content else { return nil }
-            return .newMemberProposal(credential: add.keyPackage.leafNode.credential)
+            return .newMemberProposal(credential: add.leafNode.credential)
         case .newMemberCommit:
             guard let newLeaf, let m = (after ?? state).member(at: newLeaf) else { return nil }
             return .newMemberCommit(m)
@@ -197,7 +197,7 @@ extension MLSGroup {
                     updated.append(MemberUpdate(before: before, after: member(leaf, u.leafNode)))
                 }
             case let .groupContextExtensions(g):
-                extensions = g.extensions
+                extensions = g
             default: break
             }
         }
