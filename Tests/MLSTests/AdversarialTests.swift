@@ -70,7 +70,7 @@ import Testing
             let key = AdversarialTests.suite.hpke.generateKeyPair().publicKey
             return [.leaf(mine), .parent(ParentNode(encryptionKey: key, parentHash: [], unmergedLeaves: [1 << 31])), .leaf(theirs)]
         }
-        let expected = GroupError.tree(.invalidUnmergedLeaves(NodeIndex(1)))
+        let expected = GroupError.tree(.invalidUnmergedLeaves(node: 1))
         #expect(Self.error { _ = try MLSGroup.join(welcome: try g.welcome, keyPackage: g.victim) } == expected)
         let joiner = try Self.bundle("joiner")
         #expect(Self.error { _ = try MLSGroup.externalJoin(groupInfo: MLSMessage(body: .groupInfo(g.info)), keyPackage: joiner) } == expected)
@@ -163,7 +163,7 @@ import Testing
             confirmationTag: pm.auth.confirmationTag, membershipKey: nil)))
         for i in 0..<3 {
             let before = GroupTestKit.Snapshot(t.groups[i])
-            #expect(Self.error { _ = try t.groups[i].process(forged) } == .treeKEM(.ciphertextCountMismatch(NodeIndex(1))), "member \(i)")
+            #expect(Self.error { _ = try t.groups[i].process(forged) } == .tree(.ciphertextCountMismatch(node: 1)), "member \(i)")
             #expect(GroupTestKit.Snapshot(t.groups[i]) == before)
             #expect(t.groups[i].isActive)
         }

@@ -642,7 +642,7 @@ import Testing
             path.leafNode.credential = .basic(identity: Array("mallory".utf8))
             try path.leafNode.sign(suite: f.suite, signer: g.signer, groupID: g.groupID, leafIndex: g.myLeaf.rawValue)
         }
-        f.expectRejected(m, from: 0, .treeKEM(.invalidLeafNode(.invalidSuccessorCredential)))
+        f.expectRejected(m, from: 0, .tree(.invalidLeafNode(LeafIndex(0), .invalidSuccessorCredential)))
         try f.expectStillWorks()
     }
 
@@ -1024,12 +1024,12 @@ import Testing
             try path.leafNode.sign(suite: alice.suite, signer: alice.signer, groupID: alice.groupID, leafIndex: 0)
         }
         let expected: GroupError = switch defect {
-        case .leafSourceUpdate: .treeKEM(.invalidLeafNode(.wrongSource(expected: .commit)))
-        case .leafEncryptionKeyUnchanged: .treeKEM(.invalidLeafNode(.encryptionKeyUnchanged))
-        case .nodeKeyInTree: .treeKEM(.duplicateKey(f.groups[1].tree.filteredDirectPath(LeafIndex(0))[0].node))
-        case .parentHash: .treeKEM(.parentHashMismatch)
-        case .pathLength: .treeKEM(.pathLengthMismatch(expected: 2, got: 1))
-        case .ciphertextCount: .treeKEM(.ciphertextCountMismatch(f.groups[1].tree.filteredDirectPath(LeafIndex(0))[0].node))
+        case .leafSourceUpdate: .tree(.invalidLeafNode(LeafIndex(0), .wrongSource(expected: .commit)))
+        case .leafEncryptionKeyUnchanged: .tree(.invalidLeafNode(LeafIndex(0), .encryptionKeyUnchanged))
+        case .nodeKeyInTree: .tree(.duplicateEncryptionKey(node: f.groups[1].tree.filteredDirectPath(LeafIndex(0))[0].node.rawValue))
+        case .parentHash: .tree(.parentHashMismatch)
+        case .pathLength: .tree(.pathLengthMismatch(expected: 2, got: 1))
+        case .ciphertextCount: .tree(.ciphertextCountMismatch(node: f.groups[1].tree.filteredDirectPath(LeafIndex(0))[0].node.rawValue))
         }
         f.expectRejected(m, from: 0, expected)
         try f.expectStillWorks()
@@ -1042,7 +1042,7 @@ import Testing
         var f = try Fixture()
         let m = try f.forgeCommit(from: 0, []) { path in path.nodes[0].encryptedPathSecret[0].ciphertext[0] ^= 1 }
         let before = GroupTestKit.Snapshot(f.groups[1])
-        #expect(GroupTestKit.error { try f.groups[1].process(m) } == .treeKEM(.decryptionFailed))
+        #expect(GroupTestKit.error { try f.groups[1].process(m) } == .tree(.decryptionFailed))
         #expect(GroupTestKit.Snapshot(f.groups[1]) == before)
         try f.expectStillWorks()
     }

@@ -41,10 +41,8 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// processed since, the member was removed, or it belongs to another group (§14). It can
     /// never be merged; drop it.
     case stalePendingCommit
-    /// The ratchet tree is invalid (§7, §12.4.3.1).
+    /// The ratchet tree or an UpdatePath is invalid, or TreeKEM failed (§7, §12.4.2, §12.4.3.1).
     case tree(TreeError)
-    /// TreeKEM failed (§7.5).
-    case treeKEM(TreeKEMError)
     /// A LeafNode is invalid (§7.3).
     case leafNode(LeafNodeValidationError)
     /// The Welcome could not be opened (§12.4.3.1).
@@ -99,7 +97,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noPendingCommit: "no pending commit"
         case .stalePendingCommit: "the pending commit is not for the group's current epoch"
         case let .tree(e): "ratchet tree: \(e)"
-        case let .treeKEM(e): "TreeKEM: \(e)"
         case let .leafNode(e): "LeafNode: \(e)"
         case let .welcome(e): "Welcome: \(e)"
         case .missingRatchetTree: "no ratchet tree for the Welcome"
@@ -154,7 +151,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let e as GroupError: e
         case let e as FramingError: .framing(e)
         case let e as TreeError: .tree(e)
-        case let e as TreeKEMError: .treeKEM(e)
         case let e as WelcomeError: .welcome(e)
         case let e as CryptoError: .crypto(e)
         case let e as KeyPackageValidationError: .keyPackage(e)
