@@ -128,8 +128,8 @@ struct MLSDocumentationExamples {
         static let onlyAuthority = RuleViolation.Code(rawValue: "onlyAuthorityChangesMembers")
         let authority: [UInt8]
 
-        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
-            try DefaultGroupRules().check(proposal: proposal, from: sender, in: group)
+        func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {
+            try DefaultGroupRules().check(proposal: proposal, from: proposer, in: group)
         }
 
         func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation) {

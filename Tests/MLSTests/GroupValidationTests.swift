@@ -437,7 +437,7 @@ import Testing
     /// The application's proposal policy (§12.2: "An application may extend the above procedure by additional rules").
     struct NoRemoves: GroupRules {
         static let noRemoves = RuleViolation.Code(rawValue: "noRemoves")
-        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
+        func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {
             if case .remove = proposal { throw RuleViolation(Self.noRemoves) }
         }
     }

@@ -85,7 +85,7 @@ import Testing
     /// violating commit before anything is applied; a committer cannot build one.
     struct OnlyAliceRemoves: GroupRules {
         static let code = RuleViolation.Code(rawValue: "onlyAliceRemoves")
-        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {}
+        func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {}
         func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation) {
             guard commit.removed.isEmpty || commit.committer.identity == Array("alice".utf8) else {
                 throw RuleViolation(Self.code, detail: "\(commit.committer) removed \(commit.removed)")

@@ -43,10 +43,13 @@ public struct RuleViolation: Error, Equatable, Sendable, CustomStringConvertible
 /// pass and before anything is applied, cached or sent; a violation refuses the input with
 /// ``GroupError/rejectedByRules(_:)`` and leaves the group unchanged.
 public protocol GroupRules: Sendable {
-    /// Whether one proposal from `sender` is acceptable in `group`: asked when a proposal is
+    /// Whether one proposal from `proposer` is acceptable in `group`: asked when a proposal is
     /// received (before it is cached), for every proposal of a received commit, and for each
     /// cached proposal this member's next commit would include (refused ones are left out).
-    func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation)
+    /// The proposer is resolved against `group`: a member with its credential and identity, an
+    /// external sender, a client asking to join, or (for the proposals of an external commit)
+    /// the joiner at the leaf it takes.
+    func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation)
 
     /// Whether a whole commit is acceptable: its full proposal list with proposers, who is
     /// added, removed and updated, and the committer. `group` is the state before the commit,
@@ -80,10 +83,10 @@ public struct DefaultGroupRules: GroupRules {
     }
 
     /// Accepts members' proposals, and outsiders' only where opted in.
-    public func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
-        switch sender {
+    public func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {
+        switch proposer {
         case .newMemberProposal: guard acceptsNewMemberProposals else { throw RuleViolation(.newMemberProposalRefused) }
-        case .external: guard acceptsExternalSenderProposals else { throw RuleViolation(.externalSenderProposalRefused) }
+        case .externalSender: guard acceptsExternalSenderProposals else { throw RuleViolation(.externalSenderProposalRefused) }
         case .member, .newMemberCommit: break
         }
     }

@@ -48,7 +48,7 @@ extension MLSGroup {
         var chosen: [CachedProposal] = []
         var byLeaf: [UInt32: Int] = [:]
         let lastGCE = proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref
-        for p in proposalCache where (try? configuration.rules.check(proposal: p.proposal, from: p.sender, in: self)) != nil {
+        for p in proposalCache where author(p.sender, content: .proposal(p.proposal), in: self).flatMap({ try? checkRules(p.proposal, from: $0) }) != nil {
             var leaf: UInt32?
             switch p.proposal {
             case .update:
@@ -247,6 +247,10 @@ extension MLSGroup {
             }
             var committer: LeafIndex
             if case let .member(leaf) = sender { committer = leaf } else { committer = tree.leftmostBlankLeaf() }
+            if external, let path = commit.path {
+                let joiner = MessageAuthor.newMemberCommit(member(committer, path.leafNode))
+                for item in list { try checkRules(item.proposal, from: joiner) }
+            }
             var provisional = context
             provisional.epoch = try previous.nextEpoch
             let newLeaves = Set(effects.newMembers.map(\.leaf))

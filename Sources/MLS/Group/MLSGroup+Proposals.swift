@@ -177,7 +177,16 @@ extension MLSGroup {
             guard !extensions.hasRepeatedTypes else { throw GroupError.invalidProposal(.repeatedExtensionType) }
             if !inCommit { try checkRequiredCapabilities(extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
         }
-        do { try configuration.rules.check(proposal: proposal, from: sender, in: self) } catch { throw GroupError.rejectedByRules(error) }
+        // The rules see the proposer resolved (§6). A joiner's proposals in its external commit
+        // are put to them once its leaf is known (processCommit, buildCommit).
+        if case .newMemberCommit = sender { return }
+        guard let proposer = author(sender, content: .proposal(proposal), in: self) else { throw GroupError.invalidSender(.unknownSender) }
+        try checkRules(proposal, from: proposer)
+    }
+
+    /// Puts one proposal to the application's ``GroupRules``.
+    func checkRules(_ proposal: Proposal, from proposer: MessageAuthor) throws(GroupError) {
+        do { try configuration.rules.check(proposal: proposal, from: proposer, in: self) } catch { throw GroupError.rejectedByRules(error) }
     }
 
     /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).

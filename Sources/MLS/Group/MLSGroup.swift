@@ -357,8 +357,8 @@ public enum ProcessedContent: Sendable, Equatable {
 
 /// A processed message and who sent it.
 public struct ProcessedMessage: Sendable {
-    /// The authenticated sender, as framed (§6).
-    public let sender: Sender
+    /// The authenticated sender, as framed (§6); applications use ``author``.
+    @_spi(Engine) public let sender: Sender
     /// The sender resolved against the group's roster of the message's epoch: the member (with
     /// credential and identity), the external sender or the joining client.
     public let author: MessageAuthor
