@@ -504,7 +504,7 @@ import Testing
             case .initKeyIsEncryptionKey: .keyPackage(.initKeyEqualsEncryptionKey)
             case .signature: .keyPackage(.invalidSignature)
             case .leafSignature: .keyPackage(.invalidLeafNode(.invalidSignature))
-            case .leafSource: .keyPackage(.invalidLeafNode(.wrongSource(expected: .keyPackage)))
+            case .leafSource: .keyPackage(.invalidLeafNode(.expectedKeyPackageSource))
             case .expired: .keyPackage(.invalidLeafNode(.lifetimeInvalid))
             case .leafExtensionNotInCapabilities: .keyPackage(.invalidLeafNode(.extensionNotInCapabilities(GroupValidationTests.customExtension)))
             case .credentialTypeNotInCapabilities: .keyPackage(.invalidLeafNode(.credentialTypeNotInCapabilities))
@@ -569,7 +569,7 @@ import Testing
         var expected: GroupError {
             switch self {
             case .unchangedEncryptionKey: .leafNode(.encryptionKeyUnchanged)
-            case .sourceKeyPackage, .sourceCommit: .leafNode(.wrongSource(expected: .update))
+            case .sourceKeyPackage, .sourceCommit: .leafNode(.expectedUpdateSource)
             case .signedForAnotherLeaf: .leafNode(.invalidSignature)
             case .encryptionKeyOfAnotherMember: .leafNode(.duplicateEncryptionKey)
             case .signatureKeyOfAnotherMember: .leafNode(.duplicateSignatureKey)
@@ -1024,7 +1024,7 @@ import Testing
             try path.leafNode.sign(suite: alice.suite, signer: alice.signer, groupID: alice.groupID, leafIndex: 0)
         }
         let expected: GroupError = switch defect {
-        case .leafSourceUpdate: .tree(.invalidLeafNode(LeafIndex(0), .wrongSource(expected: .commit)))
+        case .leafSourceUpdate: .tree(.invalidLeafNode(LeafIndex(0), .expectedCommitSource))
         case .leafEncryptionKeyUnchanged: .tree(.invalidLeafNode(LeafIndex(0), .encryptionKeyUnchanged))
         case .nodeKeyInTree: .tree(.duplicateEncryptionKey(node: f.groups[1].tree.filteredDirectPath(LeafIndex(0))[0].node.rawValue))
         case .parentHash: .tree(.parentHashMismatch)
