@@ -134,7 +134,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(reloaded.pendingCommit?.description.epoch == out.description.epoch)
         expectSameState(reloaded.group, handle.group)
         // Without the pending commit the echo is the member's own commit, which it cannot process.
-        #expect(throws: GroupError.invalidSender(.ownCommitNotPending)) { try reloaded.update { try $0.process(out.commit) } }
+        #expect(throws: GroupError.framing(.ownCommitNotPending)) { try reloaded.update { try $0.process(out.commit) } }
         #expect(reloaded.pendingCommit != nil)
         let processed = try reloaded.process(out.commit)
         #expect(processed.content.commit?.removedSelf == false)

@@ -340,7 +340,7 @@ import Testing
     @Test func senderIsNotAMember() throws {
         var f = try Fixture()
         let m = try f.forgeProposal(from: 0, .remove(LeafIndex(3)), sender: .member(LeafIndex(9)))
-        f.expectRejected(m, from: nil, .invalidSender(.notAMember(LeafIndex(9))))
+        f.expectRejected(m, from: nil, .framing(.notAMember(LeafIndex(9))))
         try f.expectStillWorks()
     }
 
@@ -393,7 +393,7 @@ import Testing
         var f = try Fixture(3)
         let out = try f.groups[0].commit()
         let before = GroupTestKit.Snapshot(f.groups[0])
-        #expect(GroupTestKit.error { try f.groups[0].process(out.commit) } == .invalidSender(.ownCommitNotPending))
+        #expect(GroupTestKit.error { try f.groups[0].process(out.commit) } == .framing(.ownCommitNotPending))
         #expect(GroupTestKit.Snapshot(f.groups[0]) == before)
     }
 
@@ -610,7 +610,7 @@ import Testing
         let remove = try f.forgeProposal(from: 1, .remove(LeafIndex(leaf)))
         f.expectRejected(remove, from: 1, .invalidProposal(.removeOfBlankLeaf(leaf)))
         let asSender = try f.forgeProposal(from: 1, .remove(LeafIndex(2)), sender: .member(LeafIndex(leaf)), wireFormat: .publicMessage)
-        f.expectRejected(asSender, from: 1, .invalidSender(.notAMember(LeafIndex(leaf))))
+        f.expectRejected(asSender, from: 1, .framing(.notAMember(LeafIndex(leaf))))
         let commit = try f.forgeCommit(from: 0, [.proposal(.remove(LeafIndex(leaf)))])
         f.expectRejected(commit, from: 0, .invalidProposal(.removeOfBlankLeaf(leaf)))
         try f.expectStillWorks()
@@ -678,12 +678,12 @@ import Testing
     @Test func externalSenderNotInExternalSenders() throws {
         var x = try ExternalSenderFixture()
         let m = try x.proposal(.remove(LeafIndex(2)), index: 1)
-        x.f.expectRejected(m, from: nil, .invalidSender(.noSuchExternalSender(1)))
+        x.f.expectRejected(m, from: nil, .framing(.noSuchExternalSender(1)))
         // Without the extension there are no external senders at all.
         var plain = try Fixture(3)
         let n = try plain.forgeProposal(from: 0, .remove(LeafIndex(2)), sender: .external(senderIndex: 0),
                                         signer: try InMemorySigner(scheme: .ed25519, privateKey: x.ds.signature.privateKey), wireFormat: .publicMessage)
-        plain.expectRejected(n, from: nil, .invalidSender(.noSuchExternalSender(0)))
+        plain.expectRejected(n, from: nil, .framing(.noSuchExternalSender(0)))
         try x.f.expectStillWorks()
         try plain.expectStillWorks()
     }
@@ -699,7 +699,7 @@ import Testing
         var x = try ExternalSenderFixture()
         let leaf = try x.f.updateLeaf(for: 1)
         let m = try x.proposal(.update(Update(leafNode: leaf)))
-        x.f.expectRejected(m, from: nil, .invalidSender(.externalSenderProposalType(.update)))
+        x.f.expectRejected(m, from: nil, .framing(.externalSenderProposalType(.update)))
         try x.f.expectStillWorks()
     }
 
@@ -711,7 +711,7 @@ import Testing
         let m = MLSMessage(body: .publicMessage(try MessageProtection.protectPublic(
             suite: x.f.suite, content: content, context: g.context, signer: try InMemorySigner(scheme: .ed25519, privateKey: x.ds.signature.privateKey),
             confirmationTag: [UInt8](repeating: 0, count: 32), membershipKey: nil)))
-        x.f.expectRejected(m, from: nil, .invalidSender(.externalSenderMayOnlyPropose))
+        x.f.expectRejected(m, from: nil, .framing(.externalSenderMayOnlyPropose))
         try x.f.expectStillWorks()
     }
 
@@ -777,7 +777,7 @@ import Testing
         let outsider = GroupTestKit.Client("zed")
         let m = try f.forgeProposal(from: 0, .remove(LeafIndex(2)), sender: .newMemberProposal,
                                     signer: try InMemorySigner(scheme: .ed25519, privateKey: outsider.signature.privateKey), wireFormat: .publicMessage)
-        f.expectRejected(m, from: nil, .invalidSender(.newMemberProposalNotAdd))
+        f.expectRejected(m, from: nil, .framing(.newMemberProposalNotAdd))
         try f.expectStillWorks()
     }
 
@@ -1120,7 +1120,7 @@ import Testing
 
     @Test func externalCommitWithoutPath() throws {
         var x = try ExternalCommitFixture()
-        try x.expect({ c in c.path = nil }, .invalidSender(.newMemberCommitWithoutPath))
+        try x.expect({ c in c.path = nil }, .framing(.newMemberCommitWithoutPath))
     }
 
     // MARK: §12.4.3.1 Joining from a Welcome

@@ -46,8 +46,8 @@ import Testing
         let first = try g[0].commit()
         let second = try g[0].commit()
         let before = GroupTestKit.Snapshot(g[0])
-        #expect(GroupTestKit.error { try g[0].process(first.commit) } == .invalidSender(.ownCommitNotPending))
-        #expect(GroupTestKit.error { try g[0].process(first.commit, pending: second.pending) } == .invalidSender(.ownCommitNotPending))
+        #expect(GroupTestKit.error { try g[0].process(first.commit) } == .framing(.ownCommitNotPending))
+        #expect(GroupTestKit.error { try g[0].process(first.commit, pending: second.pending) } == .framing(.ownCommitNotPending))
         #expect(GroupTestKit.Snapshot(g[0]) == before)
         // Either commit of the epoch can still be the one the delivery service accepts.
         _ = try g[0].process(second.commit, pending: second.pending)

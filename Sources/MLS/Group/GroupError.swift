@@ -16,10 +16,9 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case cipherSuiteMismatch
     /// The message's wire format cannot be processed here.
     case unexpectedWireFormat
-    /// Framing failed: signature, membership tag, decryption, … (§6).
+    /// Framing failed (signature, membership tag, decryption, …), or the sender may not send
+    /// this content (§6, §12.1.8).
     case framing(FramingError)
-    /// The sender is not allowed to send this content (§6, §12.1.8).
-    case invalidSender(SenderViolation)
     /// A commit references a proposal that was not received in this epoch (§12.4).
     case unknownProposalReference
     /// A proposal, the KeyPackage of an Add, or the list of proposals a commit carries is
@@ -86,7 +85,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .cipherSuiteMismatch: "cipher suite mismatch"
         case .unexpectedWireFormat: "unexpected wire format"
         case let .framing(e): "framing: \(e)"
-        case let .invalidSender(d): "invalid sender: \(d)"
         case .unknownProposalReference: "commit references an unknown proposal"
         case let .invalidProposal(d): "invalid proposal: \(d)"
         case .pathRequired: "commit requires an UpdatePath"
@@ -165,48 +163,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
             // Every error type the layers below throw is listed above; an unknown one is a bug in
             // this library, reported as what it is rather than disguised as another error.
             .internalError(String(describing: type(of: error)))
-        }
-    }
-}
-
-/// Why a sender may not send what it sent (RFC 9420 §6, §12.1.8).
-public enum SenderViolation: Sendable, Equatable, CustomStringConvertible {
-    /// The leaf is blank or outside the tree.
-    case notAMember(LeafIndex)
-    /// The sender or a proposer could not be resolved against the roster.
-    case unknownSender
-    /// The `external_senders` extension has no entry at this index (§12.1.8.1).
-    case noSuchExternalSender(UInt32)
-    /// External senders may only send proposals (§12.1.8.1).
-    case externalSenderMayOnlyPropose
-    /// External senders may not send this proposal type (§12.1.8).
-    case externalSenderProposalType(ProposalType)
-    /// A `new_member_proposal` must be an Add (§12.1.8).
-    case newMemberProposalNotAdd
-    /// A `new_member_commit` must be a commit with an UpdatePath (§12.4.3.2).
-    case newMemberCommitWithoutPath
-    /// Commits come from members or new members (§12.4).
-    case commitFromNonMember
-    /// Application data comes from members only (§15).
-    case applicationFromNonMember
-    /// Only members send Update proposals (§12.1.2).
-    case updateFromNonMember
-    /// A commit signed by this member that is not its pending commit (§12.4.2).
-    case ownCommitNotPending
-
-    public var description: String {
-        switch self {
-        case let .notAMember(l): "\(l) is not a member"
-        case .unknownSender: "the sender is not in the group"
-        case let .noSuchExternalSender(i): "no external sender \(i)"
-        case .externalSenderMayOnlyPropose: "external senders may only propose"
-        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t.rawValue)"
-        case .newMemberProposalNotAdd: "new_member_proposal must be an Add"
-        case .newMemberCommitWithoutPath: "new_member_commit must be a commit with a path"
-        case .commitFromNonMember: "commits come from members or new members"
-        case .applicationFromNonMember: "application data from a non-member"
-        case .updateFromNonMember: "only members send Update"
-        case .ownCommitNotPending: "a commit of ours that is not pending"
         }
     }
 }

@@ -215,9 +215,9 @@ extension MLSGroup {
         let sender = ac.content.sender
         let external: Bool
         switch sender {
-        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.invalidSender(.ownCommitNotPending) }
+        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.framing(.ownCommitNotPending) }
         case .newMemberCommit: external = true
-        default: throw GroupError.invalidSender(.commitFromNonMember)
+        default: throw GroupError.framing(.commitFromNonMember)
         }
         guard commit.proposals.count <= configuration.limits.maxProposalsPerCommit else {
             throw GroupError.limitExceeded(.proposalsPerCommit)

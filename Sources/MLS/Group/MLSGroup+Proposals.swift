@@ -101,7 +101,7 @@ extension MLSGroup {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
         case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-        default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
+        default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
         }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
                                     authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -151,16 +151,16 @@ extension MLSGroup {
         case .external:
             switch proposal {
             case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-            default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
+            default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
             }
-        case .newMemberProposal: guard case .add = proposal else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
+        case .newMemberProposal: guard case .add = proposal else { throw GroupError.framing(.newMemberProposalNotAdd) }
         case .newMemberCommit: break
         }
         switch proposal {
         case let .add(keyPackage):
             if !inCommit, let e = leafValidator.validate(keyPackage: keyPackage) { throw GroupError.keyPackage(e) }
         case let .update(update):
-            guard case let .member(leaf) = sender else { throw GroupError.invalidSender(.updateFromNonMember) }
+            guard case let .member(leaf) = sender else { throw GroupError.framing(.updateFromNonMember) }
             if let e = leafValidator.validate(update.leafNode, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
         case let .remove(removed):
             guard tree.leaf(removed) != nil else { throw GroupError.invalidProposal(.removeOfBlankLeaf(removed.rawValue)) }
@@ -180,7 +180,7 @@ extension MLSGroup {
         // The rules see the proposer resolved (§6). A joiner's proposals in its external commit
         // are put to them once its leaf is known (processCommit, buildCommit).
         if case .newMemberCommit = sender { return }
-        guard let proposer = author(sender, content: .proposal(proposal), in: self) else { throw GroupError.invalidSender(.unknownSender) }
+        guard let proposer = author(sender, content: .proposal(proposal), in: self) else { throw GroupError.framing(.unknownSender) }
         try checkRules(proposal, from: proposer)
     }
 
