@@ -93,7 +93,8 @@ public struct DefaultGroupRules: GroupRules {
 }
 
 /// Supplies pre-shared keys (RFC 9420 §8.4): external PSKs by ID, and resumption PSKs of other
-/// groups (a group's own resumption PSKs are kept by the group itself).
+/// groups (a group's own resumption PSKs are kept by the group itself). MLSStore's `GroupStore`
+/// is one; the default configuration holds none.
 public protocol PSKStore: Sendable {
     /// The external PSK with this ID, if known.
     func externalPSK(id: [UInt8]) -> SecretBytes?
@@ -101,8 +102,10 @@ public protocol PSKStore: Sendable {
     func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes?
 }
 
-/// A fixed set of PSKs held in memory.
-public struct InMemoryPSKStore: PSKStore {
+/// A fixed set of PSKs held in memory, for the tests, vectors and fuzzers. Applications keep
+/// their PSKs where they keep their groups (MLSStore's `GroupStore` is a ``PSKStore``) or
+/// implement the two requirements over their own storage.
+@_spi(Engine) public struct InMemoryPSKStore: PSKStore {
     /// External PSKs by ID.
     public var external: [[UInt8]: SecretBytes]
     /// Resumption PSKs by group ID and epoch.
