@@ -174,7 +174,7 @@ struct InteropDriver {
                     c.bundles.remove(at: i)  // a KeyPackage is used once (§10)
                     clients[id] = c
                     return ["epoch": g.epoch]
-                } catch GroupError.welcome(.noSecretsForKeyPackage) {
+                } catch GroupError.welcomeNotForKeyPackage {
                     continue
                 } catch {
                     lastError = error

@@ -1132,7 +1132,7 @@ import Testing
         let out = try f.groups[0].commit(CommitOptions(proposals: [.add(invited.keyPackage)]))
         let welcome = try #require(out.welcome)
         let stranger = try GroupTestKit.Client("yan").bundle()
-        #expect(GroupTestKit.error { try MLSGroup.join(welcome: welcome, keyPackage: stranger) } == .welcome(.noSecretsForKeyPackage))
+        #expect(GroupTestKit.error { try MLSGroup.join(welcome: welcome, keyPackage: stranger) } == .welcomeNotForKeyPackage)
         try f.groups[0].merge(out.pending)
         try f.broadcast(out.commit, from: 0)
         let joined = try MLSGroup.join(welcome: welcome, keyPackage: invited)
@@ -1211,7 +1211,7 @@ import Testing
         }
         #expect(GroupTestKit.error { try MLSGroup.join(welcome: forged, keyPackage: invited) } == .tree(.treeHashMismatch))
         let unsigned = try Self.rebuild(welcome, for: invited, signer: nil) { info in info.groupContext.epoch += 1 }
-        #expect(GroupTestKit.error { try MLSGroup.join(welcome: unsigned, keyPackage: invited) } == .welcome(.invalidGroupInfoSignature))
+        #expect(GroupTestKit.error { try MLSGroup.join(welcome: unsigned, keyPackage: invited) } == .invalidGroupInfoSignature)
         // Control: the rebuilding itself is faithful.
         let faithful = try Self.rebuild(welcome, for: invited, signer: f.groups[0].signer) { _ in }
         #expect(try MLSGroup.join(welcome: faithful, keyPackage: invited).epochAuthenticator == f.groups[0].epochAuthenticator)

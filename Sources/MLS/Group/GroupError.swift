@@ -44,8 +44,23 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case tree(TreeError)
     /// A LeafNode is invalid (§7.3).
     case leafNode(LeafNodeValidationError)
-    /// The Welcome could not be opened (§12.4.3.1).
-    case welcome(WelcomeError)
+    /// The cipher suite is not one this library implements (§17.1).
+    case unsupportedCipherSuite(UInt16)
+    /// The Welcome has no `secrets` entry for this KeyPackage: it is for other joiners (§12.4.3.1).
+    case welcomeNotForKeyPackage
+    /// A Welcome's `encrypted_group_secrets` did not decrypt under the KeyPackage's init key
+    /// (§12.4.3.1). Why HPKE failed is deliberately not said: the distinction helps only an attacker.
+    case groupSecretsUndecryptable
+    /// A Welcome's GroupSecrets do not decode strictly or break a rule of §12.4.3.1 (joiner secret
+    /// not `KDF.Nh` bytes, more than one reinit or branch PSK).
+    case malformedGroupSecrets(String)
+    /// A Welcome's `encrypted_group_info` did not decrypt under the welcome key and nonce (§12.4.3.1).
+    case groupInfoUndecryptable
+    /// A GroupInfo does not decode strictly, or contradicts the Welcome's GroupSecrets (a reinit or
+    /// branch PSK with an epoch other than 1) (§12.4.3, §12.4.3.1).
+    case malformedGroupInfo(String)
+    /// A GroupInfo's signature does not verify under its signer's key (§12.4.3, §12.4.3.1).
+    case invalidGroupInfoSignature
     /// The Welcome's ratchet tree was neither in the `ratchet_tree` extension nor supplied.
     case missingRatchetTree
     /// Our own leaf was not found in the joined tree (§12.4.3.1).
@@ -96,7 +111,13 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .stalePendingCommit: "the pending commit is not for the group's current epoch"
         case let .tree(e): "ratchet tree: \(e)"
         case let .leafNode(e): "LeafNode: \(e)"
-        case let .welcome(e): "Welcome: \(e)"
+        case let .unsupportedCipherSuite(s): "cipher suite 0x\(String(s, radix: 16)) is not implemented"
+        case .welcomeNotForKeyPackage: "the Welcome has no secrets for this KeyPackage"
+        case .groupSecretsUndecryptable: "the Welcome's group secrets did not decrypt"
+        case let .malformedGroupSecrets(d): "the Welcome's group secrets are malformed: \(d)"
+        case .groupInfoUndecryptable: "the Welcome's GroupInfo did not decrypt"
+        case let .malformedGroupInfo(d): "the GroupInfo is malformed: \(d)"
+        case .invalidGroupInfoSignature: "the GroupInfo signature does not verify"
         case .missingRatchetTree: "no ratchet tree for the Welcome"
         case .ownLeafNotFound: "own leaf not in the tree"
         case .missingExternalPub: "GroupInfo has no external_pub"
@@ -141,6 +162,24 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     static func malformed(_ type: ExtensionType, _ error: any Error) -> GroupError {
         if let e = error as? TLSDecodingError { return .malformedExtension(type, e) }
         return wrap(error)
+    }
+
+    /// A Welcome that could not be opened (§12.4.3.1), as the group's reason: the engine's
+    /// `WelcomeError` is SPI, and four of its cases are the group's own.
+    static func welcome(_ error: WelcomeError) -> GroupError {
+        switch error {
+        case let .unsupportedCipherSuite(s): .unsupportedCipherSuite(s)
+        case .cipherSuiteMismatch: .cipherSuiteMismatch
+        case .noSecretsForKeyPackage: .welcomeNotForKeyPackage
+        case .groupSecretsUndecryptable: .groupSecretsUndecryptable
+        case let .malformedGroupSecrets(d): .malformedGroupSecrets(d)
+        case .missingPSK: .missingPSK
+        case .groupInfoUndecryptable: .groupInfoUndecryptable
+        case let .malformedGroupInfo(d): .malformedGroupInfo(d)
+        case .invalidGroupInfoSignature: .invalidGroupInfoSignature
+        case .invalidConfirmationTag: .invalidConfirmationTag
+        case let .crypto(e): .crypto(e)
+        }
     }
 
     /// Maps errors from lower layers to the group's typed errors.
