@@ -376,7 +376,7 @@ public actor MatrixMLSClient {
             let claimed = try await claimKeyPackages(of: user)
             guard !claimed.isEmpty else { throw MatrixClientError.noKeyPackage(user) }
             for (device, kp) in claimed {
-                proposals.append(.add(Add(keyPackage: kp)))
+                proposals.append(.add(kp))
                 recipients.append((user, device))
             }
             let api = self.api
@@ -393,7 +393,7 @@ public actor MatrixMLSClient {
             if case let .basic(identity)? = g.tree.leaf(leaf)?.credential { return identity == Array(userID.utf8) }
             return false
         }
-        try commit(roomID, proposals: leaves.map { .remove(Remove(removed: $0.rawValue)) }, welcomeTo: [])
+        try commit(roomID, proposals: leaves.map { .remove($0) }, welcomeTo: [])
         try await flush()
     }
 

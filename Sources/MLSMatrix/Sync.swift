@@ -407,13 +407,13 @@ extension MatrixMLSClient {
             guard let g = groups[roomID]?.group else { continue }
             let proposals: [Proposal] = intent.compactMap { Base64.decode($0).flatMap { try? Proposal(tlsSerialized: $0) } }.filter { p in
                 switch p {
-                case let .remove(r): return g.tree.leaf(LeafIndex(r.removed)) != nil
-                case let .add(a): return !g.members.contains { g.tree.leaf($0)?.signatureKey == a.keyPackage.leafNode.signatureKey }
+                case let .remove(r): return g.tree.leaf(r) != nil
+                case let .add(a): return !g.members.contains { g.tree.leaf($0)?.signatureKey == a.leafNode.signatureKey }
                 default: return true
                 }
             }
             let stillAdded = Set(proposals.compactMap { p -> String? in
-                if case let .add(a) = p, case let .basic(id) = a.keyPackage.leafNode.credential { return String(decoding: id, as: UTF8.self) }
+                if case let .add(a) = p, case let .basic(id) = a.leafNode.credential { return String(decoding: id, as: UTF8.self) }
                 return nil
             })
             try commit(roomID, proposals: proposals, welcomeTo: recipients.filter { stillAdded.contains($0.user) }.map { ($0.user, $0.device) })

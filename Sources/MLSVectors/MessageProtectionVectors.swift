@@ -130,8 +130,8 @@ enum MessageProtectionVectors {
                 confirmed_transcript_hash: HexBytes(SystemRandom.bytes(nh)), signature_priv: HexBytes(signer.privateKey.unsafeCopiedBytes()),
                 signature_pub: HexBytes(signer.publicKey), encryption_secret: HexBytes(SystemRandom.bytes(nh)),
                 sender_data_secret: HexBytes(SystemRandom.bytes(nh)), membership_key: HexBytes(SystemRandom.bytes(nh)),
-                proposal: HexBytes(Proposal.remove(Remove(removed: 2)).tlsSerialized), proposal_pub: HexBytes([]), proposal_priv: HexBytes([]),
-                commit: HexBytes(Commit(proposals: [.proposal(.remove(Remove(removed: 3)))], path: nil).tlsSerialized),
+                proposal: HexBytes(Proposal.remove(LeafIndex(2)).tlsSerialized), proposal_pub: HexBytes([]), proposal_priv: HexBytes([]),
+                commit: HexBytes(Commit(proposals: [.proposal(.remove(LeafIndex(3)))], path: nil).tlsSerialized),
                 commit_pub: HexBytes([]), commit_priv: HexBytes([]),
                 application: HexBytes(SystemRandom.bytes(42)), application_priv: HexBytes([]))
             let k = try keys(c)

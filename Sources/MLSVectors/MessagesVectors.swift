@@ -42,6 +42,22 @@ enum MessagesVectors {
         return value
     }
 
+    /// Round-trips the body of a proposal of the given type (the `*_proposal` fields carry
+    /// bodies, without `proposal_type`).
+    static func proposalBody(_ field: String, _ type: ProposalType, _ bytes: [UInt8]) throws {
+        let value: Proposal
+        do {
+            var r = TLSReader(bytes)
+            value = try Proposal(type, bodyFrom: &r)
+            try r.finish()
+        } catch {
+            throw VectorCheckFailure("\(field): decoding as a \(type) proposal body failed: \(error)")
+        }
+        var w = TLSWriter()
+        value.encodeBody(to: &w)
+        try check("\(field): re-encoded", w.bytes, bytes)
+    }
+
     /// Round-trips an MLSMessage and checks its wire format.
     @discardableResult
     static func message(_ field: String, _ bytes: [UInt8], _ format: WireFormat) throws -> MLSMessage {
@@ -67,13 +83,13 @@ enum MessagesVectors {
                 let kpMessage = try message("mls_key_package", c.mls_key_package.bytes, .keyPackage)
                 try roundTrip("ratchet_tree", RatchetTreeNodes.self, c.ratchet_tree.bytes)
                 try roundTrip("group_secrets", GroupSecrets.self, c.group_secrets.bytes)
-                try roundTrip("add_proposal", Add.self, c.add_proposal.bytes)
+                try proposalBody("add_proposal", .add, c.add_proposal.bytes)
                 try roundTrip("update_proposal", Update.self, c.update_proposal.bytes)
-                try roundTrip("remove_proposal", Remove.self, c.remove_proposal.bytes)
-                try roundTrip("pre_shared_key_proposal", PreSharedKey.self, c.pre_shared_key_proposal.bytes)
+                try proposalBody("remove_proposal", .remove, c.remove_proposal.bytes)
+                try proposalBody("pre_shared_key_proposal", .psk, c.pre_shared_key_proposal.bytes)
                 try roundTrip("re_init_proposal", ReInit.self, c.re_init_proposal.bytes)
-                try roundTrip("external_init_proposal", ExternalInit.self, c.external_init_proposal.bytes)
-                try roundTrip("group_context_extensions_proposal", GroupContextExtensions.self, c.group_context_extensions_proposal.bytes)
+                try proposalBody("external_init_proposal", .externalInit, c.external_init_proposal.bytes)
+                try proposalBody("group_context_extensions_proposal", .groupContextExtensions, c.group_context_extensions_proposal.bytes)
                 try roundTrip("commit", Commit.self, c.commit.bytes)
                 try publicMessage("public_message_application", c.public_message_application.bytes, .application)
                 try publicMessage("public_message_proposal", c.public_message_proposal.bytes, .proposal)
@@ -125,6 +141,13 @@ enum MessagesVectors {
     }
 
     static func hash() -> [UInt8] { SystemRandom.bytes(suite.kdfLength) }
+
+    /// A proposal's body, without `proposal_type`.
+    static func body(_ proposal: Proposal) -> [UInt8] {
+        var w = TLSWriter()
+        proposal.encodeBody(to: &w)
+        return w.bytes
+    }
 
     static func psk(_ n: Int) -> PreSharedKeyID {
         let nonce = SystemRandom.bytes(suite.kdfLength)
@@ -178,10 +201,10 @@ enum MessagesVectors {
         var committed = leaf(signatureKey: alice.keyPackage.leafNode.signatureKey, source: .commit(parentHash: hash()))
         try committed.sign(suite: suite, signer: alice.signer, groupID: groupID, leafIndex: 0)
 
-        let add = Add(keyPackage: bob.keyPackage)
-        let remove = Remove(removed: UInt32(n + 1))
+        let add = Proposal.add(bob.keyPackage)
+        let remove = Proposal.remove(LeafIndex(UInt32(n + 1)))
         let commit = Commit(
-            proposals: [.proposal(.add(add)), .reference(hash()), .proposal(.remove(remove))],
+            proposals: [.proposal(add), .reference(hash()), .proposal(remove)],
             path: UpdatePath(leafNode: committed, nodes: [
                 UpdatePathNode(encryptionKey: suite.hpke.generateKeyPair().publicKey,
                                encryptedPathSecret: [HPKECiphertext(kemOutput: SystemRandom.bytes(32), ciphertext: SystemRandom.bytes(48))]),
@@ -191,7 +214,7 @@ enum MessagesVectors {
         let application = FramedContent(groupID: groupID, epoch: epoch, sender: .member(LeafIndex(0)),
                                         authenticatedData: SystemRandom.bytes(n), content: .application(Array("hello \(n)".utf8)))
         let proposal = FramedContent(groupID: groupID, epoch: epoch, sender: senders[n % senders.count], authenticatedData: [],
-                                     content: n % senders.count == 2 ? .proposal(.add(add)) : .proposal(.remove(remove)))
+                                     content: n % senders.count == 2 ? .proposal(add) : .proposal(remove))
         let commitContent = FramedContent(groupID: groupID, epoch: epoch, sender: n % 2 == 0 ? .member(LeafIndex(0)) : .newMemberCommit,
                                           authenticatedData: [], content: .commit(commit))
         let privateMessage = PrivateMessage(groupID: groupID, epoch: epoch, contentType: .application, authenticatedData: [],
@@ -203,13 +226,13 @@ enum MessagesVectors {
             mls_key_package: HexBytes(MLSMessage(body: .keyPackage(alice.keyPackage)).tlsSerialized),
             ratchet_tree: HexBytes(RatchetTreeNodes(nodes: tree).tlsSerialized),
             group_secrets: HexBytes(groupSecrets.tlsSerialized),
-            add_proposal: HexBytes(add.tlsSerialized),
+            add_proposal: HexBytes(body(add)),
             update_proposal: HexBytes(Update(leafNode: updated).tlsSerialized),
-            remove_proposal: HexBytes(remove.tlsSerialized),
-            pre_shared_key_proposal: HexBytes(PreSharedKey(psk: psk(n)).tlsSerialized),
+            remove_proposal: HexBytes(body(remove)),
+            pre_shared_key_proposal: HexBytes(body(.preSharedKey(psk(n)))),
             re_init_proposal: HexBytes(ReInit(groupID: SystemRandom.bytes(16), cipherSuite: suite.id, extensions: [required]).tlsSerialized),
-            external_init_proposal: HexBytes(ExternalInit(kemOutput: SystemRandom.bytes(32)).tlsSerialized),
-            group_context_extensions_proposal: HexBytes(GroupContextExtensions(extensions: n == 0 ? [] : [required]).tlsSerialized),
+            external_init_proposal: HexBytes(body(.externalInit(kemOutput: SystemRandom.bytes(32)))),
+            group_context_extensions_proposal: HexBytes(body(.groupContextExtensions(n == 0 ? [] : [required]))),
             commit: HexBytes(commit.tlsSerialized),
             public_message_application: HexBytes(try publicMessage(application, context: context, signer: alice.signer).tlsSerialized),
             public_message_proposal: HexBytes(try publicMessage(proposal, context: context, signer: alice.signer).tlsSerialized),

@@ -52,7 +52,7 @@ struct PassiveClientScenario {
         let creator = try newBundle()
         members = [Member(group: try MLSGroup.create(suite: suite, groupID: SystemRandom.bytes(16), creator: creator, configuration: config), joined: 0)]
         if memberCount > 1 {
-            let adds = try (1..<memberCount).map { _ in Proposal.add(Add(keyPackage: try newJoiner().keyPackage)) }
+            let adds = try (1..<memberCount).map { _ in Proposal.add(try newJoiner().keyPackage) }
             try commit(0, CommitOptions(proposals: adds))
         }
     }
@@ -147,10 +147,10 @@ struct PassiveClientScenario {
     /// external PSK when asked), by a Welcome with or without the ratchet tree.
     mutating func addPassive(committer i: Int = 0, treeInWelcome: Bool = true, externalPSK: Bool = false, alsoAdd: Int = 0) throws {
         let bundle = try newBundle()
-        var byValue: [Proposal] = [.add(Add(keyPackage: bundle.keyPackage))]
-        for _ in 0..<alsoAdd { byValue.append(.add(Add(keyPackage: try newJoiner().keyPackage))) }
+        var byValue: [Proposal] = [.add(bundle.keyPackage)]
+        for _ in 0..<alsoAdd { byValue.append(.add(try newJoiner().keyPackage)) }
         if externalPSK, let id = externalPSKs.randomElement() {
-            byValue.append(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id.psk_id.bytes), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
+            byValue.append(.preSharedKey(PreSharedKeyID(psk: .external(pskID: id.psk_id.bytes), pskNonce: SystemRandom.bytes(suite.kdfLength))))
         }
         byValue.shuffle()
         members[i].group.configuration.ratchetTreeInWelcome = treeInWelcome
@@ -189,7 +189,7 @@ struct PassiveClientScenario {
 
     func externalPSKProposal() -> Proposal {
         let id = externalPSKs.randomElement()!.psk_id.bytes
-        return .preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength))))
+        return .preSharedKey(PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength)))
     }
 
     /// GroupContext extensions naming a fresh external sender (and, if asked, empty required capabilities).
@@ -240,7 +240,7 @@ extension PassiveClientVectors {
         }),
         ("add by value without path", { s, f in
             let b = try s.newJoiner()
-            try s.commit(1, CommitOptions(proposals: [.add(Add(keyPackage: b.keyPackage))], alwaysIncludePath: false), framing: f)
+            try s.commit(1, CommitOptions(proposals: [.add(b.keyPackage)], alwaysIncludePath: false), framing: f)
         }),
         ("remove by reference", { s, f in
             let target = s.leaf(s.members.count - 1)
@@ -248,7 +248,7 @@ extension PassiveClientVectors {
             try s.commit(0, framing: f)
         }),
         ("remove by value", { s, f in
-            try s.commit(1, CommitOptions(proposals: [.remove(Remove(removed: s.leaf(s.members.count - 1).rawValue))]), framing: f)
+            try s.commit(1, CommitOptions(proposals: [.remove(s.leaf(s.members.count - 1))]), framing: f)
         }),
         ("update by reference", { s, f in
             try s.propose(1, f) { try $0.proposeUpdate() }
@@ -272,7 +272,7 @@ extension PassiveClientVectors {
                 try s.propose(1, f) { try $0.proposeGroupContextExtensions(extensions) }
                 try s.commit(0, framing: f)
             } else {
-                try s.commit(2, CommitOptions(proposals: [.groupContextExtensions(GroupContextExtensions(extensions: extensions))]), framing: f)
+                try s.commit(2, CommitOptions(proposals: [.groupContextExtensions(extensions)]), framing: f)
             }
         }),
         ("external join", { s, f in
@@ -296,7 +296,7 @@ extension PassiveClientVectors {
             let id = s.externalPSKs[0].psk_id.bytes
             try s.propose(0, f) { try $0.proposeExternalPSK(id: id) }
             let c = try s.newJoiner()
-            try s.commit(last, CommitOptions(proposals: [.add(Add(keyPackage: c.keyPackage))]), framing: f)
+            try s.commit(last, CommitOptions(proposals: [.add(c.keyPackage)]), framing: f)
         }),
     ]
 
@@ -385,14 +385,14 @@ extension PassiveClientVectors {
         }
         var byValue: [Proposal] = []
         if Int.random(in: 0..<4) == 0, size < 10, !resumption {
-            byValue.append(.add(Add(keyPackage: try s.newJoiner().keyPackage)))
+            byValue.append(.add(try s.newJoiner().keyPackage))
         }
         if Int.random(in: 0..<5) == 0, let t = removable(excluding: c).randomElement() {
             touched.insert(t)
-            byValue.append(.remove(Remove(removed: t.rawValue)))
+            byValue.append(.remove(t))
         }
         if Int.random(in: 0..<6) == 0 { byValue.append(s.externalPSKProposal()) }
-        if Int.random(in: 0..<10) == 0 { byValue.append(.groupContextExtensions(GroupContextExtensions(extensions: s.groupContextExtensions(requiredCapabilities: Bool.random())))) }
+        if Int.random(in: 0..<10) == 0 { byValue.append(.groupContextExtensions(s.groupContextExtensions(requiredCapabilities: Bool.random()))) }
         try s.commit(c, CommitOptions(proposals: byValue, alwaysIncludePath: Int.random(in: 0..<3) != 0), framing: framing())
     }
 }

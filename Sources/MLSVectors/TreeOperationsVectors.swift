@@ -19,9 +19,9 @@ enum TreeOperationsVectors {
 
     static func apply(_ proposal: Proposal, sender: UInt32, to tree: inout RatchetTree) throws {
         switch proposal {
-        case let .add(add): tree.add(add.keyPackage.leafNode)
+        case let .add(keyPackage): tree.add(keyPackage.leafNode)
         case let .update(update): try tree.update(LeafIndex(sender), with: update.leafNode)
-        case let .remove(remove): try tree.remove(LeafIndex(remove.removed))
+        case let .remove(remove): try tree.remove(remove)
         default: throw VectorCheckFailure("proposal type \(proposal.proposalType.rawValue) has no tree effect")
         }
     }
@@ -52,10 +52,10 @@ enum TreeOperationsVectors {
             update.leafNodeSource = .update
             try update.sign(suite: s, signer: f.member(at: LeafIndex(3)).signer, groupID: f.groupID, leafIndex: 3)
             let proposals: [(Proposal, UInt32)] = [
-                (.add(Add(keyPackage: newcomer.keyPackage)), 0),
+                (.add(newcomer.keyPackage), 0),
                 (.update(Update(leafNode: update)), 3),
-                (.remove(Remove(removed: 7)), 0),
-                (.remove(Remove(removed: 2)), 5),
+                (.remove(LeafIndex(7)), 0),
+                (.remove(LeafIndex(2)), 5),
             ]
             for (proposal, sender) in proposals {
                 var tree = f.tree

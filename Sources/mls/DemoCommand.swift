@@ -178,7 +178,7 @@ struct MailboxStory {
         print("   the authority adds all three in one commit.")
 
         var authority = try group(of: Self.authority)
-        let output = try authority.commit(CommitOptions(proposals: keyPackages.map { .add(Add(keyPackage: $0)) }))
+        let output = try authority.commit(CommitOptions(proposals: keyPackages.map { .add($0) }))
         people[Self.authority]?.group = authority
         people[Self.authority]?.pending = output.pending
         guard let welcome = output.welcome else { throw DemoFailure(expectation: "a commit adding members comes with a Welcome") }
@@ -250,7 +250,7 @@ struct MailboxStory {
         let clerkLeaf = try group(of: Self.clerk).myLeaf
         print("\n5. The authority removes the clerk (leaf \(clerkLeaf.rawValue)) from the case file.")
         var authority = try group(of: Self.authority)
-        let output = try authority.commit(CommitOptions(proposals: [.remove(Remove(removed: clerkLeaf.rawValue))]))
+        let output = try authority.commit(CommitOptions(proposals: [.remove(clerkLeaf)]))
         people[Self.authority]?.group = authority
         people[Self.authority]?.pending = output.pending
         service.broadcast(output.commit, from: Self.authority)

@@ -155,7 +155,7 @@ struct InteropDriver {
                 guard let b = Hex.decode(hex), case let .keyPackage(kp) = try Self.message(b).body else {
                     throw InteropFailure(kind: "decode", detail: "not an MLSMessage(KeyPackage)")
                 }
-                return .add(Add(keyPackage: kp))
+                return .add(kp)
             }
             let out = try commitAndMerge(r, CommitOptions(proposals: proposals, includeGroupInfo: true))
             let g = try group(try client(r).1)
@@ -174,7 +174,7 @@ struct InteropDriver {
                     c.bundles.remove(at: i)  // a KeyPackage is used once (§10)
                     clients[id] = c
                     return ["epoch": g.epoch]
-                } catch GroupError.welcome(.noSecretsForKeyPackage) {
+                } catch GroupError.welcomeNotForKeyPackage {
                     continue
                 } catch {
                     lastError = error
@@ -219,7 +219,7 @@ struct InteropDriver {
             guard let leaf = UInt32(exactly: try Self.int(r, "leaf_index")) else {
                 throw InteropFailure(kind: "bad_request", detail: "leaf_index out of range")
             }
-            let out = try commitAndMerge(r, CommitOptions(proposals: [.remove(Remove(removed: leaf))], includePendingProposals: false))
+            let out = try commitAndMerge(r, CommitOptions(proposals: [.remove(LeafIndex(leaf))], includePendingProposals: false))
             return ["commit": out.commit.tlsSerialized.hex]
 
         case "export_secret":

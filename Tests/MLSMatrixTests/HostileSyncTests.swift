@@ -39,7 +39,7 @@ struct Fixture {
         let bundle = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array(authorityID.utf8)),
                                                    signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
         var group = try MLSGroup.create(suite: suite, groupID: Array(room.utf8), creator: bundle)
-        let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
+        let out = try group.commit(CommitOptions(proposals: [.add(keyPackage)]))
         _ = try group.process(out.commit, pending: out.pending)
         return (group, try #require(out.welcome))
     }
@@ -270,7 +270,7 @@ func applicationEvent(_ id: String, sender: String, _ message: MLSMessage) -> JS
         let before = await f.client.epochAuthenticator(of: room)
         let citizen = try #require(authority.members.first { authority.tree.leaf($0)?.credential == .basic(identity: Array(Fixture.citizenID.utf8)) })
         var committer = authority
-        let removal = try committer.commit(CommitOptions(proposals: [.remove(Remove(removed: citizen.rawValue))])).commit
+        let removal = try committer.commit(CommitOptions(proposals: [.remove(citizen)])).commit
         let hello = try authority.encrypt(Array("hallo".utf8))
         let proposal = try authority.proposeUpdate()
         func event(_ id: String, _ type: String, _ m: MLSMessage) -> JSONObject {

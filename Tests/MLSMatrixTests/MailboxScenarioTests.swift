@@ -125,7 +125,7 @@ struct ConcurrentCommitTests {
         // keys, the authority adds the clerk. Sending order decides the winner.
         let clerkPackage = try #require(try await authority.claimKeyPackages(of: clerk.session.userID).first)
         try await citizen.commit(room, proposals: [], welcomeTo: [])
-        try await authority.commit(room, proposals: [.add(Add(keyPackage: clerkPackage.keyPackage))],
+        try await authority.commit(room, proposals: [.add(clerkPackage.keyPackage)],
                                    welcomeTo: [(clerk.session.userID, clerkPackage.deviceID)])
         try await citizen.flush()
         try await authority.flush()
@@ -205,9 +205,9 @@ struct DeliveryTests {
             let sig = suite.signature.generateKeyPair()
             let kp = try KeyPackageBundle.generate(suite: suite, credential: .basic(identity: Array("offline-\(i)".utf8)),
                                                    signer: try InMemorySigner(scheme: suite.signature, privateKey: sig.privateKey))
-            return .add(Add(keyPackage: kp.keyPackage))
+            return .add(kp.keyPackage)
         }
-        proposals.append(.add(Add(keyPackage: claimed.keyPackage)))
+        proposals.append(.add(claimed.keyPackage))
         let api = MatrixAPI(baseURL: homeserver!, accessToken: authority.session.accessToken)
         try await api.invite(roomID: room, userID: citizen.session.userID)
         try await authority.commit(room, proposals: proposals, welcomeTo: [(citizen.session.userID, claimed.deviceID)])

@@ -88,7 +88,7 @@ struct StoreDocumentationExamples {
 
         let mailbox = try examples.startMailbox(for: authority, in: authorityStore)
         let keyPackage = try examples.publishKeyPackage(of: citizen, in: citizenStore)
-        let added = try mailbox.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
+        let added = try mailbox.commit(CommitOptions(proposals: [.add(keyPackage)]))
         _ = try examples.receive(added.commit, in: mailbox)
         let citizenMailbox = try examples.accept(try #require(added.welcome), in: citizenStore, configuration: GroupConfiguration())
         #expect(citizenMailbox.epoch == 1)

@@ -20,7 +20,7 @@ struct Cast {
         var creator = try MLSGroup.create(suite: suite, groupID: groupID, creator: try Self.bundle("m0", suite: suite))
         guard count > 1 else { return [creator] }
         let bundles = try (1..<count).map { try Self.bundle("m\($0)", suite: suite) }
-        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add($0.keyPackage) }))
         try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
@@ -134,7 +134,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         #expect(reloaded.pendingCommit?.description.epoch == out.description.epoch)
         expectSameState(reloaded.group, handle.group)
         // Without the pending commit the echo is the member's own commit, which it cannot process.
-        #expect(throws: GroupError.invalidSender(.ownCommitNotPending)) { try reloaded.update { try $0.process(out.commit) } }
+        #expect(throws: GroupError.framing(.ownCommitNotPending)) { try reloaded.update { try $0.process(out.commit) } }
         #expect(reloaded.pendingCommit != nil)
         let processed = try reloaded.process(out.commit)
         #expect(processed.content.commit?.removedSelf == false)
@@ -150,7 +150,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         var groups = try cast.members(3)
         let store = try GroupStore(backend: try backend(kind))
         let handle = try store.create(groups[0])
-        let out = try handle.commit(CommitOptions(proposals: [.remove(Remove(removed: 2))]))
+        let out = try handle.commit(CommitOptions(proposals: [.remove(LeafIndex(2))]))
         let reloaded = try #require(try store.open(cast.groupID, configuration: GroupConfiguration()))
         try reloaded.mergePendingCommit()
         #expect(reloaded.pendingCommit == nil && reloaded.epoch == out.description.epoch)
@@ -227,7 +227,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
         let ref = try store.storeKeyPackage(bundle, lastResort: lastResort)
         #expect(try store.keyPackage(ref: ref)?.bundle.initPrivateKey == bundle.initPrivateKey)
         var authority = try cast.members(1)[0]
-        let out = try authority.commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
+        let out = try authority.commit(CommitOptions(proposals: [.add(bundle.keyPackage)]))
         try authority.merge(out.pending)
         let writes = backend.writeCount
         let joined = try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration())
@@ -314,7 +314,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
                 let store = try GroupStore(backend: backend, clientID: name, encryptionKey: stores[0].sealing.key)
                 let bundle = try Cast.bundle(String(decoding: name, as: UTF8.self), suite: cast.suite)
                 try store.storeKeyPackage(bundle)
-                let out = try handles[actor].commit(CommitOptions(proposals: [.add(Add(keyPackage: bundle.keyPackage))]))
+                let out = try handles[actor].commit(CommitOptions(proposals: [.add(bundle.keyPackage)]))
                 for i in handles.indices { _ = try handles[i].process(out.commit) }
                 handles.append(try store.join(welcome: try #require(out.welcome), configuration: GroupConfiguration()))
                 stores.append(store)
@@ -322,7 +322,7 @@ func expectSameState(_ a: MLSGroup, _ b: MLSGroup, sourceLocation: SourceLocatio
                 // Remove someone else; the removed member's state is deleted.
                 let victim = (actor + 1 + Int.random(in: 0..<(handles.count - 1), using: &rng)) % handles.count
                 let victimLeaf = handles[victim].group.myLeaf.rawValue
-                let out = try handles[actor].commit(CommitOptions(proposals: [.remove(Remove(removed: victimLeaf))]))
+                let out = try handles[actor].commit(CommitOptions(proposals: [.remove(LeafIndex(victimLeaf))]))
                 for i in handles.indices { _ = try handles[i].process(out.commit) }
                 try handles[victim].store.deleteGroup(cast.groupID)
                 handles.remove(at: victim)

@@ -24,7 +24,7 @@ func mailboxExample(databasePath: String, stateKey: SecretBytes) throws -> Strin
     // the commit pending (and stored) until the delivery service hands it back and the
     // authority processes it, which merges it.
     let keyPackage = try citizen.makeKeyPackage()
-    let added = try mailbox.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage.keyPackage))]))
+    let added = try mailbox.commit(CommitOptions(proposals: [.add(keyPackage.keyPackage)]))
     assert(added.description.added.map(\.identity) == [citizen.identity])
     try mailbox.process(added.commit)
     var citizenGroup = try citizen.join(welcome: added.welcome!, keyPackage: keyPackage)

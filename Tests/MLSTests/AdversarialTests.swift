@@ -70,7 +70,7 @@ import Testing
             let key = AdversarialTests.suite.hpke.generateKeyPair().publicKey
             return [.leaf(mine), .parent(ParentNode(encryptionKey: key, parentHash: [], unmergedLeaves: [1 << 31])), .leaf(theirs)]
         }
-        let expected = GroupError.tree(.invalidUnmergedLeaves(NodeIndex(1)))
+        let expected = GroupError.tree(.invalidUnmergedLeaves(node: 1))
         #expect(Self.error { _ = try MLSGroup.join(welcome: try g.welcome, keyPackage: g.victim) } == expected)
         let joiner = try Self.bundle("joiner")
         #expect(Self.error { _ = try MLSGroup.externalJoin(groupInfo: MLSMessage(body: .groupInfo(g.info)), keyPackage: joiner) } == expected)
@@ -102,7 +102,7 @@ import Testing
         init() throws {
             bundles = try ["authority", "citizen", "clerk"].map(AdversarialTests.bundle)
             var creator = try MLSGroup.create(suite: AdversarialTests.suite, groupID: SystemRandom.bytes(16), creator: bundles[0])
-            let out = try creator.commit(CommitOptions(proposals: bundles.dropFirst().map { .add(Add(keyPackage: $0.keyPackage)) }))
+            let out = try creator.commit(CommitOptions(proposals: bundles.dropFirst().map { .add($0.keyPackage) }))
             try creator.merge(out.pending)
             groups = [creator] + (try bundles.dropFirst().map { try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: $0) })
         }
@@ -163,7 +163,7 @@ import Testing
             confirmationTag: pm.auth.confirmationTag, membershipKey: nil)))
         for i in 0..<3 {
             let before = GroupTestKit.Snapshot(t.groups[i])
-            #expect(Self.error { _ = try t.groups[i].process(forged) } == .treeKEM(.ciphertextCountMismatch(NodeIndex(1))), "member \(i)")
+            #expect(Self.error { _ = try t.groups[i].process(forged) } == .tree(.ciphertextCountMismatch(node: 1)), "member \(i)")
             #expect(GroupTestKit.Snapshot(t.groups[i]) == before)
             #expect(t.groups[i].isActive)
         }
@@ -207,7 +207,7 @@ import Testing
     @Test func membersAndProposalsPerCommit() throws {
         var t = try AdversarialTests.Trio()
         let newcomers = try ["a", "b"].map(AdversarialTests.bundle)
-        let out = try t.groups[0].commit(CommitOptions(proposals: newcomers.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        let out = try t.groups[0].commit(CommitOptions(proposals: newcomers.map { .add($0.keyPackage) }))
         for (edit, expected) in [({ (l: inout MLSLimits) in l.maxMembers = 4 }, GroupError.limitExceeded(.members)),
                                  ({ (l: inout MLSLimits) in l.maxProposalsPerCommit = 1 }, GroupError.limitExceeded(.proposalsPerCommit))] {
             var receiver = t.groups[1]
@@ -218,15 +218,15 @@ import Testing
         }
         // A member's own commit may not grow the group past its limit either.
         t.groups[2].configuration.limits.maxMembers = 3
-        #expect(AdversarialTests.error { _ = try t.groups[2].commit(CommitOptions(proposals: [.add(Add(keyPackage: newcomers[0].keyPackage))])) }
+        #expect(AdversarialTests.error { _ = try t.groups[2].commit(CommitOptions(proposals: [.add(newcomers[0].keyPackage)])) }
                 == .limitExceeded(.members))
     }
 
     @Test func preSharedKeysPerCommit() throws {
         var t = try AdversarialTests.Trio()
         t.groups[0].configuration.limits.maxPSKs = 1
-        let psks = (0..<2).map { i in Proposal.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: [UInt8(i)]),
-                                                                                               pskNonce: SystemRandom.bytes(32)))) }
+        let psks = (0..<2).map { i in Proposal.preSharedKey(PreSharedKeyID(psk: .external(pskID: [UInt8(i)]),
+                                                                                               pskNonce: SystemRandom.bytes(32))) }
         let before = GroupTestKit.Snapshot(t.groups[0])
         #expect(AdversarialTests.error { _ = try t.groups[0].commit(CommitOptions(proposals: psks)) } == .limitExceeded(.psks))
         #expect(GroupTestKit.Snapshot(t.groups[0]) == before)

@@ -44,7 +44,7 @@ final class DeviceSigner: MLSSigner {
 
         var a = try authority.createGroup()
         let kp = try citizen.makeKeyPackage()
-        let out = try a.commit(CommitOptions(proposals: [.add(Add(keyPackage: kp.keyPackage))]))
+        let out = try a.commit(CommitOptions(proposals: [.add(kp.keyPackage)]))
         _ = try a.process(out.commit, pending: out.pending)
         var c = try citizen.join(welcome: try #require(out.welcome), keyPackage: kp)
         #expect(c.epochAuthenticator == a.epochAuthenticator)

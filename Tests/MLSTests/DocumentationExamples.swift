@@ -43,7 +43,7 @@ struct MLSDocumentationExamples {
 
         // The authority commits an Add. The commit stays pending until the delivery service
         // accepts it and hands it back.
-        let out = try authorityGroup.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage.keyPackage))]))
+        let out = try authorityGroup.commit(CommitOptions(proposals: [.add(keyPackage.keyPackage)]))
         _ = try authorityGroup.process(out.commit, pending: out.pending)
 
         // The citizen joins from the Welcome, in the epoch the commit created.
@@ -61,7 +61,7 @@ struct MLSDocumentationExamples {
     // MARK: Add and remove members
 
     func addClerks(_ clerks: [KeyPackageBundle], to group: inout MLSGroup) throws -> CommitOutput {
-        let adds = clerks.map { Proposal.add(Add(keyPackage: $0.keyPackage)) }
+        let adds = clerks.map { Proposal.add($0.keyPackage) }
         let out = try group.commit(CommitOptions(proposals: adds))
         // out.description.added lists the new members at their leaves; out.welcome is one
         // Welcome for all of them.
@@ -71,7 +71,7 @@ struct MLSDocumentationExamples {
 
     func removeMember(identity: [UInt8], from group: inout MLSGroup) throws -> CommitOutput? {
         guard let member = group.roster.first(where: { $0.identity == identity }) else { return nil }
-        let out = try group.commit(CommitOptions(proposals: [.remove(Remove(removed: member.leaf.rawValue))]))
+        let out = try group.commit(CommitOptions(proposals: [.remove(member.leaf)]))
         _ = try group.process(out.commit, pending: out.pending)
         return out
     }
@@ -128,8 +128,8 @@ struct MLSDocumentationExamples {
         static let onlyAuthority = RuleViolation.Code(rawValue: "onlyAuthorityChangesMembers")
         let authority: [UInt8]
 
-        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
-            try DefaultGroupRules().check(proposal: proposal, from: sender, in: group)
+        func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {
+            try DefaultGroupRules().check(proposal: proposal, from: proposer, in: group)
         }
 
         func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation) {
@@ -268,7 +268,7 @@ struct MLSDocumentationExamples {
         #expect(c.epoch == a.epoch)
         // …and refuses the citizen's own attempt, seen from the authority, to add someone.
         let other = try MLSClient.basic(identity: Array("stranger".utf8), suite: authority.suite).makeKeyPackage()
-        let add = try c.commit(CommitOptions(proposals: [.add(Add(keyPackage: other.keyPackage))]))
+        let add = try c.commit(CommitOptions(proposals: [.add(other.keyPackage)]))
         let before = a.epochAuthenticator
         #expect(try !examples.audit(add.commit, in: &a, authority: authority.identity))
         #expect(a.epochAuthenticator == before)
@@ -281,7 +281,7 @@ struct MLSDocumentationExamples {
                                            configuration: examples.mailboxConfiguration(authority: authority.identity))
         var (ra, rc) = try examples.openMailbox(authority: rulesAuthority, citizen: rulesCitizen)
         do {
-            _ = try rc.commit(CommitOptions(proposals: [.add(Add(keyPackage: other.keyPackage))]))
+            _ = try rc.commit(CommitOptions(proposals: [.add(other.keyPackage)]))
             Issue.record("the citizen built a commit its rules forbid")
         } catch {
             #expect(examples.explain(error) == "refused by the mailbox's rules: jane.doe@mail.example (leaf 1) changed the membership")
@@ -289,7 +289,7 @@ struct MLSDocumentationExamples {
         // A commit built without the rules is refused on receipt.
         var unruly = rc
         unruly.configuration = GroupConfiguration()
-        let forbidden = try unruly.commit(CommitOptions(proposals: [.add(Add(keyPackage: other.keyPackage))]))
+        let forbidden = try unruly.commit(CommitOptions(proposals: [.add(other.keyPackage)]))
         do {
             _ = try ra.process(forbidden.commit)
             Issue.record("the authority accepted a commit its rules forbid")
@@ -315,7 +315,7 @@ struct MLSDocumentationExamples {
         // A basic credential is refused, and the reason says why.
         let basic = try MLSClient.basic(identity: [1], suite: authority.suite).makeKeyPackage()
         do {
-            _ = try a.commit(CommitOptions(proposals: [.add(Add(keyPackage: basic.keyPackage))]))
+            _ = try a.commit(CommitOptions(proposals: [.add(basic.keyPackage)]))
             Issue.record("a basic credential was accepted")
         } catch {
             #expect(examples.reason(error) == "a certificate is required")
@@ -325,7 +325,7 @@ struct MLSDocumentationExamples {
         let stranger = try client(try Key.ed25519(), try examples.x509Configuration(rootCA: otherPKI.root, issuingCAs: [otherPKI.intermediate]),
                                   issuer: otherPKI)
         do {
-            _ = try a.commit(CommitOptions(proposals: [.add(Add(keyPackage: try stranger.makeKeyPackage().keyPackage))]))
+            _ = try a.commit(CommitOptions(proposals: [.add(try stranger.makeKeyPackage().keyPackage)]))
             Issue.record("a foreign certificate was accepted")
         } catch {
             #expect(examples.reason(error) == "the certificate is not from our PKI")

@@ -28,7 +28,7 @@ import Testing
         var creator = try MLSGroup.create(suite: clients[0].suite, groupID: Array("case-4711".utf8), creator: try clients[0].bundle())
         if clients.count == 1 { return [creator] }
         let bundles = try clients.dropFirst().map { try $0.bundle() }
-        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add($0.keyPackage) }))
         try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0) })
@@ -106,13 +106,13 @@ import Testing
         var creator = try MLSGroup.create(suite: clients[0].suite, groupID: [9], creator: try clients[0].bundle(),
                                           extensions: [Extension(extensionType: .externalSenders, extensionData: w.bytes)])
         let clerk = try clients[1].bundle()
-        let out = try creator.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
+        let out = try creator.commit(CommitOptions(proposals: [.add(clerk.keyPackage)]))
         try creator.merge(out.pending)
         var joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: clerk)
         // Proposals from external senders are refused unless the application opts in.
         creator.configuration.rules = DefaultGroupRules(acceptsExternalSenderProposals: true)
         joined.configuration.rules = DefaultGroupRules(acceptsExternalSenderProposals: true)
-        let message = try MLSGroup.externalProposal(.remove(Remove(removed: 1)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: ds.privateKey))
+        let message = try MLSGroup.externalProposal(.remove(LeafIndex(1)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: ds.privateKey))
         _ = try creator.process(message)
         _ = try joined.process(message)
         let commit = try creator.commit()
@@ -121,7 +121,7 @@ import Testing
         #expect(creator.members == [LeafIndex(0)])
         // An external sender that is not listed is refused.
         let stranger = CipherSuite(id: 1)!.signature.generateKeyPair()
-        let forged = try MLSGroup.externalProposal(.remove(Remove(removed: 0)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: stranger.privateKey))
+        let forged = try MLSGroup.externalProposal(.remove(LeafIndex(0)), groupContext: creator.context, senderIndex: 0, signer: try InMemorySigner(scheme: .ed25519, privateKey: stranger.privateKey))
         #expect(throws: GroupError.framing(.invalidSignature)) { try creator.process(forged) }
     }
 
@@ -130,7 +130,7 @@ import Testing
         let citizen = try Client("citizen").bundle()
         let request = try MLSGroup.joinProposal(citizen, groupContext: members[0].context)
         members[0].configuration.rules = DefaultGroupRules(acceptsNewMemberProposals: true)
-        #expect(try members[0].process(request).content == .proposal(.add(Add(keyPackage: citizen.keyPackage))))
+        #expect(try members[0].process(request).content == .proposal(.add(citizen.keyPackage)))
         let out = try members[0].commit()
         try members[0].merge(out.pending)
         let joined = try MLSGroup.join(welcome: try #require(out.welcome), keyPackage: citizen)

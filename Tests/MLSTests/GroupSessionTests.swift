@@ -231,14 +231,14 @@ enum GroupTestKit {
             let joiners = try (0..<count).map { _ in try newJoiner() }
             let withPath = rng.chance(0.6)
             trace.append("\(members[c].client.name) adds \(joiners.map(\.client.name)) by value\(withPath ? "" : " without path")")
-            let out = try members[c].group.commit(CommitOptions(proposals: joiners.map { .add(Add(keyPackage: $0.bundle.keyPackage)) },
+            let out = try members[c].group.commit(CommitOptions(proposals: joiners.map { .add($0.bundle.keyPackage) },
                                                                 alwaysIncludePath: withPath))
             try deliverCommit(out, from: c, removed: [], joiners: joiners)
         }
 
         mutating func removeByValue(committer c: Int, target t: Int) throws {
             trace.append("\(members[c].client.name) removes \(members[t].client.name)")
-            let out = try members[c].group.commit(CommitOptions(proposals: [.remove(Remove(removed: members[t].group.myLeaf.rawValue))]))
+            let out = try members[c].group.commit(CommitOptions(proposals: [.remove(members[t].group.myLeaf)]))
             try deliverCommit(out, from: c, removed: [members[t].client.name], joiners: [])
         }
 
@@ -559,7 +559,7 @@ enum GroupTestKit {
         var creator = try MLSGroup.create(suite: clients[0].suite, groupID: Array("focused".utf8), creator: try clients[0].bundle(),
                                           configuration: configuration)
         let bundles = try clients.dropFirst().map { try $0.bundle() }
-        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        let out = try creator.commit(CommitOptions(proposals: bundles.map { .add($0.keyPackage) }))
         try creator.merge(out.pending)
         let welcome = try #require(out.welcome)
         return [creator] + (try bundles.map { try MLSGroup.join(welcome: welcome, keyPackage: $0, configuration: configuration) })
@@ -646,7 +646,7 @@ enum GroupTestKit {
     @Test func removedMemberIsInactive() throws {
         var g = try Self.group(4)
         let late = try g[3].encrypt(Array("sent before removal".utf8))
-        let out = try g[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))]))
+        let out = try g[0].commit(CommitOptions(proposals: [.remove(LeafIndex(3))]))
         #expect(try g[3].process(out.commit).content.commit?.removedSelf == true)
         #expect(!g[3].isActive)
         #expect(GroupTestKit.error { try g[3].process(out.commit) } == .inactive)
@@ -673,7 +673,7 @@ enum GroupTestKit {
         let remove = try g[1].proposeRemove(LeafIndex(1))  // bob proposes his own removal
         _ = try g[0].process(remove)
         let update = try g[0].proposeUpdate()
-        #expect(try g[0].process(add).content == .proposal(.add(Add(keyPackage: bundle.keyPackage))))
+        #expect(try g[0].process(add).content == .proposal(.add(bundle.keyPackage)))
         #expect(try g[0].process(add).sender == .member(LeafIndex(0)))
         if case .proposal(.update) = try g[0].process(update).content {} else { Issue.record("own Update echoed as something else") }
     }

@@ -39,7 +39,7 @@ import Testing
         }
         var alice = try MLSGroup.create(suite: suite, groupID: [1, 2, 3], creator: try bundle("alice"))
         let b = try bundle("bob"), c = try bundle("carol")
-        let add = try alice.commit(CommitOptions(proposals: [.add(Add(keyPackage: b.keyPackage))]))
+        let add = try alice.commit(CommitOptions(proposals: [.add(b.keyPackage)]))
         try alice.merge(add.pending)
         let bob = try MLSGroup.join(welcome: try #require(add.welcome), keyPackage: b)
         var sender = alice

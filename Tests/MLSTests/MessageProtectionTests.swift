@@ -29,7 +29,7 @@ import Testing
             FramedContent(groupID: context.groupID, epoch: epoch ?? context.epoch, sender: .member(LeafIndex(1)), authenticatedData: [9], content: content)
         }
 
-        var proposal: MLSContent { .proposal(.remove(Remove(removed: 0))) }
+        var proposal: MLSContent { .proposal(.remove(LeafIndex(0))) }
 
         func publicMessage() throws -> PublicMessage {
             try MessageProtection.protectPublic(suite: suite, content: framed(proposal), context: context, signer: try InMemorySigner(scheme: suite.signature, privateKey: signer.privateKey),
@@ -143,7 +143,7 @@ import Testing
     @Test func wrongSignerOnPrivateMessage() throws {
         let f = Fixture(1)
         var sender = f.tree(), receiver = f.tree()
-        let m = try f.privateMessage(.proposal(.remove(Remove(removed: 0))), sender: &sender)
+        let m = try f.privateMessage(.proposal(.remove(LeafIndex(0))), sender: &sender)
         #expect(throws: FramingError.invalidSignature) { try f.open(m, &receiver, key: f.suite.signature.generateKeyPair().publicKey) }
     }
 

@@ -20,7 +20,7 @@ struct PublicSurfaceTests {
         #expect(keyPackage == bundle.keyPackage)
         #expect(keyPackage.credential == clerk.credential)
 
-        let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
+        let out = try group.commit(CommitOptions(proposals: [.add(keyPackage)]))
         let commit = try MLSMessage(serialized: out.commit.serialized)
         #expect(commit == out.commit)
         _ = try group.process(commit, pending: out.pending)
@@ -47,7 +47,7 @@ struct PublicSurfaceTests {
         // A two-member tree has three nodes; a one-leaf limit refuses it before building them.
         var group = try MLSClient.basic(identity: Array("authority".utf8), suite: Self.suite).createGroup()
         let clerk = try MLSClient.basic(identity: Array("clerk".utf8), suite: Self.suite).makeKeyPackage()
-        let out = try group.commit(CommitOptions(proposals: [.add(Add(keyPackage: clerk.keyPackage))]))
+        let out = try group.commit(CommitOptions(proposals: [.add(clerk.keyPackage)]))
         _ = try group.process(out.commit, pending: out.pending)
         limits = MLSLimits()
         limits.maxLeaves = 1
@@ -70,23 +70,23 @@ struct PublicSurfaceTests {
         let citizen = MLSClient.basic(identity: Array("citizen".utf8), suite: Self.suite)
         let bundle = try citizen.makeKeyPackage()
         let request = try MLSGroup.joinProposal(bundle, groupInfo: try group.groupInfo())
-        #expect(try group.process(request).content == .proposal(.add(Add(keyPackage: bundle.keyPackage))))
+        #expect(try group.process(request).content == .proposal(.add(bundle.keyPackage)))
         let out = try group.commit()
         _ = try group.process(out.commit, pending: out.pending)
         let joined = try citizen.join(welcome: try #require(out.welcome), keyPackage: bundle)
         #expect(joined.epochAuthenticator == group.epochAuthenticator)
 
         // The delivery service proposes the citizen's removal for the current epoch.
-        let removal = try MLSGroup.externalProposal(.remove(Remove(removed: joined.myLeaf.rawValue)), groupInfo: try group.groupInfo(),
+        let removal = try MLSGroup.externalProposal(.remove(joined.myLeaf), groupInfo: try group.groupInfo(),
                                                     senderIndex: 0, signer: ds)
         let processed = try group.process(removal)
         #expect(processed.author == .externalSender(index: 0, credential: sender.credential))
-        #expect(processed.content == .proposal(.remove(Remove(removed: joined.myLeaf.rawValue))))
+        #expect(processed.content == .proposal(.remove(joined.myLeaf)))
 
         // Only a GroupInfo names a group and epoch.
         #expect(throws: GroupError.unexpectedWireFormat) { try MLSGroup.joinProposal(bundle, groupInfo: out.commit) }
         #expect(throws: GroupError.unexpectedWireFormat) {
-            try MLSGroup.externalProposal(.remove(Remove(removed: 0)), groupInfo: out.commit, senderIndex: 0, signer: ds)
+            try MLSGroup.externalProposal(.remove(LeafIndex(0)), groupInfo: out.commit, senderIndex: 0, signer: ds)
         }
     }
 

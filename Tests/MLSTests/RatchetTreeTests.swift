@@ -47,7 +47,7 @@ import Testing
         #expect(throws: TreeError.trailingBlank) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes + [nil])) }
         let leaf0 = nodes[0]!
         nodes[1] = leaf0
-        #expect(throws: TreeError.nodeTypeMismatch(NodeIndex(1))) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes)) }
+        #expect(throws: TreeError.nodeTypeMismatch(node: 1)) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes)) }
         var dup = f.tree.exported.nodes
         dup[4] = leaf0
         #expect(throws: TreeError.duplicateSignatureKey(LeafIndex(2))) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: dup)) }
@@ -59,7 +59,7 @@ import Testing
         guard case let .leaf(l)? = nodes[0], case var .parent(p)? = nodes[1] else { Issue.record("unexpected shape"); return }
         p.encryptionKey = l.encryptionKey
         nodes[1] = .parent(p)
-        #expect(throws: TreeError.duplicateEncryptionKey(NodeIndex(1))) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes)) }
+        #expect(throws: TreeError.duplicateEncryptionKey(node: 1)) { try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes)) }
     }
 
     @Test(arguments: [TreeFixture.Shape.sequential(9), .full(8), .withRemovals(8, removed: 3), .churn(12, steps: 12, seed: 3)])
@@ -83,7 +83,7 @@ import Testing
         q.encryptionKey = suite.hpke.generateKeyPair().publicKey
         swapped[1] = .parent(q)
         var t2 = try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: swapped))
-        #expect(throws: TreeError.parentHashInvalid(NodeIndex(1))) { try t2.verifyParentHashes() }
+        #expect(throws: TreeError.parentHashInvalid(node: 1)) { try t2.verifyParentHashes() }
         _ = try context(f, &f.tree)
     }
 
@@ -117,11 +117,11 @@ import Testing
         root.unmergedLeaves = [3, 1]  // unsorted
         nodes[3] = .parent(root)
         let tree = try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes))
-        #expect(throws: TreeError.invalidUnmergedLeaves(NodeIndex(3))) { try tree.verifyUnmergedLeaves() }
+        #expect(throws: TreeError.invalidUnmergedLeaves(node: 3)) { try tree.verifyUnmergedLeaves() }
         root.unmergedLeaves = [9]  // not a leaf of the tree
         nodes[3] = .parent(root)
         let t2 = try RatchetTree(suite: suite, nodes: RatchetTreeNodes(nodes: nodes))
-        #expect(throws: TreeError.invalidUnmergedLeaves(NodeIndex(3))) { try t2.verifyUnmergedLeaves() }
+        #expect(throws: TreeError.invalidUnmergedLeaves(node: 3)) { try t2.verifyUnmergedLeaves() }
     }
 
     @Test func x509IsRefusedByDefault() throws {
@@ -192,7 +192,7 @@ import Testing
     }
 
     /// Processes `path` as leaf 0 and checks that failure left the tree and the key untouched.
-    func expectRollback(_ f: TreeFixture, _ ctx: GroupContext, _ path: UpdatePath, from sender: LeafIndex, error: TreeKEMError) throws {
+    func expectRollback(_ f: TreeFixture, _ ctx: GroupContext, _ path: UpdatePath, from sender: LeafIndex, error: TreeError) throws {
         var tree = f.tree
         var key = try f.privateKey(for: LeafIndex(0))
         let before = tree.exported
@@ -235,7 +235,7 @@ import Testing
         try expectRollback(f, ctx, short, from: LeafIndex(5), error: .pathLengthMismatch(expected: 3, got: 2))
         var extra = created.updatePath
         extra.nodes[0].encryptedPathSecret.append(extra.nodes[0].encryptedPathSecret[0])
-        try expectRollback(f, ctx, extra, from: LeafIndex(5), error: .ciphertextCountMismatch(NodeIndex(9)))
+        try expectRollback(f, ctx, extra, from: LeafIndex(5), error: .ciphertextCountMismatch(node: 9))
     }
 
     @Test func wrongContextFailsToDecrypt() throws {
@@ -246,7 +246,7 @@ import Testing
         other.epoch += 1
         var tree = f.tree
         var key = try f.privateKey(for: LeafIndex(0))
-        #expect(throws: TreeKEMError.decryptionFailed) { try tree.processUpdatePath(created.updatePath, from: LeafIndex(3), groupContext: other, privateKey: &key) }
+        #expect(throws: TreeError.decryptionFailed) { try tree.processUpdatePath(created.updatePath, from: LeafIndex(3), groupContext: other, privateKey: &key) }
     }
 
     @Test func newMembersAreExcludedFromEncryption() throws {
@@ -282,7 +282,7 @@ import Testing
         let (created, _) = try sender.createUpdatePath(from: LeafIndex(1), signer: f.member(at: LeafIndex(1)).signer, groupContext: ctx)
         var tree = f.tree
         var key = try f.privateKey(for: LeafIndex(1))
-        #expect(throws: TreeKEMError.invalidSender(LeafIndex(1))) { try tree.processUpdatePath(created.updatePath, from: LeafIndex(1), groupContext: ctx, privateKey: &key) }
+        #expect(throws: TreeError.invalidSender(LeafIndex(1))) { try tree.processUpdatePath(created.updatePath, from: LeafIndex(1), groupContext: ctx, privateKey: &key) }
     }
 
     @Test func invalidCommitLeafIsRefused() throws {
@@ -293,7 +293,7 @@ import Testing
         path.leafNode.signature[3] ^= 1
         var tree = f.tree
         var key = try f.privateKey(for: LeafIndex(0))
-        #expect(throws: TreeKEMError.invalidLeafNode(.invalidSignature)) {
+        #expect(throws: TreeError.invalidLeafNode(LeafIndex(2), .invalidSignature)) {
             try tree.processUpdatePath(path, from: LeafIndex(2), groupContext: ctx, privateKey: &key, validator: LeafNodeValidator(suite: f.suite, groupContext: ctx))
         }
     }

@@ -17,7 +17,7 @@ import Testing
         let update = try f.groups[1].proposeUpdate()
         for i in [0, 2, 3] { _ = try f.groups[i].process(update) }
         let erin = try GroupTestKit.Client("erin").bundle()
-        let out = try f.groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 2)), .add(Add(keyPackage: erin.keyPackage))]))
+        let out = try f.groups[0].commit(CommitOptions(proposals: [.remove(LeafIndex(2)), .add(erin.keyPackage)]))
 
         func check(_ d: CommitDescription, removedSelf: Bool, sourceLocation: SourceLocation = #_sourceLocation) {
             #expect(d.epoch == 2, sourceLocation: sourceLocation)
@@ -85,7 +85,7 @@ import Testing
     /// violating commit before anything is applied; a committer cannot build one.
     struct OnlyAliceRemoves: GroupRules {
         static let code = RuleViolation.Code(rawValue: "onlyAliceRemoves")
-        func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {}
+        func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {}
         func check(commit: CommitDescription, direction: TransitionDirection, in group: MLSGroup) throws(RuleViolation) {
             guard commit.removed.isEmpty || commit.committer.identity == Array("alice".utf8) else {
                 throw RuleViolation(Self.code, detail: "\(commit.committer) removed \(commit.removed)")
@@ -96,7 +96,7 @@ import Testing
     @Test func commitRulesSeeTheWholeCommit() throws {
         var f = try Fixture(4, configure: { i, c in if i != 1 { c.rules = OnlyAliceRemoves() } })
         // bob has no such rule, so he can build the commit; everyone else refuses it.
-        let out = try f.groups[1].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))]))
+        let out = try f.groups[1].commit(CommitOptions(proposals: [.remove(LeafIndex(3))]))
         for i in [0, 2, 3] {
             let before = GroupTestKit.Snapshot(f.groups[i])
             guard case let .rejectedByRules(v)? = GroupTestKit.error({ try f.groups[i].process(out.commit) }) else {
@@ -108,13 +108,13 @@ import Testing
         }
         // carol, under the rule, cannot build it (outgoing direction).
         let carolBefore = GroupTestKit.Snapshot(f.groups[2])
-        guard case .rejectedByRules? = GroupTestKit.error({ try f.groups[2].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))])) }) else {
+        guard case .rejectedByRules? = GroupTestKit.error({ try f.groups[2].commit(CommitOptions(proposals: [.remove(LeafIndex(3))])) }) else {
             Issue.record("carol built a commit her rules forbid")
             return
         }
         #expect(GroupTestKit.Snapshot(f.groups[2]) == carolBefore)
         // alice may.
-        let ok = try f.groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: 3))]))
+        let ok = try f.groups[0].commit(CommitOptions(proposals: [.remove(LeafIndex(3))]))
         for i in [1, 2] { #expect(try f.groups[i].process(ok.commit).content.commit?.removed.map(\.identity) == [Self.identity("dave")]) }
     }
 

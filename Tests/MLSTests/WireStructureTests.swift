@@ -29,14 +29,14 @@ import Testing
 
     static let commit = Commit(
         proposals: [
-            .proposal(.add(Add(keyPackage: keyPackage))),
-            .proposal(.remove(Remove(removed: 3))),
-            .proposal(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(
-                psk: .resumption(usage: .branch, pskGroupID: [5], pskEpoch: 9), pskNonce: bytes(32, 8))))),
+            .proposal(.add(keyPackage)),
+            .proposal(.remove(LeafIndex(3))),
+            .proposal(.preSharedKey(PreSharedKeyID(
+                psk: .resumption(usage: .branch, pskGroupID: [5], pskEpoch: 9), pskNonce: bytes(32, 8)))),
             .proposal(.reInit(ReInit(groupID: [4], cipherSuite: 2, extensions: []))),
-            .proposal(.externalInit(ExternalInit(kemOutput: bytes(32, 9)))),
-            .proposal(.groupContextExtensions(GroupContextExtensions(extensions: [Extension(extensionType: .externalSenders,
-                extensionData: ExternalSender.encodeList([ExternalSender(signatureKey: [1], credential: .x509(certificates: [[1, 2], []]))]))]))),
+            .proposal(.externalInit(kemOutput: bytes(32, 9))),
+            .proposal(.groupContextExtensions([Extension(extensionType: .externalSenders,
+                extensionData: ExternalSender.encodeList([ExternalSender(signatureKey: [1], credential: .x509(certificates: [[1, 2], []]))]))])),
             .proposal(.update(Update(leafNode: leafNode(.update)))),
             .reference(bytes(32, 10)),
         ],
@@ -55,7 +55,7 @@ import Testing
 
     @Test func publicMessagesRoundTrip() throws {
         let senders: [Sender] = [.member(LeafIndex(5)), .external(senderIndex: 2), .newMemberProposal, .newMemberCommit]
-        let contents: [MLSContent] = [.application([1, 2, 3]), .proposal(.remove(Remove(removed: 1))), .commit(Self.commit)]
+        let contents: [MLSContent] = [.application([1, 2, 3]), .proposal(.remove(LeafIndex(1))), .commit(Self.commit)]
         for sender in senders {
             for content in contents {
                 let framed = FramedContent(groupID: [0xaa], epoch: 1 << 40, sender: sender, authenticatedData: [7], content: content)

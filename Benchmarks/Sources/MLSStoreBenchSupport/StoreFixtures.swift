@@ -65,7 +65,7 @@ package struct LargeGroupFixture: Sendable {
         keyPackageSeconds = (clock.now - start).seconds
         var a = try MLSGroup.create(suite: suite, groupID: groupID, creator: try creator.keyPackage())
         a.configuration.ratchetTreeInWelcome = false
-        let out = try a.commit(CommitOptions(proposals: bundles.map { .add(Add(keyPackage: $0.keyPackage)) }))
+        let out = try a.commit(CommitOptions(proposals: bundles.map { .add($0.keyPackage) }))
         try a.merge(out.pending)
         a.configuration.ratchetTreeInWelcome = GroupConfiguration().ratchetTreeInWelcome
         guard let welcome = out.welcome else { throw StoreFixtureError("the bulk add produced no Welcome") }
@@ -102,7 +102,7 @@ package struct SmallGroupFixture: Sendable {
         var sender = try MLSGroup.create(suite: suite, groupID: groupID, creator: try creator.keyPackage())
         let mine = try me.keyPackage()
         let added = [mine.keyPackage] + (try others.prefix(size - 2).map { try $0.keyPackage().keyPackage })
-        let out = try sender.commit(CommitOptions(proposals: added.map { .add(Add(keyPackage: $0)) }))
+        let out = try sender.commit(CommitOptions(proposals: added.map { .add($0) }))
         try sender.merge(out.pending)
         guard let welcome = out.welcome else { throw StoreFixtureError("the add produced no Welcome") }
         self.me = try MLSGroup.join(welcome: welcome, keyPackage: mine)

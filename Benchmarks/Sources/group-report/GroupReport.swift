@@ -102,7 +102,7 @@ struct GroupReport: ParsableCommand {
         let joiner = MLSClient.basic(identity: Array("citizen".utf8), suite: suite, configuration: configuration)
         let mine = try joiner.makeKeyPackage()
         let others = try (0..<(n - 2)).map { try MLSClient.basic(identity: Array("member-\($0)".utf8), suite: suite).makeKeyPackage().keyPackage }
-        let out = try a.commit(CommitOptions(proposals: (others + [mine.keyPackage]).map { .add(Add(keyPackage: $0)) }))
+        let out = try a.commit(CommitOptions(proposals: (others + [mine.keyPackage]).map { .add($0) }))
         _ = try a.process(out.commit, pending: out.pending)
         guard let welcome = out.welcome else { throw ValidationError("no Welcome") }
         let b = try joiner.join(welcome: welcome, keyPackage: mine, ratchetTree: a.exportedTree)

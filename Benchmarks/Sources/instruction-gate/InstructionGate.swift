@@ -104,7 +104,7 @@ struct Steps {
         var group = try a.createGroup(groupID: Array("gate".utf8))
         let adds = try keyPackageBytes.map { bytes -> Proposal in
             guard let kp = try MLSMessage(serialized: bytes).keyPackage else { throw ValidationError("not a KeyPackage") }
-            return .add(Add(keyPackage: kp))
+            return .add(kp)
         }
         let out = try group.commit(CommitOptions(proposals: adds))
         guard let w = out.welcome else { throw ValidationError("no Welcome") }

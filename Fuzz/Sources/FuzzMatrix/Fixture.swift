@@ -140,7 +140,7 @@ func makeFixture() async throws -> Fixture {
     let authority = MLSClient.basic(identity: Array(authorityID.utf8), suite: suite)
     func group(_ id: String, adding keyPackage: KeyPackage) throws -> (MLSGroup, [UInt8]) {
         var g = try authority.createGroup(groupID: Array(id.utf8))
-        let out = try g.commit(CommitOptions(proposals: [.add(Add(keyPackage: keyPackage))]))
+        let out = try g.commit(CommitOptions(proposals: [.add(keyPackage)]))
         try g.merge(out.pending)
         guard let welcome = out.welcome else { fatalError("fixture: no Welcome") }
         return (g, welcome.tlsSerialized)

@@ -69,8 +69,8 @@ struct Generator {
     mutating func commit(_ r: Int) -> Payload? {
         var options = CommitOptions()
         switch inp.int(5) {
-        case 1: options.proposals = [.add(Add(keyPackage: fx.third))]
-        case 2: options.proposals = [.remove(Remove(removed: fx.rooms[r].clientLeaf.rawValue))]
+        case 1: options.proposals = [.add(fx.third)]
+        case 2: options.proposals = [.remove(fx.rooms[r].clientLeaf)]
         case 3: options.includePendingProposals = false
         case 4: options.alwaysIncludePath = false
         default: break

@@ -103,8 +103,8 @@ func keyPackage(_ inp: inout FuzzInput) -> KeyPackage {
 
 func proposal(_ inp: inout FuzzInput, sender: UInt32) -> Proposal {
     switch inp.int(9) {
-    case 0: return .add(Add(keyPackage: keyPackage(&inp)))
-    case 1: return .remove(Remove(removed: inp.interestingU32(keep: 2, near: 4)))
+    case 0: return .add(keyPackage(&inp))
+    case 1: return .remove(LeafIndex(inp.interestingU32(keep: 2, near: 4)))
     case 2:
         let owner = fx.ids[Int(sender % 4)]
         var leaf = owner.keyPackage.leafNode
@@ -117,23 +117,23 @@ func proposal(_ inp: inout FuzzInput, sender: UInt32) -> Proposal {
         }
         return .update(Update(leafNode: leaf))
     case 3:
-        return .preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: inp.bool() ? inp.bytes(max: 8) : knownPSKID),
-                                                               pskNonce: inp.bool() ? inp.bytes(max: 40) : [UInt8](repeating: 7, count: suite.kdfLength))))
+        return .preSharedKey(PreSharedKeyID(psk: .external(pskID: inp.bool() ? inp.bytes(max: 8) : knownPSKID),
+                                                               pskNonce: inp.bool() ? inp.bytes(max: 40) : [UInt8](repeating: 7, count: suite.kdfLength)))
     case 4:
         let usage = ResumptionPSKUsage(rawValue: UInt8(1 + inp.int(3))) ?? .application
-        return .preSharedKey(PreSharedKey(psk: PreSharedKeyID(
+        return .preSharedKey(PreSharedKeyID(
             psk: .resumption(usage: usage, pskGroupID: inp.bool() ? inp.bytes(max: 8) : fx.context.groupID, pskEpoch: inp.interestingU64(keep: 5)),
-            pskNonce: inp.bool() ? inp.bytes(max: 40) : [UInt8](repeating: 9, count: suite.kdfLength))))
+            pskNonce: inp.bool() ? inp.bytes(max: 40) : [UInt8](repeating: 9, count: suite.kdfLength)))
     case 5:
         var exts: [Extension] = []
         Mutate.extensions(&exts, &inp, keyring: fx.keyring, suite: suite)
         return .reInit(ReInit(groupID: inp.bytes(max: 16), version: ProtocolVersion(inp.bool() ? inp.u16() : 1),
                               cipherSuite: inp.pick(Mutate.interestingSuites) ?? 1, extensions: exts))
-    case 6: return .externalInit(ExternalInit(kemOutput: inp.bytes(max: 40)))
+    case 6: return .externalInit(kemOutput: inp.bytes(max: 40))
     default:
         var exts = fx.context.extensions
         for _ in 0..<(1 + inp.int(3)) { Mutate.extensions(&exts, &inp, keyring: fx.keyring, suite: suite) }
-        return .groupContextExtensions(GroupContextExtensions(extensions: exts))
+        return .groupContextExtensions(exts)
     }
 }
 
@@ -192,10 +192,10 @@ func buildCommit(_ inp: inout FuzzInput, fx: Fixture, refs: [(ref: [UInt8], prop
     var exts = fx.context.extensions
     var added: Set<LeafIndex> = []
     var pskIDs: [PreSharedKeyID] = []
-    for p in applied { if case let .groupContextExtensions(g) = p { exts = g.extensions } }
-    for p in applied { if case let .remove(r) = p { try? tree.remove(LeafIndex(r.removed)) } }
-    for p in applied { if case let .add(a) = p { added.insert(tree.add(a.keyPackage.leafNode)) } }
-    for p in applied { if case let .preSharedKey(k) = p { pskIDs.append(k.psk) } }
+    for p in applied { if case let .groupContextExtensions(g) = p { exts = g } }
+    for p in applied { if case let .remove(r) = p { try? tree.remove(r) } }
+    for p in applied { if case let .add(a) = p { added.insert(tree.add(a.leafNode)) } }
+    for p in applied { if case let .preSharedKey(k) = p { pskIDs.append(k) } }
     var provisional = fx.context
     provisional.epoch += 1
     provisional.extensions = exts
@@ -325,7 +325,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             } else {
                 let kp = keyPackage(&inp)
                 content = FramedContent(groupID: fx.context.groupID, epoch: fx.context.epoch, sender: .newMemberProposal, authenticatedData: [],
-                                        content: .proposal(inp.int(4) == 3 ? proposal(&inp, sender: 0) : .add(Add(keyPackage: kp))))
+                                        content: .proposal(inp.int(4) == 3 ? proposal(&inp, sender: 0) : .add(kp)))
                 key = fx.keyring[kp.leafNode.signatureKey] ?? fx.outsiders[0].signaturePrivateKey
             }
             mutateContent(&content, &inp)

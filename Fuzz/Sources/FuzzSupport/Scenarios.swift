@@ -33,7 +33,7 @@ package struct JoinScenario: Sendable {
 
 package enum Scenarios {
     static func add(_ g: inout MLSGroup, _ kps: [KeyPackage], path: Bool = true) throws -> CommitOutput {
-        let out = try g.commit(CommitOptions(proposals: kps.map { .add(Add(keyPackage: $0)) }, alwaysIncludePath: path))
+        let out = try g.commit(CommitOptions(proposals: kps.map { .add($0) }, alwaysIncludePath: path))
         try g.merge(out.pending)
         return out
     }
@@ -72,7 +72,7 @@ package enum Scenarios {
             // S2: a blank leaf in the middle, filled by the victim.
             g = try MLSGroup.create(suite: fuzzSuite, groupID: Array("fuzz-s2".utf8), creator: c.bundle, configuration: config)
             _ = try add(&g, [a.keyPackage, b.keyPackage, d.keyPackage])
-            _ = try commit(&g, [.remove(Remove(removed: 2))])
+            _ = try commit(&g, [.remove(LeafIndex(2))])
             finish("s2", g, c, try add(&g, [victim.keyPackage]))
             // S3: the committer is not leaf 0.
             g = try MLSGroup.create(suite: fuzzSuite, groupID: Array("fuzz-s3".utf8), creator: c.bundle, configuration: config)

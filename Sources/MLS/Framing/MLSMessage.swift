@@ -39,7 +39,7 @@ public struct MLSMessage: Hashable, Sendable {
     }
 
     /// The `wire_format` of the body (RFC 9420 §6).
-    public var wireFormat: WireFormat { body.wireFormat }
+    @_spi(Engine) public var wireFormat: WireFormat { body.wireFormat }
 
     /// A KeyPackage to publish (`mls_key_package`, RFC 9420 §10).
     public init(keyPackage: KeyPackage) { self.init(body: .keyPackage(keyPackage)) }

@@ -1,7 +1,8 @@
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
 
-/// Why a message could not be protected or was refused on receipt (RFC 9420 §6).
+/// Why a message could not be protected or was refused on receipt (RFC 9420 §6): its framing,
+/// or a sender that may not send what it sent (§6, §12.1.8).
 public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The message names a different group (§6).
     case wrongGroupID
@@ -21,8 +22,29 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     case senderMustBeMember
     /// The encrypted SenderData did not decrypt or decode (§6.3.2).
     case senderDataUndecryptable
-    /// The decrypted SenderData names a leaf that is not in the tree (§6.3.2).
-    case unknownSender(UInt32)
+    /// The sender's leaf (as framed, or in the decrypted SenderData, §6.3.2) is blank or outside
+    /// the tree.
+    case notAMember(LeafIndex)
+    /// The sender or a proposer could not be resolved against the roster.
+    case unknownSender
+    /// The `external_senders` extension has no entry at this index (§12.1.8.1).
+    case noSuchExternalSender(UInt32)
+    /// External senders may only send proposals (§12.1.8.1).
+    case externalSenderMayOnlyPropose
+    /// External senders may not send this proposal type (§12.1.8).
+    case externalSenderProposalType(ProposalType)
+    /// A `new_member_proposal` must be an Add (§12.1.8).
+    case newMemberProposalNotAdd
+    /// A `new_member_commit` must be a commit with an UpdatePath (§12.4.3.2).
+    case newMemberCommitWithoutPath
+    /// Commits come from members or new members (§12.4).
+    case commitFromNonMember
+    /// Application data comes from members only (§15).
+    case applicationFromNonMember
+    /// Only members send Update proposals (§12.1.2).
+    case updateFromNonMember
+    /// A commit signed by this member that is not its pending commit (§12.4.2).
+    case ownCommitNotPending
     /// The content did not decrypt under the sender's key (§6.3.1).
     case contentUndecryptable
     /// The decrypted content is malformed (bad encoding or non-zero padding) (§6.3.1).
@@ -49,7 +71,17 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .applicationDataInPublicMessage: "application data must be sent as PrivateMessage"
         case .senderMustBeMember: "only members may send PrivateMessage"
         case .senderDataUndecryptable: "sender data did not decrypt"
-        case let .unknownSender(l): "sender data names leaf \(l), which is not a member"
+        case let .notAMember(l): "\(l) is not a member"
+        case .unknownSender: "the sender is not in the group"
+        case let .noSuchExternalSender(i): "no external sender \(i)"
+        case .externalSenderMayOnlyPropose: "external senders may only propose"
+        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t.rawValue)"
+        case .newMemberProposalNotAdd: "new_member_proposal must be an Add"
+        case .newMemberCommitWithoutPath: "new_member_commit must be a commit with a path"
+        case .commitFromNonMember: "commits come from members or new members"
+        case .applicationFromNonMember: "application data from a non-member"
+        case .updateFromNonMember: "only members send Update"
+        case .ownCommitNotPending: "a commit of ours that is not pending"
         case .contentUndecryptable: "content did not decrypt"
         case let .malformedContent(d): "decrypted content is malformed: \(d)"
         case let .generationConsumed(g): "no message key: generation \(g) was already used"
@@ -63,7 +95,7 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// a leaf outside it is a sender that is not in the tree.
     static func keyUnavailable(_ error: SecretTreeError) -> FramingError {
         switch error {
-        case let .leafOutOfRange(leaf): .unknownSender(leaf)
+        case let .leafOutOfRange(leaf): .notAMember(LeafIndex(leaf))
         case let .generationConsumed(g): .generationConsumed(g)
         case let .generationTooFarAhead(requested, current, limit): .generationTooFarAhead(requested: requested, current: current, limit: limit)
         case .generationExhausted: .generationExhausted
@@ -214,7 +246,7 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
             throw FramingError.senderDataUndecryptable
         }
         let leaf = LeafIndex(senderData.leafIndex)
-        guard let publicKey = verificationKey(leaf) else { throw FramingError.unknownSender(senderData.leafIndex) }
+        guard let publicKey = verificationKey(leaf) else { throw FramingError.notAMember(leaf) }
 
         var tree = secretTree
         let ratchet: RatchetType = message.contentType == .application ? .application : .handshake

@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `Sender` (RFC 9420 §6): who sent a FramedContent.
-public enum Sender: Hashable, Sendable {
+@_spi(Engine) public enum Sender: Hashable, Sendable {
     /// `member`: a group member, identified by its leaf index (RFC 9420 §6).
     case member(LeafIndex)
     /// `external`: an external sender, indexed into the `external_senders` extension (RFC 9420 §6, §12.1.8.1).

@@ -2,7 +2,7 @@
 
 /// The `uint16 WireFormat` of an MLSMessage (RFC 9420 §6, registry in §17.2).
 /// Unknown values decode without error here; ``MLSMessage`` refuses them.
-public struct WireFormat: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+@_spi(Engine) public struct WireFormat: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit code point (RFC 9420 §17.2).
     public var rawValue: UInt16
     /// Wraps a code point (RFC 9420 §17.2).

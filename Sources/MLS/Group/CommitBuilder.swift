@@ -62,6 +62,7 @@ extension MLSGroup {
             guard next.tree.leafIndex(signatureKey: joiner.signatureKey) == nil else { throw GroupError.leafNode(.duplicateSignatureKey) }
             committer = next.tree.leftmostBlankLeaf()
             next.tree.setLeaf(committer, joiner)
+            for p in plan.proposals { try next.checkRules(p.proposal, from: .newMemberCommit(next.member(committer, joiner))) }
         } else {
             committer = myLeaf
         }

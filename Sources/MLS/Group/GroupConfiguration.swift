@@ -43,10 +43,13 @@ public struct RuleViolation: Error, Equatable, Sendable, CustomStringConvertible
 /// pass and before anything is applied, cached or sent; a violation refuses the input with
 /// ``GroupError/rejectedByRules(_:)`` and leaves the group unchanged.
 public protocol GroupRules: Sendable {
-    /// Whether one proposal from `sender` is acceptable in `group`: asked when a proposal is
+    /// Whether one proposal from `proposer` is acceptable in `group`: asked when a proposal is
     /// received (before it is cached), for every proposal of a received commit, and for each
     /// cached proposal this member's next commit would include (refused ones are left out).
-    func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation)
+    /// The proposer is resolved against `group`: a member with its credential and identity, an
+    /// external sender, a client asking to join, or (for the proposals of an external commit)
+    /// the joiner at the leaf it takes.
+    func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation)
 
     /// Whether a whole commit is acceptable: its full proposal list with proposers, who is
     /// added, removed and updated, and the committer. `group` is the state before the commit,
@@ -80,17 +83,18 @@ public struct DefaultGroupRules: GroupRules {
     }
 
     /// Accepts members' proposals, and outsiders' only where opted in.
-    public func check(proposal: Proposal, from sender: Sender, in group: MLSGroup) throws(RuleViolation) {
-        switch sender {
+    public func check(proposal: Proposal, from proposer: MessageAuthor, in group: MLSGroup) throws(RuleViolation) {
+        switch proposer {
         case .newMemberProposal: guard acceptsNewMemberProposals else { throw RuleViolation(.newMemberProposalRefused) }
-        case .external: guard acceptsExternalSenderProposals else { throw RuleViolation(.externalSenderProposalRefused) }
+        case .externalSender: guard acceptsExternalSenderProposals else { throw RuleViolation(.externalSenderProposalRefused) }
         case .member, .newMemberCommit: break
         }
     }
 }
 
 /// Supplies pre-shared keys (RFC 9420 §8.4): external PSKs by ID, and resumption PSKs of other
-/// groups (a group's own resumption PSKs are kept by the group itself).
+/// groups (a group's own resumption PSKs are kept by the group itself). MLSStore's `GroupStore`
+/// is one; the default configuration holds none.
 public protocol PSKStore: Sendable {
     /// The external PSK with this ID, if known.
     func externalPSK(id: [UInt8]) -> SecretBytes?
@@ -98,8 +102,10 @@ public protocol PSKStore: Sendable {
     func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes?
 }
 
-/// A fixed set of PSKs held in memory.
-public struct InMemoryPSKStore: PSKStore {
+/// A fixed set of PSKs held in memory, for the tests, vectors and fuzzers. Applications keep
+/// their PSKs where they keep their groups (MLSStore's `GroupStore` is a ``PSKStore``) or
+/// implement the two requirements over their own storage.
+@_spi(Engine) public struct InMemoryPSKStore: PSKStore {
     /// External PSKs by ID.
     public var external: [[UInt8]: SecretBytes]
     /// Resumption PSKs by group ID and epoch.

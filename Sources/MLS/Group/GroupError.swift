@@ -16,10 +16,9 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     case cipherSuiteMismatch
     /// The message's wire format cannot be processed here.
     case unexpectedWireFormat
-    /// Framing failed: signature, membership tag, decryption, … (§6).
+    /// Framing failed (signature, membership tag, decryption, …), or the sender may not send
+    /// this content (§6, §12.1.8).
     case framing(FramingError)
-    /// The sender is not allowed to send this content (§6, §12.1.8).
-    case invalidSender(SenderViolation)
     /// A commit references a proposal that was not received in this epoch (§12.4).
     case unknownProposalReference
     /// A proposal, the KeyPackage of an Add, or the list of proposals a commit carries is
@@ -41,14 +40,27 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
     /// processed since, the member was removed, or it belongs to another group (§14). It can
     /// never be merged; drop it.
     case stalePendingCommit
-    /// The ratchet tree is invalid (§7, §12.4.3.1).
+    /// The ratchet tree or an UpdatePath is invalid, or TreeKEM failed (§7, §12.4.2, §12.4.3.1).
     case tree(TreeError)
-    /// TreeKEM failed (§7.5).
-    case treeKEM(TreeKEMError)
     /// A LeafNode is invalid (§7.3).
     case leafNode(LeafNodeValidationError)
-    /// The Welcome could not be opened (§12.4.3.1).
-    case welcome(WelcomeError)
+    /// The cipher suite is not one this library implements (§17.1).
+    case unsupportedCipherSuite(UInt16)
+    /// The Welcome has no `secrets` entry for this KeyPackage: it is for other joiners (§12.4.3.1).
+    case welcomeNotForKeyPackage
+    /// A Welcome's `encrypted_group_secrets` did not decrypt under the KeyPackage's init key
+    /// (§12.4.3.1). Why HPKE failed is deliberately not said: the distinction helps only an attacker.
+    case groupSecretsUndecryptable
+    /// A Welcome's GroupSecrets do not decode strictly or break a rule of §12.4.3.1 (joiner secret
+    /// not `KDF.Nh` bytes, more than one reinit or branch PSK).
+    case malformedGroupSecrets(String)
+    /// A Welcome's `encrypted_group_info` did not decrypt under the welcome key and nonce (§12.4.3.1).
+    case groupInfoUndecryptable
+    /// A GroupInfo does not decode strictly, or contradicts the Welcome's GroupSecrets (a reinit or
+    /// branch PSK with an epoch other than 1) (§12.4.3, §12.4.3.1).
+    case malformedGroupInfo(String)
+    /// A GroupInfo's signature does not verify under its signer's key (§12.4.3, §12.4.3.1).
+    case invalidGroupInfoSignature
     /// The Welcome's ratchet tree was neither in the `ratchet_tree` extension nor supplied.
     case missingRatchetTree
     /// Our own leaf was not found in the joined tree (§12.4.3.1).
@@ -88,7 +100,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .cipherSuiteMismatch: "cipher suite mismatch"
         case .unexpectedWireFormat: "unexpected wire format"
         case let .framing(e): "framing: \(e)"
-        case let .invalidSender(d): "invalid sender: \(d)"
         case .unknownProposalReference: "commit references an unknown proposal"
         case let .invalidProposal(d): "invalid proposal: \(d)"
         case .pathRequired: "commit requires an UpdatePath"
@@ -99,9 +110,14 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noPendingCommit: "no pending commit"
         case .stalePendingCommit: "the pending commit is not for the group's current epoch"
         case let .tree(e): "ratchet tree: \(e)"
-        case let .treeKEM(e): "TreeKEM: \(e)"
         case let .leafNode(e): "LeafNode: \(e)"
-        case let .welcome(e): "Welcome: \(e)"
+        case let .unsupportedCipherSuite(s): "cipher suite 0x\(String(s, radix: 16)) is not implemented"
+        case .welcomeNotForKeyPackage: "the Welcome has no secrets for this KeyPackage"
+        case .groupSecretsUndecryptable: "the Welcome's group secrets did not decrypt"
+        case let .malformedGroupSecrets(d): "the Welcome's group secrets are malformed: \(d)"
+        case .groupInfoUndecryptable: "the Welcome's GroupInfo did not decrypt"
+        case let .malformedGroupInfo(d): "the GroupInfo is malformed: \(d)"
+        case .invalidGroupInfoSignature: "the GroupInfo signature does not verify"
         case .missingRatchetTree: "no ratchet tree for the Welcome"
         case .ownLeafNotFound: "own leaf not in the tree"
         case .missingExternalPub: "GroupInfo has no external_pub"
@@ -148,13 +164,30 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         return wrap(error)
     }
 
+    /// A Welcome that could not be opened (§12.4.3.1), as the group's reason: the engine's
+    /// `WelcomeError` is SPI, and four of its cases are the group's own.
+    static func welcome(_ error: WelcomeError) -> GroupError {
+        switch error {
+        case let .unsupportedCipherSuite(s): .unsupportedCipherSuite(s)
+        case .cipherSuiteMismatch: .cipherSuiteMismatch
+        case .noSecretsForKeyPackage: .welcomeNotForKeyPackage
+        case .groupSecretsUndecryptable: .groupSecretsUndecryptable
+        case let .malformedGroupSecrets(d): .malformedGroupSecrets(d)
+        case .missingPSK: .missingPSK
+        case .groupInfoUndecryptable: .groupInfoUndecryptable
+        case let .malformedGroupInfo(d): .malformedGroupInfo(d)
+        case .invalidGroupInfoSignature: .invalidGroupInfoSignature
+        case .invalidConfirmationTag: .invalidConfirmationTag
+        case let .crypto(e): .crypto(e)
+        }
+    }
+
     /// Maps errors from lower layers to the group's typed errors.
     static func wrap(_ error: any Error) -> GroupError {
         switch error {
         case let e as GroupError: e
         case let e as FramingError: .framing(e)
         case let e as TreeError: .tree(e)
-        case let e as TreeKEMError: .treeKEM(e)
         case let e as WelcomeError: .welcome(e)
         case let e as CryptoError: .crypto(e)
         case let e as KeyPackageValidationError: .keyPackage(e)
@@ -169,48 +202,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
             // Every error type the layers below throw is listed above; an unknown one is a bug in
             // this library, reported as what it is rather than disguised as another error.
             .internalError(String(describing: type(of: error)))
-        }
-    }
-}
-
-/// Why a sender may not send what it sent (RFC 9420 §6, §12.1.8).
-public enum SenderViolation: Sendable, Equatable, CustomStringConvertible {
-    /// The leaf is blank or outside the tree.
-    case notAMember(LeafIndex)
-    /// The sender or a proposer could not be resolved against the roster.
-    case unknownSender
-    /// The `external_senders` extension has no entry at this index (§12.1.8.1).
-    case noSuchExternalSender(UInt32)
-    /// External senders may only send proposals (§12.1.8.1).
-    case externalSenderMayOnlyPropose
-    /// External senders may not send this proposal type (§12.1.8).
-    case externalSenderProposalType(ProposalType)
-    /// A `new_member_proposal` must be an Add (§12.1.8).
-    case newMemberProposalNotAdd
-    /// A `new_member_commit` must be a commit with an UpdatePath (§12.4.3.2).
-    case newMemberCommitWithoutPath
-    /// Commits come from members or new members (§12.4).
-    case commitFromNonMember
-    /// Application data comes from members only (§15).
-    case applicationFromNonMember
-    /// Only members send Update proposals (§12.1.2).
-    case updateFromNonMember
-    /// A commit signed by this member that is not its pending commit (§12.4.2).
-    case ownCommitNotPending
-
-    public var description: String {
-        switch self {
-        case let .notAMember(l): "\(l) is not a member"
-        case .unknownSender: "the sender is not in the group"
-        case let .noSuchExternalSender(i): "no external sender \(i)"
-        case .externalSenderMayOnlyPropose: "external senders may only propose"
-        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t.rawValue)"
-        case .newMemberProposalNotAdd: "new_member_proposal must be an Add"
-        case .newMemberCommitWithoutPath: "new_member_commit must be a commit with a path"
-        case .commitFromNonMember: "commits come from members or new members"
-        case .applicationFromNonMember: "application data from a non-member"
-        case .updateFromNonMember: "only members send Update"
-        case .ownCommitNotPending: "a commit of ours that is not pending"
         }
     }
 }

@@ -56,15 +56,15 @@ extension MLSGroup {
         var chosen: [CachedProposal] = []
         var byLeaf: [UInt32: Int] = [:]
         let lastGCE = proposalCache.last(where: { if case .groupContextExtensions = $0.proposal { true } else { false } })?.ref
-        for p in proposalCache where (try? configuration.rules.check(proposal: p.proposal, from: p.sender, in: self)) != nil {
+        for p in proposalCache where author(p.sender, content: .proposal(p.proposal), in: self).flatMap({ try? checkRules(p.proposal, from: $0) }) != nil {
             var leaf: UInt32?
             switch p.proposal {
             case .update:
                 if p.sender == .member(myLeaf) { continue }
                 if case let .member(l) = p.sender { leaf = l.rawValue }
             case let .remove(r):
-                if r.removed == myLeaf.rawValue { continue }
-                leaf = r.removed
+                if r == myLeaf { continue }
+                leaf = r.rawValue
             case .reInit where proposalCache.count > 1:
                 continue  // §12.2: prefer the other proposals; the ReInit can be resent.
             case .groupContextExtensions where lastGCE != p.ref:
@@ -228,9 +228,9 @@ extension MLSGroup {
         let sender = ac.content.sender
         let external: Bool
         switch sender {
-        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.invalidSender(.ownCommitNotPending) }
+        case let .member(leaf): external = false; if leaf == myLeaf { throw GroupError.framing(.ownCommitNotPending) }
         case .newMemberCommit: external = true
-        default: throw GroupError.invalidSender(.commitFromNonMember)
+        default: throw GroupError.framing(.commitFromNonMember)
         }
         guard commit.proposals.count <= configuration.limits.maxProposalsPerCommit else {
             throw GroupError.limitExceeded(.proposalsPerCommit)
@@ -260,16 +260,20 @@ extension MLSGroup {
             }
             var committer: LeafIndex
             if case let .member(leaf) = sender { committer = leaf } else { committer = tree.leftmostBlankLeaf() }
+            if external, let path = commit.path {
+                let joiner = MessageAuthor.newMemberCommit(member(committer, path.leafNode))
+                for item in list { try checkRules(item.proposal, from: joiner) }
+            }
             var provisional = context
             provisional.epoch = try previous.nextEpoch
             let newLeaves = Set(effects.newMembers.map(\.leaf))
             let validator = LeafNodeValidator(suite: suite, groupContext: provisional, identity: configuration.identity, currentTime: nil,
                                               limits: configuration.limits)
             var initSecret = previous.epochSecrets.initSecret
-            if let ei = effects.externalInit {
+            if let kemOutput = effects.externalInit {
                 let external = try previous.epochSecrets.externalKeyPair()
                 do {
-                    initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: ei.kemOutput, info: [],
+                    initSecret = try suite.hpke.receiveExport(privateKey: external.privateKey, enc: kemOutput, info: [],
                                                               exporterContext: Self.externalInitLabel, length: suite.kdfLength)
                 } catch {
                     throw GroupError.invalidProposal(.externalInitUndecryptable)

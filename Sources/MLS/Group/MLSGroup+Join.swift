@@ -29,7 +29,7 @@ extension MLSGroup {
             if secrets.reinitOrBranchPSK != nil, context.epoch != 1 { throw GroupError.invalidProposal(.resumptionWelcomeEpoch) }
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree, limits: configuration.limits))
             try checkMembers(tree, limits: configuration.limits)
-            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
+            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.invalidGroupInfoSignature }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
             let validator = LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity, currentTime: nil,
                                               limits: configuration.limits)
@@ -117,7 +117,7 @@ extension MLSGroup {
         do {
             var tree = try RatchetTree(suite: suite, nodes: try treeNodes(info, outOfBand: ratchetTree, limits: configuration.limits))
             try checkMembers(tree, limits: configuration.limits)
-            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.welcome(.invalidGroupInfoSignature) }
+            guard let signer = tree.leaf(LeafIndex(info.signer)) else { throw GroupError.invalidGroupInfoSignature }
             try WelcomeCrypto.verifyGroupInfo(info, suite: suite, signerPublicKey: signer.signatureKey)
             let context = info.groupContext
             try tree.validate(groupContext: context, validator: LeafNodeValidator(suite: suite, groupContext: context, identity: configuration.identity,
@@ -132,8 +132,8 @@ extension MLSGroup {
                 signer: bundle.signer, epochSecrets: try KeyScheduleEpoch.initial(suite: suite),
                 interimTranscriptHash: TranscriptHash.interim(suite: suite, confirmed: context.confirmedTranscriptHash, confirmationTag: info.confirmationTag),
                 configuration: configuration)
-            var proposals: [Proposal] = [.externalInit(ExternalInit(kemOutput: kemOutput))]
-            if let removing { proposals.append(.remove(Remove(removed: removing.rawValue))) }
+            var proposals: [Proposal] = [.externalInit(kemOutput: kemOutput)]
+            if let removing { proposals.append(.remove(removing)) }
             let built = try group.buildCommit(CommitPlan(
                 sender: .newMemberCommit, proposals: proposals.map { ($0, Sender.newMemberCommit, false) },
                 proposalRefs: proposals.map { .proposal($0) }, initSecret: initSecret, alwaysIncludePath: true, authenticatedData: [],

@@ -5,7 +5,8 @@
 struct ProposalEffects: Sendable {
     var newMembers: [(leaf: LeafIndex, keyPackage: KeyPackage)] = []
     var psks: [PreSharedKeyID] = []
-    var externalInit: ExternalInit?
+    /// The `kem_output` of the list's ExternalInit.
+    var externalInit: [UInt8]?
     var reinit: ReInit?
     var pathRequired = false
     var removedMe = false
@@ -43,12 +44,12 @@ extension MLSGroup {
 
     /// Proposes adding the owner of `keyPackage` (§12.1.1).
     public mutating func proposeAdd(_ keyPackage: KeyPackage) throws(GroupError) -> MLSMessage {
-        try propose(.add(Add(keyPackage: keyPackage)))
+        try propose(.add(keyPackage))
     }
 
     /// Proposes removing the member at `leaf` (§12.1.3).
     public mutating func proposeRemove(_ leaf: LeafIndex) throws(GroupError) -> MLSMessage {
-        try propose(.remove(Remove(removed: leaf.rawValue)))
+        try propose(.remove(leaf))
     }
 
     /// Proposes replacing this member's leaf with one carrying a fresh encryption key (§12.1.2).
@@ -72,18 +73,18 @@ extension MLSGroup {
 
     /// Proposes injecting an external PSK into the next epoch (§12.1.4).
     public mutating func proposeExternalPSK(id: [UInt8]) throws(GroupError) -> MLSMessage {
-        try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
+        try propose(.preSharedKey(PreSharedKeyID(psk: .external(pskID: id), pskNonce: SystemRandom.bytes(suite.kdfLength))))
     }
 
     /// Proposes injecting this group's resumption PSK of `epoch` into the next epoch (§12.1.4).
     public mutating func proposeResumptionPSK(epoch resumedEpoch: UInt64) throws(GroupError) -> MLSMessage {
-        try propose(.preSharedKey(PreSharedKey(psk: PreSharedKeyID(
-            psk: .resumption(usage: .application, pskGroupID: groupID, pskEpoch: resumedEpoch), pskNonce: SystemRandom.bytes(suite.kdfLength)))))
+        try propose(.preSharedKey(PreSharedKeyID(
+            psk: .resumption(usage: .application, pskGroupID: groupID, pskEpoch: resumedEpoch), pskNonce: SystemRandom.bytes(suite.kdfLength))))
     }
 
     /// Proposes replacing the GroupContext extensions (§12.1.7).
     public mutating func proposeGroupContextExtensions(_ extensions: [Extension]) throws(GroupError) -> MLSMessage {
-        try propose(.groupContextExtensions(GroupContextExtensions(extensions: extensions)))
+        try propose(.groupContextExtensions(extensions))
     }
 
     /// Proposes reinitializing the group with new parameters (§12.1.5, §11.2).
@@ -100,7 +101,7 @@ extension MLSGroup {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
         case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-        default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
+        default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
         }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
                                     authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -118,7 +119,7 @@ extension MLSGroup {
     @_spi(Engine) public static func joinProposal(_ bundle: KeyPackageBundle, groupContext: GroupContext) throws(GroupError) -> MLSMessage {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .newMemberProposal,
-                                    authenticatedData: [], content: .proposal(.add(Add(keyPackage: bundle.keyPackage))))
+                                    authenticatedData: [], content: .proposal(.add(bundle.keyPackage)))
         do {
             let m = try MessageProtection.protectPublic(suite: suite, content: content, context: groupContext, signer: bundle.signer,
                                                         confirmationTag: nil, membershipKey: nil)
@@ -150,33 +151,42 @@ extension MLSGroup {
         case .external:
             switch proposal {
             case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-            default: throw GroupError.invalidSender(.externalSenderProposalType(proposal.proposalType))
+            default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
             }
-        case .newMemberProposal: guard case .add = proposal else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
+        case .newMemberProposal: guard case .add = proposal else { throw GroupError.framing(.newMemberProposalNotAdd) }
         case .newMemberCommit: break
         }
         switch proposal {
-        case let .add(add):
-            if !inCommit, let e = leafValidator.validate(keyPackage: add.keyPackage) { throw GroupError.keyPackage(e) }
+        case let .add(keyPackage):
+            if !inCommit, let e = leafValidator.validate(keyPackage: keyPackage) { throw GroupError.keyPackage(e) }
         case let .update(update):
-            guard case let .member(leaf) = sender else { throw GroupError.invalidSender(.updateFromNonMember) }
+            guard case let .member(leaf) = sender else { throw GroupError.framing(.updateFromNonMember) }
             if let e = leafValidator.validate(update.leafNode, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
-        case let .remove(remove):
-            guard tree.leaf(LeafIndex(remove.removed)) != nil else { throw GroupError.invalidProposal(.removeOfBlankLeaf(remove.removed)) }
+        case let .remove(removed):
+            guard tree.leaf(removed) != nil else { throw GroupError.invalidProposal(.removeOfBlankLeaf(removed.rawValue)) }
         case let .preSharedKey(psk):
-            guard psk.psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal(.pskNonceLength) }
-            if case let .resumption(usage, _, _) = psk.psk.psk, usage != .application, usage != linkedResumptionUsage {
+            guard psk.pskNonce.count == suite.kdfLength else { throw GroupError.invalidProposal(.pskNonceLength) }
+            if case let .resumption(usage, _, _) = psk.psk, usage != .application, usage != linkedResumptionUsage {
                 throw GroupError.invalidProposal(.resumptionPSKUsage)
             }
         case let .reInit(reinit):
             guard reinit.version.rawValue >= context.version.rawValue else { throw GroupError.invalidProposal(.reinitToOlderVersion) }
         case .externalInit:
             break
-        case let .groupContextExtensions(gce):
-            guard !gce.extensions.hasRepeatedTypes else { throw GroupError.invalidProposal(.repeatedExtensionType) }
-            if !inCommit { try checkRequiredCapabilities(gce.extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
+        case let .groupContextExtensions(extensions):
+            guard !extensions.hasRepeatedTypes else { throw GroupError.invalidProposal(.repeatedExtensionType) }
+            if !inCommit { try checkRequiredCapabilities(extensions, leaves: tree.memberLeaves.compactMap { tree.leaf($0) }) }
         }
-        do { try configuration.rules.check(proposal: proposal, from: sender, in: self) } catch { throw GroupError.rejectedByRules(error) }
+        // The rules see the proposer resolved (§6). A joiner's proposals in its external commit
+        // are put to them once its leaf is known (processCommit, buildCommit).
+        if case .newMemberCommit = sender { return }
+        guard let proposer = author(sender, content: .proposal(proposal), in: self) else { throw GroupError.framing(.unknownSender) }
+        try checkRules(proposal, from: proposer)
+    }
+
+    /// Puts one proposal to the application's ``GroupRules``.
+    func checkRules(_ proposal: Proposal, from proposer: MessageAuthor) throws(GroupError) {
+        do { try configuration.rules.check(proposal: proposal, from: proposer, in: self) } catch { throw GroupError.rejectedByRules(error) }
     }
 
     /// Every leaf supports what a `required_capabilities` extension in `extensions` demands (§11.1, §12.1.7).
@@ -207,7 +217,7 @@ extension MLSGroup {
         var effects = ProposalEffects()
         let external: Bool
         if case .newMemberCommit = committer { external = true } else { external = false }
-        var gce: GroupContextExtensions?
+        var gce: [Extension]?
         var updates: [(LeafIndex, LeafNode)] = []
         var removes: [LeafIndex] = []
         var adds: [KeyPackage] = []
@@ -225,19 +235,19 @@ extension MLSGroup {
                 guard touched.insert(leaf.rawValue).inserted else { throw GroupError.invalidProposalList(.leafUpdatedOrRemovedTwice(leaf.rawValue)) }
                 updates.append((leaf, u.leafNode))
             case let .remove(r):
-                guard committer != .member(LeafIndex(r.removed)) else { throw GroupError.invalidProposalList(.removeOfCommitter) }
-                guard touched.insert(r.removed).inserted else { throw GroupError.invalidProposalList(.leafUpdatedOrRemovedTwice(r.removed)) }
-                removes.append(LeafIndex(r.removed))
-            case let .add(a):
-                adds.append(a.keyPackage)
-            case let .preSharedKey(p):
-                guard pskIDs.insert(p.psk.tlsSerialized).inserted else { throw GroupError.invalidProposalList(.duplicatePSK) }
-                effects.psks.append(p.psk)
+                guard committer != .member(r) else { throw GroupError.invalidProposalList(.removeOfCommitter) }
+                guard touched.insert(r.rawValue).inserted else { throw GroupError.invalidProposalList(.leafUpdatedOrRemovedTwice(r.rawValue)) }
+                removes.append(r)
+            case let .add(keyPackage):
+                adds.append(keyPackage)
+            case let .preSharedKey(psk):
+                guard pskIDs.insert(psk.tlsSerialized).inserted else { throw GroupError.invalidProposalList(.duplicatePSK) }
+                effects.psks.append(psk)
             case let .reInit(r):
                 effects.reinit = r
-            case let .externalInit(e):
+            case let .externalInit(kemOutput):
                 guard effects.externalInit == nil else { throw GroupError.invalidProposalList(.multipleExternalInits) }
-                effects.externalInit = e
+                effects.externalInit = kemOutput
             }
         }
         if external {
@@ -252,7 +262,7 @@ extension MLSGroup {
         effects.pathRequired = list.isEmpty || !updates.isEmpty || !removes.isEmpty || gce != nil || effects.externalInit != nil
 
         // §12.3 order: extensions, updates, removes, adds.
-        if let gce { context.extensions = gce.extensions }
+        if let gce { context.extensions = gce }
         for (leaf, node) in updates {
             if let e = leafValidator.validate(node, at: leaf, in: tree, expectedSource: .update) { throw GroupError.leafNode(e) }
             try tree.update(leaf, with: node)

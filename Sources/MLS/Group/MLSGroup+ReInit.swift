@@ -45,7 +45,7 @@ extension MLSGroup {
         let psk = PreSharedKeyID(psk: .resumption(usage: usage, pskGroupID: groupID, pskEpoch: epoch), pskNonce: SystemRandom.bytes(newSuite.kdfLength))
         // The new group's first commit is an ordinary member commit (the one commit builder);
         // nobody else is in the group yet to compete with it, so it is merged at once.
-        let out = try group.commit(CommitOptions(proposals: members.map { .add(Add(keyPackage: $0)) } + [.preSharedKey(PreSharedKey(psk: psk))],
+        let out = try group.commit(CommitOptions(proposals: members.map { .add($0) } + [.preSharedKey(psk)],
                                                  includePendingProposals: false))
         try group.merge(out.pending)
         group.linkedResumptionUsage = nil

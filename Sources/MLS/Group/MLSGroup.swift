@@ -321,18 +321,18 @@ public struct MLSGroup: Sendable {
     func signatureKey(of sender: Sender, content: MLSContent) throws -> [UInt8] {
         switch sender {
         case let .member(leaf):
-            guard let l = tree.leaf(leaf) else { throw GroupError.invalidSender(.notAMember(leaf)) }
+            guard let l = tree.leaf(leaf) else { throw GroupError.framing(.notAMember(leaf)) }
             return l.signatureKey
         case let .external(index):
-            guard case .proposal = content else { throw GroupError.invalidSender(.externalSenderMayOnlyPropose) }
+            guard case .proposal = content else { throw GroupError.framing(.externalSenderMayOnlyPropose) }
             let senders = try externalSenders()
-            guard Int(index) < senders.count else { throw GroupError.invalidSender(.noSuchExternalSender(index)) }
+            guard Int(index) < senders.count else { throw GroupError.framing(.noSuchExternalSender(index)) }
             return senders[Int(index)].signatureKey
         case .newMemberProposal:
-            guard case let .proposal(.add(add)) = content else { throw GroupError.invalidSender(.newMemberProposalNotAdd) }
-            return add.keyPackage.leafNode.signatureKey
+            guard case let .proposal(.add(add)) = content else { throw GroupError.framing(.newMemberProposalNotAdd) }
+            return add.leafNode.signatureKey
         case .newMemberCommit:
-            guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.invalidSender(.newMemberCommitWithoutPath) }
+            guard case let .commit(commit) = content, let path = commit.path else { throw GroupError.framing(.newMemberCommitWithoutPath) }
             return path.leafNode.signatureKey
         }
     }
@@ -357,8 +357,8 @@ public enum ProcessedContent: Sendable, Equatable {
 
 /// A processed message and who sent it.
 public struct ProcessedMessage: Sendable {
-    /// The authenticated sender, as framed (§6).
-    public let sender: Sender
+    /// The authenticated sender, as framed (§6); applications use ``author``.
+    @_spi(Engine) public let sender: Sender
     /// The sender resolved against the group's roster of the message's epoch: the member (with
     /// credential and identity), the external sender or the joining client.
     public let author: MessageAuthor
@@ -393,7 +393,7 @@ extension MLSGroup {
     ///
     /// This member's own commit, returned by the delivery service, stages the merge of
     /// `pending` when it is that commit (recognised by the hash of the message). Without it
-    /// the commit is refused with ``SenderViolation/ownCommitNotPending``: the member cannot
+    /// the commit is refused with ``FramingError/ownCommitNotPending``: the member cannot
     /// process its own commit, whose path secrets only the pending commit holds. The echo of a
     /// pending commit the group can no longer merge (it left that epoch) is refused with
     /// ``GroupError/stalePendingCommit``.
@@ -422,7 +422,7 @@ extension MLSGroup {
             var author = self.author(sender, content: ac.content.content, in: ac.content.epoch == epoch ? self : next)
             switch ac.content.content {
             case let .application(data):
-                guard case .member = sender else { throw GroupError.invalidSender(.applicationFromNonMember) }
+                guard case .member = sender else { throw GroupError.framing(.applicationFromNonMember) }
                 if ac.content.epoch != epoch, case let .member(leaf) = sender, let past = pastEpochs.first(where: { $0.context.epoch == ac.content.epoch }),
                    let node = past.tree.leaf(leaf) {
                     author = .member(member(leaf, node))
@@ -436,7 +436,7 @@ extension MLSGroup {
                 if case .newMemberCommit = sender { author = .newMemberCommit(description.committer) }
                 content = .commit(description)
             }
-            guard let author else { throw GroupError.invalidSender(.unknownSender) }
+            guard let author else { throw GroupError.framing(.unknownSender) }
             let processed = ProcessedMessage(sender: sender, author: author, epoch: ac.content.epoch, content: content,
                                              authenticatedData: ac.content.authenticatedData)
             return StagedMessage(processed: processed, next: GroupBox(next), base: revision)

@@ -163,7 +163,7 @@ extension MLSGroup {
             return .externalSender(index: index, credential: senders[Int(index)].credential)
         case .newMemberProposal:
             guard case let .proposal(.add(add)) = content else { return nil }
-            return .newMemberProposal(credential: add.keyPackage.leafNode.credential)
+            return .newMemberProposal(credential: add.leafNode.credential)
         case .newMemberCommit:
             guard let newLeaf, let m = (after ?? state).member(at: newLeaf) else { return nil }
             return .newMemberCommit(m)
@@ -175,7 +175,7 @@ extension MLSGroup {
     func describeCommit(_ list: [(proposal: Proposal, sender: Sender, byReference: Bool)], epoch: UInt64, committer: LeafIndex, external: Bool,
                         effects: ProposalEffects, after next: MLSGroup, hasPath: Bool, authenticatedData: [UInt8]) throws -> CommitDescription {
         guard let committerMember = next.member(at: committer) ?? member(at: committer) else {
-            throw GroupError.invalidSender(.unknownSender)
+            throw GroupError.framing(.unknownSender)
         }
         var proposals: [CommittedProposal] = []
         proposals.reserveCapacity(list.count)
@@ -187,7 +187,7 @@ extension MLSGroup {
                 proposer = external ? .newMemberCommit(committerMember) : .member(member(at: committer) ?? committerMember)
             } else {
                 let content = MLSContent.proposal(item.proposal)
-                guard let a = author(item.sender, content: content, in: self) else { throw GroupError.invalidSender(.unknownSender) }
+                guard let a = author(item.sender, content: content, in: self) else { throw GroupError.framing(.unknownSender) }
                 proposer = a
             }
             proposals.append(CommittedProposal(proposal: item.proposal, proposer: proposer, byReference: item.byReference))
@@ -197,7 +197,7 @@ extension MLSGroup {
                     updated.append(MemberUpdate(before: before, after: member(leaf, u.leafNode)))
                 }
             case let .groupContextExtensions(g):
-                extensions = g.extensions
+                extensions = g
             default: break
             }
         }

@@ -19,8 +19,12 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
     case repeatedExtensionType
     /// The current time is outside the leaf's lifetime (§7.3).
     case lifetimeInvalid
-    /// The `leaf_node_source` is not the one its context requires (§7.3).
-    case wrongSource(expected: LeafNodeSourceType)
+    /// A KeyPackage's leaf does not have `leaf_node_source` `key_package` (§7.3, §10.1).
+    case expectedKeyPackageSource
+    /// An Update's leaf does not have `leaf_node_source` `update` (§7.3, §12.1.2).
+    case expectedUpdateSource
+    /// An UpdatePath's leaf does not have `leaf_node_source` `commit` (§7.3, §12.4.2).
+    case expectedCommitSource
     /// The signature key is already used by another member (§7.3).
     case duplicateSignatureKey
     /// The encryption key is already used in the tree (§7.3).
@@ -42,7 +46,9 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
         case .credentialTypeNotSupportedByGroup: "credential types are not supported by every member"
         case .repeatedExtensionType: "an extension type appears twice"
         case .lifetimeInvalid: "outside the leaf's lifetime"
-        case let .wrongSource(t): "leaf_node_source must be \(t)"
+        case .expectedKeyPackageSource: "leaf_node_source must be key_package"
+        case .expectedUpdateSource: "leaf_node_source must be update"
+        case .expectedCommitSource: "leaf_node_source must be commit"
         case .duplicateSignatureKey: "signature key already in use"
         case .duplicateEncryptionKey: "encryption key already in use"
         case .encryptionKeyUnchanged: "encryption key must change"
@@ -163,7 +169,13 @@ public struct BasicIdentityProvider: IdentityProvider {
     /// credential, capabilities against the group, own extensions and credential type, lifetime
     /// and source.
     public func checkContent(_ leaf: LeafNode, expectedSource: LeafNodeSourceType?) -> LeafNodeValidationError? {
-        if let expectedSource, leaf.leafNodeSource.sourceType != expectedSource { return .wrongSource(expected: expectedSource) }
+        if let expectedSource, leaf.leafNodeSource.sourceType != expectedSource {
+            switch expectedSource {
+            case .keyPackage: return .expectedKeyPackageSource
+            case .update: return .expectedUpdateSource
+            case .commit: return .expectedCommitSource
+            }
+        }
         let caps = leaf.capabilities
         // Sizes first, before any list is scanned or any certificate parsed.
         let capLimit = limits.maxCapabilityEntries

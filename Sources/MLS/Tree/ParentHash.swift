@@ -51,7 +51,7 @@ extension RatchetTree {
         let tree = self
         let parents = stride(from: 1, to: slots.count, by: 2).filter { !slots[$0].isBlank }.map { NodeIndex(UInt32($0)) }
         let valid = parallelMap(parents, minimumBatch: 64) { tree.isParentHashValid($0) }
-        if let bad = valid.firstIndex(of: false) { throw TreeError.parentHashInvalid(parents[bad]) }
+        if let bad = valid.firstIndex(of: false) { throw TreeError.parentHashInvalid(node: parents[bad].rawValue) }
     }
 
     /// The check of ``verifyParentHashes()`` for one node; requires a full hash cache.
@@ -89,7 +89,7 @@ extension RatchetTree {
             guard case let .parent(p) = slots[i] else { continue }
             var previous: UInt32? = nil
             for u in p.unmergedLeaves {
-                guard previous.map({ $0 < u }) ?? true, u < leafCount else { throw TreeError.invalidUnmergedLeaves(NodeIndex(UInt32(i))) }
+                guard previous.map({ $0 < u }) ?? true, u < leafCount else { throw TreeError.invalidUnmergedLeaves(node: UInt32(i)) }
                 previous = u
             }
         }
@@ -98,15 +98,15 @@ extension RatchetTree {
             let node = NodeIndex(UInt32(i))
             for u in p.unmergedLeaves {
                 // Range first: the entry is a wire value, and only a leaf of this tree has a node.
-                guard u < leafCount else { throw TreeError.invalidUnmergedLeaves(node) }
+                guard u < leafCount else { throw TreeError.invalidUnmergedLeaves(node: node.rawValue) }
                 let leafNode = LeafIndex(u).nodeIndex
                 guard !slots[Int(leafNode.rawValue)].isBlank, TreeMath.isAncestor(node, of: leafNode) else {
-                    throw TreeError.invalidUnmergedLeaves(node)
+                    throw TreeError.invalidUnmergedLeaves(node: node.rawValue)
                 }
                 var n = leafNode
                 while let up = TreeMath.parent(n, leafCount: leafCount), up != node {
                     if case let .parent(between) = slots[Int(up.rawValue)], !between.unmergedLeaves.sortedContains(u) {
-                        throw TreeError.invalidUnmergedLeaves(node)
+                        throw TreeError.invalidUnmergedLeaves(node: node.rawValue)
                     }
                     n = up
                 }

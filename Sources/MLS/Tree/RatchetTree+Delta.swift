@@ -80,10 +80,10 @@ extension RatchetTree {
             switch node {
             case nil: setSlot(n, .blank)
             case let .leaf(l)?:
-                guard n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                guard n.isLeaf else { throw TreeError.nodeTypeMismatch(node: n.rawValue) }
                 setSlot(n, .leaf(l))
             case let .parent(p)?:
-                guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(node: n.rawValue) }
                 setSlot(n, .parent(p))
             }
         }

@@ -11,49 +11,72 @@ func nodeStampCounterNext() -> UInt64 {
     nodeStampCounter.wrappingAdd(1, ordering: .relaxed).newValue
 }
 
-/// Why a ratchet tree was refused or an operation on it could not be carried out (RFC 9420 §7,
-/// §12.4.3.3).
+/// Why a ratchet tree or an UpdatePath was refused, or an operation on the tree could not be
+/// carried out (RFC 9420 §7, §12.4.2, §12.4.3.3). Nodes are named by their position in the
+/// array representation (Appendix C: leaves at even positions, parents at odd ones).
 public enum TreeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The serialized tree is empty.
     case emptyTree
     /// The serialized tree ends with a blank node (§12.4.3.3).
     case trailingBlank
-    /// A leaf appears at an odd index or a parent at an even one (§12.4.3.3).
-    case nodeTypeMismatch(NodeIndex)
+    /// A leaf appears at an odd node position or a parent at an even one (§12.4.3.3).
+    case nodeTypeMismatch(node: UInt32)
     /// The tree is larger than the 32-bit leaf index space allows.
     case tooLarge
-    /// Two nodes carry the same HPKE encryption key (§7.3, §12.4.3.1).
-    case duplicateEncryptionKey(NodeIndex)
+    /// Two nodes carry the same HPKE encryption key, or an UpdatePath brings a key already in
+    /// the tree or repeats one (§7.3, §12.4.3.1).
+    case duplicateEncryptionKey(node: UInt32)
     /// Two leaves carry the same signature key (§7.3).
     case duplicateSignatureKey(LeafIndex)
     /// An `unmerged_leaves` entry is unsorted, not a non-blank descendant leaf, or missing from an
     /// intermediate non-blank node (§7.1, §12.4.3.1).
-    case invalidUnmergedLeaves(NodeIndex)
+    case invalidUnmergedLeaves(node: UInt32)
     /// A parent node is not parent-hash valid (§7.9.2).
-    case parentHashInvalid(NodeIndex)
+    case parentHashInvalid(node: UInt32)
     /// The tree hash does not match the expected value (§12.4.3.1).
     case treeHashMismatch
-    /// A leaf node failed validation (§7.3).
+    /// A leaf node failed validation (§7.3), including an UpdatePath's new leaf for its sender.
     case invalidLeafNode(LeafIndex, LeafNodeValidationError)
     /// A leaf index names no member.
     case blankLeaf(LeafIndex)
     /// A leaf or node index lies outside the tree.
     case indexOutOfRange(UInt32)
+    /// A private key does not match the public key at its node (§7.4).
+    case keyMismatch(node: UInt32)
+    /// An UpdatePath has a different number of nodes than the sender's filtered direct path (§7.6).
+    case pathLengthMismatch(expected: Int, got: Int)
+    /// An UpdatePathNode carries a different number of ciphertexts than its copath resolution (§7.6).
+    case ciphertextCountMismatch(node: UInt32)
+    /// An UpdatePath's leaf `parent_hash` does not match the path (§7.9.2).
+    case parentHashMismatch
+    /// No private key of this member can decrypt any ciphertext of an UpdatePath (§7.6).
+    case noDecryptionKey
+    /// An UpdatePath's path secret did not decrypt (§7.6).
+    case decryptionFailed
+    /// An UpdatePath's sender is this member, or the sender's or this member's leaf is blank.
+    case invalidSender(LeafIndex)
 
     public var description: String {
         switch self {
         case .emptyTree: "the ratchet tree is empty"
         case .trailingBlank: "the ratchet tree ends with a blank node"
-        case let .nodeTypeMismatch(n): "wrong node type at \(n)"
+        case let .nodeTypeMismatch(n): "wrong node type at node \(n)"
         case .tooLarge: "the ratchet tree is too large"
-        case let .duplicateEncryptionKey(n): "encryption key at \(n) appears elsewhere in the tree"
+        case let .duplicateEncryptionKey(n): "encryption key at node \(n) appears elsewhere in the tree"
         case let .duplicateSignatureKey(l): "signature key at \(l) appears at another leaf"
-        case let .invalidUnmergedLeaves(n): "unmerged leaves of \(n) are invalid"
-        case let .parentHashInvalid(n): "\(n) is not parent-hash valid"
+        case let .invalidUnmergedLeaves(n): "unmerged leaves of node \(n) are invalid"
+        case let .parentHashInvalid(n): "node \(n) is not parent-hash valid"
         case .treeHashMismatch: "tree hash does not match"
         case let .invalidLeafNode(l, e): "\(l) is invalid: \(e)"
         case let .blankLeaf(l): "\(l) is blank"
         case let .indexOutOfRange(i): "index \(i) is outside the tree"
+        case let .keyMismatch(n): "private key does not match the public key at node \(n)"
+        case let .pathLengthMismatch(e, g): "UpdatePath has \(g) nodes, the filtered direct path \(e)"
+        case let .ciphertextCountMismatch(n): "wrong number of ciphertexts for node \(n)"
+        case .parentHashMismatch: "leaf parent_hash does not match the path"
+        case .noDecryptionKey: "no private key can decrypt the path"
+        case .decryptionFailed: "path secret did not decrypt"
+        case let .invalidSender(l): "invalid UpdatePath sender \(l)"
         }
     }
 }
@@ -164,14 +187,14 @@ struct KeyBytes: Hashable, Sendable {
             switch node {
             case nil: continue
             case let .leaf(l)?:
-                guard n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                guard n.isLeaf else { throw TreeError.nodeTypeMismatch(node: n.rawValue) }
                 slots[i] = .leaf(l)
                 if signatureKeyIndex[KeyBytes(l.signatureKey)] != nil { throw TreeError.duplicateSignatureKey(LeafIndex(UInt32(i / 2))) }
             case let .parent(p)?:
-                guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(n) }
+                guard !n.isLeaf else { throw TreeError.nodeTypeMismatch(node: n.rawValue) }
                 slots[i] = .parent(p)
             }
-            if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] != nil { throw TreeError.duplicateEncryptionKey(n) }
+            if let key = slots[i].encryptionKey, encryptionKeyIndex[KeyBytes(key)] != nil { throw TreeError.duplicateEncryptionKey(node: n.rawValue) }
             stamps[i] = stamp
             index(n, slots[i])
         }

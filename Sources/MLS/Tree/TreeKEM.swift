@@ -66,7 +66,7 @@ extension RatchetTree {
         from sender: LeafIndex, signer: any MLSSigner, groupContext: GroupContext, excluding newMembers: Set<LeafIndex> = [],
         leafNode template: LeafNode? = nil, firstPathSecret: SecretBytes? = nil, sealing: Bool = true
     ) throws -> (creation: UpdatePathCreation, privateKey: TreeKEMPrivateKey) {
-        guard let current = leaf(sender) else { throw TreeKEMError.invalidSender(sender) }
+        guard let current = leaf(sender) else { throw TreeError.invalidSender(sender) }
         // After a bulk Add most hashes are stale: computing them now fans out over all cores,
         // whereas the parent-hash walk below would compute them one by one.
         _ = treeHash()
@@ -160,7 +160,7 @@ extension RatchetTree {
         excluding newMembers: Set<LeafIndex> = [], validator: LeafNodeValidator? = nil, senderIsNew: Bool = false
     ) throws -> UpdatePathProcessing {
         let me = privateKey.leafIndex
-        guard sender != me, leaf(me) != nil else { throw TreeKEMError.invalidSender(sender) }
+        guard sender != me, leaf(me) != nil else { throw TreeError.invalidSender(sender) }
         let (path, undo) = try mergeUpdatePath(updatePath, from: sender, groupContext: groupContext, excluding: newMembers,
                                                validator: validator, senderIsNew: senderIsNew)
         func rollback() { for (n, slot) in undo { setSlot(n, slot) } }
@@ -170,16 +170,16 @@ extension RatchetTree {
 
         do {
             // The first path node whose copath subtree holds our leaf is the one encrypted to us.
-            guard let k = path.firstIndex(where: { TreeMath.isAncestor($0.copathChild, of: me.nodeIndex) }) else { throw TreeKEMError.noDecryptionKey }
+            guard let k = path.firstIndex(where: { TreeMath.isAncestor($0.copathChild, of: me.nodeIndex) }) else { throw TreeError.noDecryptionKey }
             let targets = resolution(path[k].copathChild, excluding: newMembers)
             guard let position = targets.firstIndex(where: { privateKey.keys[$0.rawValue] != nil }),
-                  let key = privateKey.keys[targets[position].rawValue] else { throw TreeKEMError.noDecryptionKey }
+                  let key = privateKey.keys[targets[position].rawValue] else { throw TreeError.noDecryptionKey }
             let plain: [UInt8]
             do {
                 plain = try suite.decryptWithLabel(privateKey: key, label: "UpdatePathNode", context: context.tlsSerialized,
                                                    ciphertext: updatePath.nodes[k].encryptedPathSecret[position])
             } catch {
-                throw TreeKEMError.decryptionFailed
+                throw TreeError.decryptionFailed
             }
             var plainCopy = plain
             let pathSecret = SecretBytes(zeroizing: &plainCopy)
@@ -210,20 +210,20 @@ extension RatchetTree {
         validator: LeafNodeValidator?, senderIsNew: Bool
     ) throws -> (path: [FilteredPathEntry], undo: [(NodeIndex, Slot)]) {
         // An external committer's leaf is the blank one reserved for it (§12.4.3.2).
-        guard sender.rawValue < leafCount, senderIsNew || leaf(sender) != nil else { throw TreeKEMError.invalidSender(sender) }
+        guard sender.rawValue < leafCount, senderIsNew || leaf(sender) != nil else { throw TreeError.invalidSender(sender) }
         if let validator, let e = validator.validate(updatePath.leafNode, at: sender, in: self, expectedSource: .commit) {
-            throw TreeKEMError.invalidLeafNode(e)
+            throw TreeError.invalidLeafNode(sender, e)
         }
         let path = filteredDirectPath(sender)
-        guard updatePath.nodes.count == path.count else { throw TreeKEMError.pathLengthMismatch(expected: path.count, got: updatePath.nodes.count) }
+        guard updatePath.nodes.count == path.count else { throw TreeError.pathLengthMismatch(expected: path.count, got: updatePath.nodes.count) }
         let directPath = Set(TreeMath.directPath(sender.nodeIndex, leafCount: leafCount))
         var seen = Set<[UInt8]>()
         for (k, entry) in path.enumerated() {
             let key = updatePath.nodes[k].encryptionKey
-            if let owner = nodeIndex(encryptionKey: key), !directPath.contains(owner) { throw TreeKEMError.duplicateKey(entry.node) }
-            guard seen.insert(key).inserted, key != updatePath.leafNode.encryptionKey else { throw TreeKEMError.duplicateKey(entry.node) }
+            if let owner = nodeIndex(encryptionKey: key), !directPath.contains(owner) { throw TreeError.duplicateEncryptionKey(node: entry.node.rawValue) }
+            guard seen.insert(key).inserted, key != updatePath.leafNode.encryptionKey else { throw TreeError.duplicateEncryptionKey(node: entry.node.rawValue) }
             guard updatePath.nodes[k].encryptedPathSecret.count == resolutionCount(entry.copathChild, excluding: newMembers) else {
-                throw TreeKEMError.ciphertextCountMismatch(entry.node)
+                throw TreeError.ciphertextCountMismatch(node: entry.node.rawValue)
             }
         }
 
@@ -239,7 +239,7 @@ extension RatchetTree {
         let expectedParentHash = setParentHashes(along: path)
         guard case let .commit(leafParentHash) = updatePath.leafNode.leafNodeSource, leafParentHash == expectedParentHash else {
             rollback()
-            throw TreeKEMError.parentHashMismatch
+            throw TreeError.parentHashMismatch
         }
         setSlot(sender.nodeIndex, .leaf(updatePath.leafNode))
         return (path, undo)

@@ -1,42 +1,6 @@
 @_spi(Engine) import MLSCodec
 @_spi(Engine) import MLSCrypto
 
-/// Why TreeKEM private state could not be set up or used (RFC 9420 §7.4–§7.6, §12.4.3.1).
-public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// A private key does not match the @_spi(Engine) public key at its node.
-    case keyMismatch(NodeIndex)
-    /// The UpdatePath has a different number of nodes than the sender's filtered direct path.
-    case pathLengthMismatch(expected: Int, got: Int)
-    /// An UpdatePathNode carries a different number of ciphertexts than its copath resolution.
-    case ciphertextCountMismatch(NodeIndex)
-    /// The leaf's `parent_hash` does not match the path (§7.9.2).
-    case parentHashMismatch
-    /// A key in the UpdatePath is already used elsewhere in the tree (§7.3).
-    case duplicateKey(NodeIndex)
-    /// No private key of ours can decrypt any ciphertext of the path.
-    case noDecryptionKey
-    /// The path secret did not decrypt.
-    case decryptionFailed
-    /// The committer's new leaf is invalid (§7.3).
-    case invalidLeafNode(LeafNodeValidationError)
-    /// The member is the sender, or the sender's or member's leaf is blank.
-    case invalidSender(LeafIndex)
-
-    public var description: String {
-        switch self {
-        case let .keyMismatch(n): "private key does not match the public key at \(n)"
-        case let .pathLengthMismatch(e, g): "UpdatePath has \(g) nodes, the filtered direct path \(e)"
-        case let .ciphertextCountMismatch(n): "wrong number of ciphertexts for \(n)"
-        case .parentHashMismatch: "leaf parent_hash does not match the path"
-        case let .duplicateKey(n): "key at \(n) is already in the tree"
-        case .noDecryptionKey: "no private key can decrypt the path"
-        case .decryptionFailed: "path secret did not decrypt"
-        case let .invalidLeafNode(e): "committer's leaf is invalid: \(e)"
-        case let .invalidSender(l): "invalid sender \(l)"
-        }
-    }
-}
-
 /// One member's private TreeKEM state (RFC 9420 §7.4): the HPKE private keys of its leaf and of
 /// the parent nodes on its direct path that it knows.
 ///
@@ -88,7 +52,7 @@ public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
         let pairs = try parallelMap(secrets, minimumBatch: 2) { try Self.nodeKeyPair(suite, pathSecret: $0) }
         for (k, pair) in pairs.enumerated() {
             let node = path[start + k]
-            guard let expected = publicKeys(node), constantTimeEqual(expected, pair.publicKey) else { throw TreeKEMError.keyMismatch(node) }
+            guard let expected = publicKeys(node), constantTimeEqual(expected, pair.publicKey) else { throw TreeError.keyMismatch(node: node.rawValue) }
         }
         for (k, pair) in pairs.enumerated() { keys[path[start + k].rawValue] = pair.privateKey }
         return s
@@ -98,14 +62,14 @@ public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
     /// form the treekem vectors and a Welcome's `path_secret` use, §12.4.3.1).
     public mutating func setPathSecret(_ pathSecret: SecretBytes, at node: NodeIndex, in tree: RatchetTree) throws {
         let pair = try Self.nodeKeyPair(suite, pathSecret: pathSecret)
-        guard let expected = tree.encryptionKey(at: node), constantTimeEqual(expected, pair.publicKey) else { throw TreeKEMError.keyMismatch(node) }
+        guard let expected = tree.encryptionKey(at: node), constantTimeEqual(expected, pair.publicKey) else { throw TreeError.keyMismatch(node: node.rawValue) }
         keys[node.rawValue] = pair.privateKey
     }
 
     /// Installs a known private key for `node`, checking it against the tree's public key.
     public mutating func setPrivateKey(_ key: SecretBytes, at node: NodeIndex, in tree: RatchetTree) throws {
         guard let expected = tree.encryptionKey(at: node), let pub = try? suite.hpke.publicKey(for: key),
-              constantTimeEqual(expected, pub) else { throw TreeKEMError.keyMismatch(node) }
+              constantTimeEqual(expected, pub) else { throw TreeError.keyMismatch(node: node.rawValue) }
         keys[node.rawValue] = key
     }
 
@@ -116,7 +80,7 @@ public enum TreeKEMError: Error, Equatable, Sendable, CustomStringConvertible {
     public mutating func implantWelcomePathSecret(_ pathSecret: SecretBytes, committer: LeafIndex, in tree: RatchetTree) throws {
         let ancestor = TreeMath.commonAncestor(leafIndex.nodeIndex, committer.nodeIndex)
         let path = tree.filteredDirectPath(committer).map(\.node)
-        guard let start = path.firstIndex(of: ancestor) else { throw TreeKEMError.keyMismatch(ancestor) }
+        guard let start = path.firstIndex(of: ancestor) else { throw TreeError.keyMismatch(node: ancestor.rawValue) }
         _ = try implant(pathSecret: pathSecret, path: path, from: start, publicKeys: { tree.encryptionKey(at: $0) })
     }
 

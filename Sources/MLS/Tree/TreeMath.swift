@@ -21,7 +21,7 @@ public struct LeafIndex: RawRepresentable, Hashable, Comparable, Sendable, Custo
 
 /// Index of a node in the array representation of a ratchet tree (RFC 9420 Appendix C): leaves
 /// at even indices, parents at odd ones.
-public struct NodeIndex: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
+@_spi(Engine) public struct NodeIndex: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The position in the node array.
     public var rawValue: UInt32
     /// Wraps a node position.

@@ -6,7 +6,7 @@
 /// and no case carries secret material. The decryption cases deliberately do not say *why* HPKE or
 /// the AEAD failed (wrong key, modified ciphertext, malformed `kem_output`): the distinction helps
 /// only an attacker.
-public enum WelcomeError: Error, Equatable, Sendable, CustomStringConvertible {
+@_spi(Engine) public enum WelcomeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The Welcome's `cipher_suite` is not one this library implements (RFC 9420 §12.4.3.1, §17.1).
     case unsupportedCipherSuite(UInt16)
     /// The cipher suites of the Welcome, the KeyPackage and the GroupInfo's GroupContext are not

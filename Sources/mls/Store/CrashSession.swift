@@ -280,11 +280,11 @@ struct CrashSession {
             let seat = Seat(cursor: next, joined: false)
             batch.putValues.append(try seatWrite(newName, seat))
             newcomer = (newName, seat)
-            options.proposals = [.add(Add(keyPackage: bundle.keyPackage))]
+            options.proposals = [.add(bundle.keyPackage)]
         case "remove":
             let others = joined.filter { $0 != name }
             guard let victim = others.randomElement(using: &rng), let leaf = groups[victim]?.group.myLeaf else { return }
-            options.proposals = [.remove(Remove(removed: leaf.rawValue))]
+            options.proposals = [.remove(leaf)]
         default:
             break
         }

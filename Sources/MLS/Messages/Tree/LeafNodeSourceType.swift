@@ -2,7 +2,7 @@
 
 /// The `LeafNodeSource` enum of RFC 9420 §7.2: how a leaf node was created. Decoding any other
 /// value throws, because the leaf body is selected on it.
-public enum LeafNodeSourceType: UInt8, Hashable, Sendable {
+@_spi(Engine) public enum LeafNodeSourceType: UInt8, Hashable, Sendable {
     /// `key_package(1)` (RFC 9420 §7.2).
     case keyPackage = 1
     /// `update(2)` (RFC 9420 §7.2).
