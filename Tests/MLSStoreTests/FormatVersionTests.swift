@@ -46,7 +46,7 @@ import Testing
     @Test("a removed member's state restores", arguments: [1, 2])
     func removedMemberRestores(leaf: Int) throws {
         var groups = try cast.members(3)
-        let out = try groups[0].commit(CommitOptions(proposals: [.remove(Remove(removed: UInt32(leaf)))]))
+        let out = try groups[0].commit(CommitOptions(proposals: [.remove(LeafIndex(UInt32(leaf)))]))
         try groups[0].merge(out.pending)
         let processed = try groups[leaf].process(out.commit)
         guard case let .commit(description) = processed.content else { Issue.record("not a commit"); return }

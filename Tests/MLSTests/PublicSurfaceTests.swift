@@ -23,6 +23,12 @@ struct PublicSurfaceTests {
         let out = try group.commit(CommitOptions(proposals: [.add(keyPackage)]))
         let commit = try MLSMessage(serialized: out.commit.serialized)
         #expect(commit == out.commit)
+        // A backend routes bytes by what they are and, for group messages, by group and epoch.
+        #expect(commit.routing?.groupID == group.groupID && commit.routing?.epoch == group.epoch)
+        #expect(!commit.isWelcome && !commit.isGroupInfo && commit.keyPackage == nil)
+        let welcomeMessage = try #require(out.welcome)
+        #expect(welcomeMessage.isWelcome && welcomeMessage.routing == nil)
+        #expect(try group.groupInfo().isGroupInfo)
         _ = try group.process(commit, pending: out.pending)
 
         // The tree travels out of band, as bytes, and joins the clerk.

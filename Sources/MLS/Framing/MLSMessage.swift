@@ -50,6 +50,29 @@ public struct MLSMessage: Hashable, Sendable {
         return nil
     }
 
+    /// Whether this is a Welcome (RFC 9420 §12.4.3.1), for ``MLSClient/join(welcome:keyPackage:ratchetTree:)``.
+    public var isWelcome: Bool {
+        if case .welcome = body { return true }
+        return false
+    }
+
+    /// Whether this is a GroupInfo (RFC 9420 §12.4.3), for an external join.
+    public var isGroupInfo: Bool {
+        if case .groupInfo = body { return true }
+        return false
+    }
+
+    /// For a PublicMessage or PrivateMessage, the `group_id` and `epoch` it carries in the
+    /// clear (RFC 9420 §6), so a backend can route it to its group before processing; `nil`
+    /// for other kinds. Unauthenticated until the group processes the message.
+    public var routing: (groupID: [UInt8], epoch: UInt64)? {
+        switch body {
+        case let .publicMessage(m): (m.content.groupID, m.content.epoch)
+        case let .privateMessage(m): (m.groupID, m.epoch)
+        default: nil
+        }
+    }
+
     /// Encodes the struct (RFC 9420 §6).
     @_spi(Engine) public func encode(to writer: inout TLSWriter) {
         version.encode(to: &writer)
