@@ -206,10 +206,15 @@ struct CommitSizes {
         for _ in 0..<rounds {
             for committerIsA in [true, false] {
                 let (committer, receiver) = committerIsA ? (a, b) : (b, a)
-                let out = try step(Self.operations[2], committer) { try $0.commit() }
-                commitMessageBytes.append(Double(out.commit.tlsSerialized.count))
-                let processed = try step(Self.operations[3], receiver) { try $0.process(out.commit) }
-                let merged = try step(Self.operations[4], committer) { try $0.process(out.commit) }
+                // Through the handle's own commit and process: the handle keeps the pending
+                // commit, so the echo merges it.
+                let out = try committer.commit()
+                try record(Self.operations[2])
+                commitMessageBytes.append(Double(out.commit.serialized.count))
+                let processed = try receiver.process(out.commit)
+                try record(Self.operations[3])
+                let merged = try committer.process(out.commit)
+                try record(Self.operations[4])
                 guard processed.content.commit?.removedSelf == false, merged.content.commit?.removedSelf == false,
                       a.group.epochAuthenticator == b.group.epochAuthenticator else {
                     throw StoreFixtureError("A and B disagree after a commit")
