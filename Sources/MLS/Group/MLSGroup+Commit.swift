@@ -161,7 +161,7 @@ extension MLSGroup {
     /// The base is the epoch, not the exact value the commit was built from: messages processed
     /// between sending the commit and its acceptance (application data of others, proposals)
     /// change the group but not the epoch the commit leaves, and ``merged(_:)`` keeps the keys
-    /// they consumed consumed. What does make it stale is anything that ends the epoch for this
+    /// they consumed stay consumed. What does make it stale is anything that ends the epoch for this
     /// member: another commit (the epoch number and transcript change) or a removal (the member
     /// is inactive). The GroupContext names the group, epoch, tree and transcript at once.
     func checkBase(of pending: PendingCommit) throws(GroupError) {
