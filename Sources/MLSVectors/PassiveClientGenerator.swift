@@ -80,8 +80,8 @@ struct PassiveClientScenario {
     // MARK: Operations
 
     /// Member `i` sends a proposal; every other member receives it, and so will the passive client.
-    mutating func propose(_ i: Int, _ framing: HandshakeFraming = .publicMessage, _ make: (inout MLSGroup) throws -> MLSMessage) throws {
-        members[i].group.configuration.handshakeFraming = framing
+    mutating func propose(_ i: Int, _ framing: WireFormat = .publicMessage, _ make: (inout MLSGroup) throws -> MLSMessage) throws {
+        members[i].group.configuration.encryptsHandshakes = framing == .privateMessage
         let message = try make(&members[i].group)
         for j in members.indices where j != i { _ = try members[j].group.process(message) }
         proposals.append(message.tlsSerialized)
@@ -90,8 +90,8 @@ struct PassiveClientScenario {
     /// Member `i` commits; the others process the commit, the added clients join by its Welcome
     /// (taking the tree out of band when the committer leaves it out), and the epoch is recorded.
     @discardableResult
-    mutating func commit(_ i: Int, _ options: CommitOptions = CommitOptions(), framing: HandshakeFraming = .publicMessage) throws -> CommitOutput {
-        members[i].group.configuration.handshakeFraming = framing
+    mutating func commit(_ i: Int, _ options: CommitOptions = CommitOptions(), framing: WireFormat = .publicMessage) throws -> CommitOutput {
+        members[i].group.configuration.encryptsHandshakes = framing == .privateMessage
         let out = try members[i].group.commit(options)
         try members[i].group.merge(out.pending)
         let committer = members[i].group
@@ -230,7 +230,7 @@ extension PassiveClientVectors {
 
     /// One handling-commit scenario: two epochs of the same kind of commit, the first framed as
     /// PublicMessage, the second as PrivateMessage (external commits are always PublicMessage).
-    typealias Step = @Sendable (inout PassiveClientScenario, HandshakeFraming) throws -> Void
+    typealias Step = @Sendable (inout PassiveClientScenario, WireFormat) throws -> Void
 
     static let handlingCommitSteps: [(name: String, step: Step)] = [
         ("add by reference", { s, f in
@@ -337,7 +337,7 @@ extension PassiveClientVectors {
     /// One random epoch: an external join, or random proposals from random members (in random
     /// framing) and a commit by another random member, with random proposals by value.
     static func randomEpoch(_ s: inout PassiveClientScenario) throws {
-        let framing = { Bool.random() ? HandshakeFraming.publicMessage : .privateMessage }
+        let framing = { Bool.random() ? WireFormat.publicMessage : .privateMessage }
         guard let passiveLeaf = s.passive?.leaf else { throw VectorCheckFailure("generator: no passive client") }
         if Int.random(in: 0..<10) == 0 {
             let from = Int.random(in: s.members.indices)

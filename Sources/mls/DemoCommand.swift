@@ -56,7 +56,7 @@ struct Demo: AsyncParsableCommand {
         }
         guard let cipherSuite = CipherSuite(id: suite) else { throw ExitCode.validationFailure }
         var configuration = GroupConfiguration()
-        configuration.handshakeFraming = handshake == .public ? .publicMessage : .privateMessage
+        configuration.encryptsHandshakes = handshake != .public
         var story = MailboxStory(suite: cipherSuite, configuration: configuration)
         do {
             try story.run()
@@ -139,7 +139,7 @@ struct MailboxStory {
 
     /// Tells the whole story.
     mutating func run() throws {
-        let framing = configuration.handshakeFraming == .publicMessage ? "PublicMessage" : "PrivateMessage"
+        let framing = configuration.encryptsHandshakes ? "PrivateMessage" : "PublicMessage"
         print("MLSKit demo: a case-file mailbox over MLS (RFC 9420)")
         print("suite \(suite.id) \(suite.name), handshake messages as \(framing)")
         try createGroup()

@@ -131,7 +131,7 @@ struct InteropDriver {
             let suiteID = try Self.int(r, "suite")
             guard let code = UInt16(exactly: suiteID), let suite = CipherSuite(id: code) else { throw InteropFailure(kind: "unsupported", detail: "suite \(suiteID)") }
             var config = GroupConfiguration()
-            if r["encrypt_handshake"] as? Bool == true { config.handshakeFraming = .privateMessage }
+            if r["encrypt_handshake"] as? Bool == true { config.encryptsHandshakes = true }
             let identity = try Self.optionalBytes(r, "identity") ?? Array(id.utf8)
             clients[id] = InteropClient(client: MLSClient.basic(identity: identity, suite: suite, configuration: config))
             return [:]

@@ -29,7 +29,7 @@ struct MLSDocumentationExamples {
 
     func makeAuthority(signer: KMSSigner) throws -> MLSClient {
         var configuration = GroupConfiguration()
-        configuration.handshakeFraming = .privateMessage  // proposals and commits encrypted, too
+        configuration.encryptsHandshakes = true  // proposals and commits encrypted, too
         return try MLSClient(credential: .basic(identity: Array("registry-office@city.example".utf8)), signer: signer,
                              suite: .mls128X25519AES128GCMSHA256Ed25519, configuration: configuration)
     }
@@ -191,12 +191,12 @@ struct MLSDocumentationExamples {
         default: return nil
         }
         switch rejection {
-        case .x509(.expired): return "the certificate has expired"
-        case .x509(.untrusted): return "the certificate is not from our PKI"
-        case let .x509(other): return "the certificate is not valid: \(other)"
+        case .expired: return "the certificate has expired"
+        case .untrusted: return "the certificate is not from our PKI"
         case .unsupportedType(.basic): return "a certificate is required"
         case let .unsupportedType(type): return "credential type \(type.rawValue) is not accepted"
         case let .refused(violation): return "refused: \(violation)"
+        default: return "the certificate is not valid: \(rejection)"
         }
     }
 }
@@ -218,7 +218,7 @@ struct MLSDocumentationExamples {
         let key = InMemorySigner.generate(.ed25519)
         let kms = MLSDocumentationExamples.KMSSigner(scheme: .ed25519, publicKey: key.publicKey, request: { try key.sign($0) })
         let hsmAuthority = try examples.makeAuthority(signer: kms)
-        #expect(hsmAuthority.configuration.handshakeFraming == .privateMessage)
+        #expect(hsmAuthority.configuration.encryptsHandshakes)
         var (h, hc) = try examples.openMailbox(authority: hsmAuthority, citizen: citizen)
         #expect(h.member(at: LeafIndex(0))?.signatureKey == key.publicKey)
         #expect(try examples.sendNotice(from: &h, to: &hc).text == "Your application has been received.")

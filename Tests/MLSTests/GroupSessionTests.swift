@@ -155,9 +155,9 @@ enum GroupTestKit {
         mutating func configuration() -> GroupConfiguration {
             var c = GroupConfiguration()
             switch framing {
-            case .publicOnly: c.handshakeFraming = .publicMessage
-            case .privateOnly: c.handshakeFraming = .privateMessage
-            case .mixed: c.handshakeFraming = rng.chance(0.5) ? .privateMessage : .publicMessage
+            case .publicOnly: c.encryptsHandshakes = false
+            case .privateOnly: c.encryptsHandshakes = true
+            case .mixed: c.encryptsHandshakes = rng.chance(0.5)
             }
             c.ratchetTreeInWelcome = rng.chance(0.75)
             c.psks = pskStore
@@ -569,7 +569,7 @@ enum GroupTestKit {
     /// PrivateMessages.
     @Test func privateHandshakeSession() throws {
         var config = GroupConfiguration()
-        config.handshakeFraming = .privateMessage
+        config.encryptsHandshakes = true
         var g = try Self.group(3, configuration: config)
         let update = try g[1].proposeUpdate()
         #expect(update.wireFormat == .privateMessage)

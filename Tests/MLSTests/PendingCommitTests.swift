@@ -5,9 +5,9 @@ import Testing
 /// group in its epoch; `merge` and the echo through `process(_:pending:)` move the group on;
 /// anything that ends the epoch first makes it stale.
 @Suite struct PendingCommitTests {
-    static func group(_ count: Int, framing: HandshakeFraming = .publicMessage) throws -> [MLSGroup] {
+    static func group(_ count: Int, framing: WireFormat = .publicMessage) throws -> [MLSGroup] {
         var configuration = GroupConfiguration()
-        configuration.handshakeFraming = framing
+        configuration.encryptsHandshakes = framing == .privateMessage
         return try GroupSessionTests.group(count, configuration: configuration)
     }
 
@@ -23,8 +23,8 @@ import Testing
         #expect(out.description == out.pending.description)
     }
 
-    @Test("the own echo with its pending commit merges into the epoch the other members reach", arguments: [HandshakeFraming.publicMessage, .privateMessage])
-    func echoMerges(framing: HandshakeFraming) throws {
+    @Test("the own echo with its pending commit merges into the epoch the other members reach", arguments: [WireFormat.publicMessage, .privateMessage])
+    func echoMerges(framing: WireFormat) throws {
         var g = try Self.group(3, framing: framing)
         let out = try g[0].commit()
         let processed = try g[0].process(out.commit, pending: out.pending)

@@ -168,11 +168,11 @@ import Testing
 
     /// The error `body` throws, or `nil`. (Closures do not infer typed throws yet, so `body` is
     /// untyped; any other error is recorded as an issue.)
-    static func failure(_ body: () throws -> Void) -> X509CredentialError? {
+    static func failure(_ body: () throws -> Void) -> CredentialRejection? {
         do {
             try body()
             return nil
-        } catch let error as X509CredentialError {
+        } catch let error as CredentialRejection {
             return error
         } catch {
             Issue.record("unexpected error \(error)")
@@ -181,7 +181,7 @@ import Testing
     }
 
     static func validator(_ pki: PKI, time: UInt64? = checkTime, basic: Bool = false,
-                          intermediates: [[UInt8]] = []) throws(X509CredentialError) -> X509IdentityProvider {
+                          intermediates: [[UInt8]] = []) throws(CredentialRejection) -> X509IdentityProvider {
         try X509IdentityProvider(trustAnchors: [pki.root], intermediates: intermediates, verificationTime: time,
                                     acceptsBasicCredentials: basic)
     }
@@ -321,7 +321,7 @@ import Testing
         let pki = try PKI()
         let basic = Credential.basic(identity: Array("alice".utf8))
         let strict = try Self.validator(pki)
-        #expect(Self.failure { try strict.validate(basic, signatureKey: [1, 2, 3]) } == .notX509)
+        #expect(Self.failure { try strict.validate(basic, signatureKey: [1, 2, 3]) } == .unsupportedType(.basic))
         #expect(!strict.isValid(basic, signatureKey: [1, 2, 3]))
         let lenient = try Self.validator(pki, basic: true)
         #expect(lenient.isValid(basic, signatureKey: [1, 2, 3]))
@@ -412,7 +412,7 @@ import Testing
     @Test func emptyChainIsRefused() throws {
         let validator = try Self.validator(try PKI())
         // The throwing variant has a typed error: no cast needed.
-        do throws(X509CredentialError) {
+        do throws(CredentialRejection) {
             try validator.validate(.x509(certificates: []), signatureKey: [1])
             Issue.record("an empty chain must be refused")
         } catch {
@@ -427,7 +427,7 @@ import Testing
         let leaf = try pki.leaf(leafKey)
         let signatureKey = try leafKey.mlsPublicKey
         let validator = try Self.validator(pki)
-        func check(_ chain: [[UInt8]], _ expected: X509CredentialError, _ comment: Comment) {
+        func check(_ chain: [[UInt8]], _ expected: CredentialRejection, _ comment: Comment) {
             #expect(Self.failure { try validator.validate(.x509(certificates: chain), signatureKey: signatureKey) } == expected, comment)
             #expect(!validator.isValid(.x509(certificates: chain), signatureKey: signatureKey), comment)
         }
@@ -500,7 +500,7 @@ import Testing
         // The same leaf claiming someone else's key is refused by the X.509 policy.
         var impostor = leaf
         impostor.signatureKey = try Key.ed25519().mlsPublicKey
-        #expect(x509.checkContent(impostor, expectedSource: .keyPackage) == .invalidCredential(.x509(.signatureKeyMismatch)))
+        #expect(x509.checkContent(impostor, expectedSource: .keyPackage) == .invalidCredential(.signatureKeyMismatch))
     }
 }
 

@@ -1,62 +1,5 @@
 import COpenSSL
 
-/// Why an X.509 credential was refused (RFC 9420 §5.3, §5.3.1), so the group layer can name the
-/// failing check rather than only report "credential refused".
-public enum X509CredentialError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The credential is not an X.509 credential (RFC 9420 §5.3), and basic credentials are not
-    /// accepted by this validator.
-    case notX509
-    /// The `certificates` list is empty: RFC 9420 §5.3 requires `certificates[0]`, the
-    /// end-entity certificate.
-    case emptyChain
-    /// `certificates[index]` is not exactly one DER-encoded X.509 certificate (RFC 9420 §5.3),
-    /// or its keyUsage extension cannot be decoded.
-    case malformedCertificate(index: Int)
-    /// The chain does not verify to a trust anchor of the Authentication Service (§5.3.1); the
-    /// string is OpenSSL's reason and the depth (0 = end entity) at which it failed.
-    case untrusted(String)
-    /// A certificate in the chain is past its `notAfter` at the verification time (§5.3.2).
-    case expired
-    /// A certificate in the chain is before its `notBefore` at the verification time (§5.3.2).
-    case notYetValid
-    /// The end-entity certificate has a keyUsage extension without digitalSignature, so it does
-    /// not authorize the key to sign MLS objects (RFC 9420 §5.3, RFC 5280 §4.2.1.3).
-    case keyUsageForbidsSigning
-    /// The end-entity public key is not one an RFC 9420 suite signs with: Ed25519, Ed448 or ECDSA
-    /// on P-256, P-384 or P-521 (§5.1.2, §17.1).
-    case unsupportedKeyType
-    /// The end-entity public key differs from the LeafNode's `signature_key`; RFC 9420 §5.3 says
-    /// they MUST be identical.
-    case signatureKeyMismatch
-    /// `trustAnchors[index]` given to the validator is not a DER certificate: the Authentication
-    /// Service's roots (RFC 9420 §5.3.1) are misconfigured.
-    case malformedTrustAnchor(index: Int)
-    /// `intermediates[index]` given to the validator is not a DER certificate: the non-leaf
-    /// certificates peers are assumed to possess (RFC 9420 §5.3) are misconfigured.
-    case malformedIntermediate(index: Int)
-    /// OpenSSL failed for a reason unrelated to the credential (allocation); the call is named.
-    /// The credential is refused all the same: RFC 9420 §5.3.1 admits only validated credentials.
-    case backendFailure(String)
-
-    /// A short human-readable reason, naming the RFC 9420 §5.3/§5.3.1 check that failed.
-    public var description: String {
-        switch self {
-        case .notX509: "not an X.509 credential"
-        case .emptyChain: "X.509 credential has no certificates"
-        case let .malformedCertificate(index): "certificate \(index) is not a well-formed DER certificate"
-        case let .untrusted(reason): "certificate chain is not trusted: \(reason)"
-        case .expired: "a certificate in the chain has expired"
-        case .notYetValid: "a certificate in the chain is not yet valid"
-        case .keyUsageForbidsSigning: "end-entity key usage does not include digitalSignature"
-        case .unsupportedKeyType: "end-entity public key type is not usable by an MLS cipher suite"
-        case .signatureKeyMismatch: "end-entity public key differs from the signature key"
-        case let .malformedTrustAnchor(index): "trust anchor \(index) is not a DER certificate"
-        case let .malformedIntermediate(index): "configured intermediate \(index) is not a DER certificate"
-        case let .backendFailure(call): "OpenSSL failure in \(call)"
-        }
-    }
-}
-
 /// A credential policy (RFC 9420 §5.3.1) that validates X.509 credentials (§5.3) against a set of
 /// trust anchors with OpenSSL's chain verification.
 ///
@@ -106,11 +49,11 @@ public struct X509IdentityProvider: IdentityProvider {
     ///   - verificationTime: Unix seconds at which validity periods are checked; `nil` for now.
     ///   - acceptsBasicCredentials: whether basic credentials are accepted as they are.
     ///   - allowsPartialChains: whether a non-self-signed anchor may terminate a chain.
-    /// - Throws: ``X509CredentialError/malformedTrustAnchor(index:)`` or
-    ///   ``X509CredentialError/malformedIntermediate(index:)`` for a certificate that does not
+    /// - Throws: ``CredentialRejection/malformedTrustAnchor(index:)`` or
+    ///   ``CredentialRejection/malformedIntermediate(index:)`` for a certificate that does not
     ///   parse, so that a misconfiguration surfaces here rather than as every credential refused.
     public init(trustAnchors: [[UInt8]], intermediates: [[UInt8]] = [], verificationTime: UInt64? = nil,
-                acceptsBasicCredentials: Bool = false, allowsPartialChains: Bool = false) throws(X509CredentialError) {
+                acceptsBasicCredentials: Bool = false, allowsPartialChains: Bool = false) throws(CredentialRejection) {
         anchors = try X509TrustAnchorStore(anchors: trustAnchors)
         for (index, der) in intermediates.enumerated() {
             guard let cert = X509Support.parseCertificate(der) else { throw .malformedIntermediate(index: index) }
@@ -124,25 +67,24 @@ public struct X509IdentityProvider: IdentityProvider {
 
     /// The ``IdentityProvider`` entry point: validates `credential` for `signatureKey` at
     /// ``verificationTime`` if one is fixed, else at `time` (the group's clock), else now.
-    /// X.509 failures keep their detail in ``CredentialRejection/x509(_:)``; a basic credential
-    /// not accepted here is ``CredentialRejection/unsupportedType(_:)``.
+    /// X.509 failures keep their detail (the failing check's ``CredentialRejection`` case); a
+    /// basic credential not accepted here is ``CredentialRejection/unsupportedType(_:)``.
     public func validate(_ credential: Credential, signatureKey: [UInt8], at time: UInt64?) throws(CredentialRejection) {
-        if case .basic = credential, !acceptsBasicCredentials { throw .unsupportedType(.basic) }
-        do { try validate(credential, signatureKey: signatureKey, time: verificationTime ?? time) } catch { throw .x509(error) }
+        try validate(credential, signatureKey: signatureKey, time: verificationTime ?? time)
     }
 
     /// Validates `credential` for `signatureKey` (RFC 9420 §5.3, §5.3.1), throwing the first
     /// failing check in the order listed on ``X509IdentityProvider``.
-    public func validate(_ credential: Credential, signatureKey: [UInt8]) throws(X509CredentialError) {
+    public func validate(_ credential: Credential, signatureKey: [UInt8]) throws(CredentialRejection) {
         try validate(credential, signatureKey: signatureKey, time: verificationTime)
     }
 
-    func validate(_ credential: Credential, signatureKey: [UInt8], time: UInt64?) throws(X509CredentialError) {
+    func validate(_ credential: Credential, signatureKey: [UInt8], time: UInt64?) throws(CredentialRejection) {
         let certificates: [[UInt8]]
         switch credential {
         case .basic:
             if acceptsBasicCredentials { return }
-            throw .notX509
+            throw .unsupportedType(.basic)
         case let .x509(list):
             certificates = list
         }
@@ -180,8 +122,8 @@ public struct X509IdentityProvider: IdentityProvider {
     }
 
     /// Runs OpenSSL's path validation (RFC 5280 §6) from `leaf` to the anchors, with `untrusted`
-    /// as candidate intermediates, and maps OpenSSL's verdict to an ``X509CredentialError``.
-    private func verifyChain(leaf: OpaquePointer, untrusted: ArraySlice<OpaquePointer>, time: UInt64?) throws(X509CredentialError) {
+    /// as candidate intermediates, and maps OpenSSL's verdict to an ``CredentialRejection``.
+    private func verifyChain(leaf: OpaquePointer, untrusted: ArraySlice<OpaquePointer>, time: UInt64?) throws(CredentialRejection) {
         // `STACK_OF(X509)` is a typed veneer over OPENSSL_STACK; the sk_X509_* helpers are C
         // macros Swift cannot import. The stack does not own its elements (freed by the caller).
         guard let stack = OPENSSL_sk_new_null() else { throw .backendFailure("OPENSSL_sk_new_null") }

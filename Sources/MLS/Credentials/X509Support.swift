@@ -209,7 +209,7 @@ final class X509TrustAnchorStore: @unchecked Sendable {
     let store: OpaquePointer
 
     /// Builds the store, or reports the index of the first anchor that is not a DER certificate.
-    init(anchors: [[UInt8]]) throws(X509CredentialError) {
+    init(anchors: [[UInt8]]) throws(CredentialRejection) {
         guard let store = X509_STORE_new() else {
             ERR_clear_error()
             throw .backendFailure("X509_STORE_new")

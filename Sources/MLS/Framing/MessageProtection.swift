@@ -31,8 +31,9 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     case noSuchExternalSender(UInt32)
     /// External senders may only send proposals (§12.1.8.1).
     case externalSenderMayOnlyPropose
-    /// External senders may not send this proposal type (§12.1.8).
-    case externalSenderProposalType(ProposalType)
+    /// External senders may not send a proposal of this `proposal_type` (§12.1.8.1, the IANA
+    /// registry's "External" column, §17.4).
+    case externalSenderProposalType(UInt16)
     /// A `new_member_proposal` must be an Add (§12.1.8).
     case newMemberProposalNotAdd
     /// A `new_member_commit` must be a commit with an UpdatePath (§12.4.3.2).
@@ -75,7 +76,7 @@ public enum FramingError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownSender: "the sender is not in the group"
         case let .noSuchExternalSender(i): "no external sender \(i)"
         case .externalSenderMayOnlyPropose: "external senders may only propose"
-        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t.rawValue)"
+        case let .externalSenderProposalType(t): "external senders may not send proposal type \(t)"
         case .newMemberProposalNotAdd: "new_member_proposal must be an Add"
         case .newMemberCommitWithoutPath: "new_member_commit must be a commit with a path"
         case .commitFromNonMember: "commits come from members or new members"

@@ -123,14 +123,6 @@ public protocol PSKStore: Sendable {
     public func resumptionPSK(groupID: [UInt8], epoch: UInt64) -> SecretBytes? { resumption[groupID]?[epoch] }
 }
 
-/// How a member frames its handshake messages (RFC 9420 §6): an application decision.
-public enum HandshakeFraming: Sendable, Equatable {
-    /// Proposals and commits as PublicMessage (visible to the delivery service).
-    case publicMessage
-    /// Proposals and commits as PrivateMessage.
-    case privateMessage
-}
-
 /// Bounds on what one received input may make a member build or check (Docs/Security.md). Each
 /// is checked before anything is allocated or verified for it, so refusing an input costs at
 /// most linear time and memory in its size. The defaults are sized for public-administration
@@ -168,8 +160,11 @@ public enum MLSLimit: String, Sendable, Equatable, CustomStringConvertible {
 
 /// The application's decisions for one group, with safe defaults.
 public struct GroupConfiguration: Sendable {
-    /// How this member sends proposals and commits. Both are accepted on input.
-    public var handshakeFraming: HandshakeFraming = .publicMessage
+    /// Whether this member sends its proposals and commits as PrivateMessage (RFC 9420 §6.3)
+    /// rather than PublicMessage (§6.2). Both are accepted on input. A PublicMessage lets the
+    /// delivery service follow the group's membership; a PrivateMessage hides it. An application
+    /// decision (§6), so a plain switch: off by default.
+    public var encryptsHandshakes = false
     /// How far ahead of the last seen generation a message may be (§9.2).
     public var maxForwardDistance: UInt32 = 1000
     /// How many past epochs keep their secrets for late application messages (§9.2).

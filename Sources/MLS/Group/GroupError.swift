@@ -196,7 +196,6 @@ public enum GroupError: Error, Equatable, Sendable, CustomStringConvertible {
         case let e as TLSDecodingError: .decoding(e)
         case let e as TLSEncodingError: .encoding(e)
         case let e as GroupStateError: .state(e)
-        case let e as X509CredentialError: .leafNode(.invalidCredential(.x509(e)))
         case let e as CredentialRejection: .leafNode(.invalidCredential(e))
         default:
             // Every error type the layers below throw is listed above; an unknown one is a bug in
@@ -276,8 +275,10 @@ public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
     case noReInitCommitted
     /// The new group does not match the committed ReInit (§11.2).
     case reinitMismatch
-    /// The Welcome lacks this group's resumption PSK of the given usage (§11.2, §11.3).
-    case missingResumptionPSK(ResumptionPSKUsage)
+    /// The Welcome of a reinitialized group lacks the old group's `reinit` resumption PSK (§11.2).
+    case missingReInitPSK
+    /// The Welcome of a branched group lacks the old group's `branch` resumption PSK (§11.3).
+    case missingBranchPSK
     /// A reinitialized or branched group's Welcome is not for epoch 1 (§11.2, §11.3).
     case resumptionWelcomeEpoch
     /// A branch changes the version or cipher suite (§11.3).
@@ -316,7 +317,8 @@ public enum ProposalViolation: Sendable, Equatable, CustomStringConvertible {
         case .updateOfOwnLeafNotSent: "Update of our leaf we did not send"
         case .noReInitCommitted: "no ReInit was committed"
         case .reinitMismatch: "the new group does not match the ReInit"
-        case let .missingResumptionPSK(u): "the Welcome does not carry this group's \(u) resumption PSK"
+        case .missingReInitPSK: "the Welcome does not carry this group's reinit resumption PSK"
+        case .missingBranchPSK: "the Welcome does not carry this group's branch resumption PSK"
         case .resumptionWelcomeEpoch: "reinit/branch Welcome must be for epoch 1"
         case .branchChangesVersionOrSuite: "a branch must keep the version and cipher suite"
         case .branchMemberNotInParent: "a branch member is not in the parent group"

@@ -55,7 +55,15 @@ public struct MLSClient: Sendable {
 
     /// A fresh KeyPackage with its private keys (§10); publish `keyPackage`, keep the bundle until
     /// a Welcome uses it.
-    public func makeKeyPackage(lifetime: Lifetime? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
+    ///
+    /// - Parameter validity: the leaf's `lifetime` (§7.2), in Unix seconds, both ends included;
+    ///   by default from an hour ago (clock skew) to just under 84 days from now.
+    public func makeKeyPackage(validity: ClosedRange<UInt64>? = nil, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
+        try makeKeyPackage(lifetime: validity.map(Lifetime.init), leafExtensions: leafExtensions, extensions: extensions)
+    }
+
+    /// A fresh KeyPackage with any `lifetime`, including an empty one (for tests of its check).
+    @_spi(Engine) public func makeKeyPackage(lifetime: Lifetime?, leafExtensions: [Extension] = [], extensions: [Extension] = []) throws(GroupError) -> KeyPackageBundle {
         try KeyPackageBundle.generate(suite: suite, credential: credential, signer: signer, capabilities: capabilities, lifetime: lifetime,
                                       leafExtensions: leafExtensions, extensions: extensions)
     }

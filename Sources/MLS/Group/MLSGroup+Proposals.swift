@@ -101,7 +101,7 @@ extension MLSGroup {
         guard let suite = CipherSuite(id: groupContext.cipherSuite) else { throw GroupError.cipherSuiteMismatch }
         switch proposal {
         case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-        default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
+        default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType.rawValue))
         }
         let content = FramedContent(groupID: groupContext.groupID, epoch: groupContext.epoch, sender: .external(senderIndex: senderIndex),
                                     authenticatedData: authenticatedData, content: .proposal(proposal))
@@ -151,7 +151,7 @@ extension MLSGroup {
         case .external:
             switch proposal {
             case .add, .remove, .preSharedKey, .reInit, .groupContextExtensions: break
-            default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType))
+            default: throw GroupError.framing(.externalSenderProposalType(proposal.proposalType.rawValue))
             }
         case .newMemberProposal: guard case .add = proposal else { throw GroupError.framing(.newMemberProposalNotAdd) }
         case .newMemberCommit: break

@@ -94,7 +94,7 @@ extension MLSGroup {
         let secrets: DecryptedGroupSecrets
         do { secrets = try WelcomeCrypto.decryptGroupSecrets(w, keyPackage: bundle.keyPackage, initPrivateKey: bundle.initPrivateKey) } catch { throw GroupError.wrap(error) }
         guard let link = secrets.reinitOrBranchPSK, case let .resumption(u, g, e) = link.psk, u == usage, g == groupID, e == epoch else {
-            throw GroupError.invalidProposal(.missingResumptionPSK(usage))
+            throw GroupError.invalidProposal(usage == .reinit ? .missingReInitPSK : .missingBranchPSK)
         }
         var config = configuration
         config.psks = LinkedPSKStore(base: configuration.psks, groupID: groupID, epoch: epoch, psk: epochSecrets.resumptionPSK)

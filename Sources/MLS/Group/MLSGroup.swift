@@ -252,7 +252,7 @@ public struct MLSGroup: Sendable {
         }
     }
 
-    var handshakeWireFormat: WireFormat { configuration.handshakeFraming == .publicMessage ? .publicMessage : .privateMessage }
+    var handshakeWireFormat: WireFormat { configuration.encryptsHandshakes ? .privateMessage : .publicMessage }
 
     // MARK: Receiving
 

@@ -59,20 +59,65 @@ public enum LeafNodeValidationError: Error, Equatable, Sendable, CustomStringCon
 }
 
 /// Why a credential was refused (RFC 9420 §5.3.1), with the detail of the check that failed.
+///
+/// The X.509 cases are those of ``X509IdentityProvider``, one per check of RFC 9420 §5.3 and
+/// §5.3.1, so an audit log can say which check refused a clerk's or a citizen's certificate.
 public enum CredentialRejection: Error, Equatable, Sendable, CustomStringConvertible {
     /// The identity provider does not accept credentials of this type (for example X.509
     /// without trust anchors, or basic credentials where only X.509 is trusted).
     case unsupportedType(CredentialType)
-    /// An X.509 credential failed validation; the failing check is kept.
-    case x509(X509CredentialError)
     /// The application's provider refused the credential for a reason of its own.
     case refused(RuleViolation)
+
+    // The X.509 checks of ``X509IdentityProvider``, in the order it makes them.
+
+    /// The `certificates` list is empty: RFC 9420 §5.3 requires `certificates[0]`, the
+    /// end-entity certificate.
+    case emptyChain
+    /// `certificates[index]` is not exactly one DER-encoded X.509 certificate (RFC 9420 §5.3),
+    /// or its keyUsage extension cannot be decoded.
+    case malformedCertificate(index: Int)
+    /// The chain does not verify to a trust anchor of the Authentication Service (§5.3.1); the
+    /// string is OpenSSL's reason and the depth (0 = end entity) at which it failed.
+    case untrusted(String)
+    /// A certificate in the chain is past its `notAfter` at the verification time (§5.3.2).
+    case expired
+    /// A certificate in the chain is before its `notBefore` at the verification time (§5.3.2).
+    case notYetValid
+    /// The end-entity certificate has a keyUsage extension without digitalSignature, so it does
+    /// not authorize the key to sign MLS objects (RFC 9420 §5.3, RFC 5280 §4.2.1.3).
+    case keyUsageForbidsSigning
+    /// The end-entity public key is not one an RFC 9420 suite signs with: Ed25519, Ed448 or ECDSA
+    /// on P-256, P-384 or P-521 (§5.1.2, §17.1).
+    case unsupportedKeyType
+    /// The end-entity public key differs from the LeafNode's `signature_key`; RFC 9420 §5.3 says
+    /// they MUST be identical.
+    case signatureKeyMismatch
+    /// `trustAnchors[index]` given to the validator is not a DER certificate: the Authentication
+    /// Service's roots (RFC 9420 §5.3.1) are misconfigured.
+    case malformedTrustAnchor(index: Int)
+    /// `intermediates[index]` given to the validator is not a DER certificate: the non-leaf
+    /// certificates peers are assumed to possess (RFC 9420 §5.3) are misconfigured.
+    case malformedIntermediate(index: Int)
+    /// OpenSSL failed for a reason unrelated to the credential (allocation); the call is named.
+    /// The credential is refused all the same: RFC 9420 §5.3.1 admits only validated credentials.
+    case backendFailure(String)
 
     public var description: String {
         switch self {
         case let .unsupportedType(t): "credential type \(t.rawValue) is not accepted"
-        case let .x509(e): "\(e)"
         case let .refused(v): "\(v)"
+        case .emptyChain: "X.509 credential has no certificates"
+        case let .malformedCertificate(index): "certificate \(index) is not a well-formed DER certificate"
+        case let .untrusted(reason): "certificate chain is not trusted: \(reason)"
+        case .expired: "a certificate in the chain has expired"
+        case .notYetValid: "a certificate in the chain is not yet valid"
+        case .keyUsageForbidsSigning: "end-entity key usage does not include digitalSignature"
+        case .unsupportedKeyType: "end-entity public key type is not usable by an MLS cipher suite"
+        case .signatureKeyMismatch: "end-entity public key differs from the signature key"
+        case let .malformedTrustAnchor(index): "trust anchor \(index) is not a DER certificate"
+        case let .malformedIntermediate(index): "configured intermediate \(index) is not a DER certificate"
+        case let .backendFailure(call): "OpenSSL failure in \(call)"
         }
     }
 }

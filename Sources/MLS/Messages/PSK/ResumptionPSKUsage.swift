@@ -1,7 +1,7 @@
 @_spi(Engine) import MLSCodec
 
 /// `ResumptionPSKUsage` (RFC 9420 §8.4). Decoding any other value throws.
-public enum ResumptionPSKUsage: UInt8, Hashable, Sendable {
+@_spi(Engine) public enum ResumptionPSKUsage: UInt8, Hashable, Sendable {
     /// `application(1)` (RFC 9420 §8.4).
     case application = 1
     /// `reinit(2)` (RFC 9420 §8.4, §11.2).

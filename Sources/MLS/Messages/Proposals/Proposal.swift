@@ -23,7 +23,7 @@ public enum Proposal: Hashable, Sendable {
     case groupContextExtensions([Extension])
 
     /// The `proposal_type` discriminant (RFC 9420 §12.1).
-    public var proposalType: ProposalType {
+    @_spi(Engine) public var proposalType: ProposalType {
         switch self {
         case .add: .add
         case .update: .update

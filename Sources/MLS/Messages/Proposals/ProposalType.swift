@@ -2,7 +2,7 @@
 
 /// `uint16 ProposalType` (RFC 9420 §12.1, registry in §17.4). Unknown values decode without
 /// error (they appear in capability lists); ``Proposal`` refuses them.
-public struct ProposalType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+@_spi(Engine) public struct ProposalType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     /// The 16-bit code point (RFC 9420 §17.4).
     public var rawValue: UInt16
     /// Wraps a code point (RFC 9420 §17.4).

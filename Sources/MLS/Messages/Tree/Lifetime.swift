@@ -2,7 +2,7 @@
 
 /// `Lifetime` (RFC 9420 §7.2): the validity window of a KeyPackage's leaf, in seconds since the
 /// Unix epoch.
-public struct Lifetime: Hashable, Sendable {
+@_spi(Engine) public struct Lifetime: Hashable, Sendable {
     /// `uint64 not_before` (RFC 9420 §7.2).
     public var notBefore: UInt64
     /// `uint64 not_after` (RFC 9420 §7.2).
@@ -13,6 +13,10 @@ public struct Lifetime: Hashable, Sendable {
         self.notBefore = notBefore
         self.notAfter = notAfter
     }
+
+    /// The window as a range, for the public API (a decoded Lifetime may be empty, so it
+    /// cannot always be one).
+    init(_ validity: ClosedRange<UInt64>) { self.init(notBefore: validity.lowerBound, notAfter: validity.upperBound) }
 
     /// Whether `time` lies within `[not_before, not_after]` (RFC 9420 §7.2).
     public func contains(_ time: UInt64) -> Bool { notBefore <= time && time <= notAfter }
